@@ -1,0 +1,59 @@
+# The two commands of the README: `make run` and `make test`. Everything else serves them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+ENGINE_PORT ?= 8001
+export ENGINE_URL ?= http://127.0.0.1:$(ENGINE_PORT)
+
+.PHONY: run test setup-run setup-test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-deps: $(BIN)/python requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.run-deps requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e ./sdk
+	touch $@
+
+setup-run: $(VENV)/.run-deps
+	$(BIN)/python manage.py stack_check --start-redis
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_voices
+
+## Set up everything and start web, worker and engine on 127.0.0.1:$(PORT).
+run: setup-run
+	@echo "Starting OuteAI Studio on http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" WEB_PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) $(BIN)/honcho start
+
+setup-test: $(VENV)/.test-deps
+	@command -v chromium >/dev/null || { echo "Chromium is missing for the browser tests: sudo apt-get install chromium"; exit 1; }
+	@command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/english/kal_diphone ] || { \
+	  echo "Festival voices are missing for the clone tests: sudo apt-get install festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k"; exit 1; }
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py stack_check --start-redis
+
+## Set up, then run lint, the migrations check and the whole suite against PostgreSQL and Redis.
+test: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.test-deps
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) staticfiles .test-media .pytest_cache

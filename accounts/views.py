@@ -1,0 +1,124 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Membership
+from accounts.selectors import team_get_for_member, team_members, team_role, teams_for, tokens_active
+from accounts.services import (
+    TeamRefused,
+    team_create,
+    team_delete,
+    team_invite,
+    team_leave,
+    team_remove_member,
+    token_create,
+    token_revoke,
+)
+from billing.selectors import ledger_for, spending_by_day, wallet_for
+from config.text import name_clean
+
+LEDGER_PAGE_SIZE = 25
+CHART_DAYS = 30
+
+
+def _account_page(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
+    wallet = wallet_for(request.user)
+    ledger = Paginator(ledger_for(request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    spending = spending_by_day(request.user, days=CHART_DAYS)
+    most = max((spent for _, spent in spending), default=0) or 1
+    context = {
+        "tokens": tokens_active(request.user),
+        "wallet": wallet,
+        "ledger": ledger,
+        # Bars of a 300×100 chart, one a day, oldest on the left.
+        "spending_bars": [_bar(i, day, spent, most) for i, (day, spent) in enumerate(spending)],
+        "spent_total": sum(spent for _, spent in spending),
+        **extra,
+    }
+    return render(request, "accounts/account.html", context, status=status)
+
+
+def _bar(index: int, day, spent: int, most: int) -> dict:
+    height = round(max(1.0, 100 * spent / most), 2) if spent else 0
+    return {"x": index * 10 + 1, "y": round(100 - height, 2), "height": height, "day": day, "spent": spent}
+
+
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    return _account_page(request)
+
+
+@login_required
+@require_POST
+def token_new(request: HttpRequest) -> HttpResponse:
+    name = name_clean(request.POST.get("name", ""), max_length=100)
+    if not name:
+        return _account_page(request, name_error="Give the token a name of 1 to 100 characters.", status=400)
+    token, secret = token_create(user=request.user, name=name)
+    # Rendered, not redirected: the secret must not be kept anywhere, not even in the session.
+    return _account_page(request, new_token=token, new_secret=secret)
+
+
+@login_required
+@require_POST
+def token_delete(request: HttpRequest, token_id) -> HttpResponse:
+    if not token_revoke(user=request.user, token_id=token_id):
+        raise Http404("No such token")
+    messages.success(request, "The token was revoked. Requests using it now get 401.")
+    return redirect("account")
+
+
+# ---------- teams ----------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def teams(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            team = team_create(owner=request.user, name=request.POST.get("name", ""))
+        except TeamRefused as refused:
+            messages.error(request, str(refused))
+            return redirect("teams")
+        return redirect("team_detail", team_id=team.id)
+    return render(request, "accounts/teams.html", {"teams": teams_for(request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_detail(request: HttpRequest, team_id) -> HttpResponse:
+    team = team_get_for_member(request.user, team_id)
+    if team is None:
+        raise Http404("No such team")
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "invite":
+                messages.success(request, team_invite(team=team, by=request.user, email=request.POST.get("email", "")))
+            elif action == "remove":
+                team_remove_member(team=team, by=request.user, user_id=int(request.POST.get("user_id", 0)))
+            elif action == "leave":
+                team_leave(team=team, user=request.user)
+                messages.success(request, f"You left {team.name}.")
+                return redirect("teams")
+            elif action == "delete":
+                team_delete(team=team, by=request.user)
+                messages.success(request, f"{team.name} was deleted.")
+                return redirect("teams")
+        except (TeamRefused, ValueError) as refused:
+            messages.error(request, str(refused))
+        return redirect("team_detail", team_id=team.id)
+    return render(
+        request,
+        "accounts/team.html",
+        {
+            "team": team,
+            "members": team_members(team),
+            "invitations": team.invitations.order_by("email"),
+            "is_owner": team_role(request.user, team) == Membership.Role.OWNER,
+        },
+    )

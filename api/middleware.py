@@ -1,0 +1,49 @@
+"""No HTML error pages under /api/: whatever Django or ninja answers on its own (an unknown path,
+a method not allowed, a body too large) is put into the API's error envelope."""
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse
+
+from api.errors import CODE_BY_STATUS, error_response
+
+_MESSAGES = {
+    404: ("NOT_FOUND", "No such endpoint. See /api/v1/docs."),
+    405: ("METHOD_NOT_ALLOWED", "This endpoint does not take that method. See /api/v1/docs."),
+    413: ("PAYLOAD_TOO_LARGE", "The request body is too large."),
+    403: ("FORBIDDEN", "This request is not allowed (a browser session needs its CSRF token)."),
+}
+
+
+def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if (
+        request.path.startswith("/api/")
+        and response.status_code >= 400
+        and not response.get("Content-Type", "").startswith("application/json")
+    ):
+        status = response.status_code
+        fallback = "VALIDATION_ERROR" if status < 500 else "INTERNAL_ERROR"
+        code, message = _MESSAGES.get(status) or (CODE_BY_STATUS.get(status, fallback), "The request failed.")
+        # The answer keeps its own status; only its body becomes the envelope.
+        enveloped = error_response(code, message, status=status)
+        if "Allow" in response:
+            enveloped["Allow"] = response["Allow"]
+        return enveloped
+    return response
+
+
+class ApiErrorEnvelopeMiddleware:
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return _enveloped(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return _enveloped(request, await self.get_response(request))

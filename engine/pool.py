@@ -1,0 +1,89 @@
+"""Several engines behind one worker: choose by health and load, take a failed one out for a while.
+
+Each worker process keeps one pool. It counts the syntheses it has running on each engine, and
+asks each engine's /health (at most once a second) how busy it is from everyone's requests; it
+picks the engine with the least work. An engine that fails is left out for `down_seconds`, then
+tried again.
+"""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from engine.client import EngineClient, EngineFailure
+
+HEALTH_CACHE_SECONDS = 1.0
+
+
+@dataclass
+class _Engine:
+    url: str
+    client: EngineClient
+    running_here: int = 0
+    reported_load: int = 0
+    checked_at: float = field(default=float("-inf"))
+    down_until: float = field(default=float("-inf"))
+
+
+class NoEngineAvailable(EngineFailure):
+    pass
+
+
+class EnginePool:
+    def __init__(self, urls: list[str], *, timeout: float, down_seconds: float = 10.0) -> None:
+        if not urls:
+            raise ValueError("an engine pool needs at least one engine URL")
+        self.engines = [_Engine(url, EngineClient(url, timeout=timeout)) for url in urls]
+        self.down_seconds = down_seconds
+        self._lock = threading.Lock()
+
+    def pick(self, *, avoid: set[str] = frozenset()) -> _Engine:
+        """The up engine with the least work, never one in `avoid` (those that failed this job)."""
+        now = time.monotonic()
+        candidates = [e for e in self.engines if e.url not in avoid and e.down_until <= now]
+        for engine in candidates:
+            self._refresh(engine, now)
+        candidates = [e for e in candidates if e.down_until <= time.monotonic()]
+        if not candidates:
+            # Every engine left is resting after a failure: ask them again rather than refuse work,
+            # as one may be back already (a restart).
+            candidates = [e for e in self.engines if e.url not in avoid and self._answers(e)]
+        if not candidates:
+            raise NoEngineAvailable("no speech engine is available")
+        return min(candidates, key=lambda e: (e.running_here + e.reported_load, e.running_here))
+
+    def _refresh(self, engine: _Engine, now: float) -> None:
+        if now - engine.checked_at < HEALTH_CACHE_SECONDS:
+            return
+        engine.checked_at = now
+        try:
+            health = engine.client.health()
+        except EngineFailure:
+            self.mark_down(engine.url)
+            return
+        # What the engine runs and queues for everyone, less what this process already counts.
+        busy = int(health.get("active", 0)) + int(health.get("waiting", 0))
+        engine.reported_load = max(0, busy - engine.running_here)
+        engine.down_until = float("-inf")  # it answers: it is back
+
+    def _answers(self, engine: _Engine) -> bool:
+        engine.checked_at = float("-inf")
+        self._refresh(engine, time.monotonic())
+        return engine.down_until <= time.monotonic()
+
+    def mark_down(self, url: str) -> None:
+        for engine in self.engines:
+            if engine.url == url:
+                engine.down_until = time.monotonic() + self.down_seconds
+
+    @contextmanager
+    def lease(self, engine: _Engine) -> Iterator[EngineClient]:
+        with self._lock:
+            engine.running_here += 1
+        try:
+            yield engine.client
+        finally:
+            with self._lock:
+                engine.running_here -= 1

@@ -1,0 +1,212 @@
+"""The engine's wire format, shared by the server (``engine.app``) and the
+client (``engine.client``). See ``engine/README.md``.
+
+A streamed synthesis answer (``Content-Type: application/vnd.outeai.engine-stream``)
+is a sequence of frames::
+
+    +--------+----------------------------+-----------------+
+    | type   | payload length             | payload         |
+    | 1 byte | 4 bytes, unsigned, big-end | length bytes    |
+    +--------+----------------------------+-----------------+
+
+Frame types:
+
+- ``P`` progress, UTF-8 JSON: ``{"stage": "warming_up"}`` or
+  ``{"stage": "generating", "chunk": i, "chunks": n, "seconds": s}``
+- ``A`` audio: raw PCM, signed 16-bit little-endian, 24,000 Hz, mono
+  (always an even number of bytes)
+- ``E`` error, UTF-8 JSON ``{"code": str, "message": str}``; the stream ends
+- ``D`` done, UTF-8 JSON ``{"seconds": float, "truncated": bool}``; the stream ends
+
+Readers ignore frame types they do not know (forward compatibility).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+
+CONTENT_TYPE = "application/vnd.outeai.engine-stream"
+SAMPLE_RATE = 24000
+SAMPLE_WIDTH = 2  # bytes, signed little-endian
+CHANNELS = 1
+BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH * CHANNELS
+
+PROGRESS = b"P"
+AUDIO = b"A"
+ERROR = b"E"
+DONE = b"D"
+
+HEADER = struct.Struct(">cI")
+MAX_PAYLOAD = 16 * 1024 * 1024  # a decoder refuses anything bigger (garbage guard)
+
+STAGE_WARMING_UP = "warming_up"
+STAGE_GENERATING = "generating"
+
+
+class ProtocolError(ValueError):
+    """The byte stream is not a valid frame stream."""
+
+
+# --- typed events ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str
+    chunk: int | None = None
+    chunks: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Audio:
+    pcm: bytes
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / BYTES_PER_SECOND
+
+
+@dataclass(frozen=True)
+class Done:
+    seconds: float
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    message: str
+
+
+Event = Progress | Audio | Done | Error
+
+
+# --- encoding ---------------------------------------------------------------
+
+
+def encode_frame(ftype: bytes, payload: bytes) -> bytes:
+    if len(ftype) != 1:
+        raise ValueError("frame type must be one byte")
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError("payload too large; split it")
+    return HEADER.pack(ftype, len(payload)) + payload
+
+
+def _json(obj: dict) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def encode_event(event: Event) -> bytes:
+    if isinstance(event, Audio):
+        if len(event.pcm) % 2:
+            raise ValueError("audio payload must be an even number of bytes")
+        return encode_frame(AUDIO, bytes(event.pcm))
+    if isinstance(event, Progress):
+        obj: dict = {"stage": event.stage}
+        if event.stage == STAGE_GENERATING:
+            obj.update(chunk=event.chunk, chunks=event.chunks, seconds=round(float(event.seconds or 0.0), 3))
+        return encode_frame(PROGRESS, _json(obj))
+    if isinstance(event, Done):
+        return encode_frame(
+            DONE, _json({"seconds": round(float(event.seconds), 3), "truncated": bool(event.truncated)})
+        )
+    if isinstance(event, Error):
+        return encode_frame(ERROR, _json({"code": event.code, "message": event.message}))
+    raise TypeError(f"not an event: {event!r}")
+
+
+def warming_up() -> bytes:
+    return encode_event(Progress(STAGE_WARMING_UP))
+
+
+def generating(chunk: int, chunks: int, seconds: float) -> bytes:
+    return encode_event(Progress(STAGE_GENERATING, chunk, chunks, seconds))
+
+
+def audio(pcm: bytes) -> bytes:
+    return encode_event(Audio(pcm))
+
+
+def done(seconds: float, truncated: bool) -> bytes:
+    return encode_event(Done(seconds, truncated))
+
+
+def error(code: str, message: str) -> bytes:
+    return encode_event(Error(code, message))
+
+
+# --- decoding ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: bytes
+    payload: bytes
+
+    def json(self):
+        return json.loads(self.payload.decode("utf-8"))
+
+
+class FrameDecoder:
+    """Incremental decoder: ``feed(bytes)`` returns the frames completed so far."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        frames: list[Frame] = []
+        while len(self._buf) >= HEADER.size:
+            ftype, length = HEADER.unpack_from(self._buf, 0)
+            if length > MAX_PAYLOAD:
+                raise ProtocolError(f"frame of {length} bytes exceeds the {MAX_PAYLOAD}-byte limit")
+            end = HEADER.size + length
+            if len(self._buf) < end:
+                break
+            frames.append(Frame(bytes(ftype), bytes(self._buf[HEADER.size : end])))
+            del self._buf[:end]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame still buffered."""
+        return len(self._buf)
+
+    def close(self) -> None:
+        """Call at end of stream: raises if a frame was cut off."""
+        if self._buf:
+            raise ProtocolError(f"stream ended inside a frame ({len(self._buf)} bytes pending)")
+
+
+def frame_to_event(frame: Frame) -> Event | None:
+    """Typed event for a known frame, ``None`` for an unknown type."""
+    try:
+        if frame.type == AUDIO:
+            if len(frame.payload) % 2:
+                raise ProtocolError("odd-length audio frame")
+            return Audio(frame.payload)
+        if frame.type == PROGRESS:
+            o = frame.json()
+            return Progress(str(o["stage"]), o.get("chunk"), o.get("chunks"), o.get("seconds"))
+        if frame.type == DONE:
+            o = frame.json()
+            return Done(float(o["seconds"]), bool(o["truncated"]))
+        if frame.type == ERROR:
+            o = frame.json()
+            return Error(str(o.get("code", "error")), str(o.get("message", "")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        if isinstance(exc, ProtocolError):
+            raise
+        raise ProtocolError(f"malformed {frame.type!r} frame: {exc}") from exc
+    return None
+
+
+def decode_events(data: bytes) -> list[Event]:
+    """Decode a complete body (tests, tools)."""
+    dec = FrameDecoder()
+    events = [e for e in (frame_to_event(f) for f in dec.feed(data)) if e is not None]
+    dec.close()
+    return events

@@ -1,0 +1,111 @@
+"""Text clean-up and chunking for synthesis.
+
+``clean_text`` makes any input safe for espeak-ng/Piper: Unicode NFKC, control
+and format characters removed, emoji and other pictographs dropped (espeak
+would otherwise read "grinning face"), Piper's ``[[ raw phoneme ]]`` escape
+neutralised, whitespace collapsed.
+
+``split_chunks`` cuts the text up front into sentence chunks; a sentence longer
+than ``max_chars`` is split at clause punctuation, then at word boundaries,
+and a single "word" longer than ``max_word`` characters is cut into pieces, so
+no chunk is huge; the first chunk is kept under ``FIRST_CHUNK_CHARS`` for a quick
+first audio (each chunk is one model call, and the unit of progress and
+of cancellation).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_CHUNK_CHARS = 240
+MAX_WORD_CHARS = 40
+FIRST_CHUNK_CHARS = 100  # a shorter first chunk gets the first audio out sooner
+
+_WS = re.compile(r"\s+")
+# Sentence end: terminal punctuation (with closing quotes/brackets) then space.
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f])[\"'\u201d\u2019)\]]*\s+")
+_CLAUSE_END = re.compile(r"(?<=[,;:\u2014\u2013])\s+|\s+(?=[\u2014\u2013-]\s)")
+
+
+def _keep(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    if cat[0] == "C":  # Cc control, Cf format (ZWJ, BOM...), Cs, Co, Cn
+        return False
+    return cat not in ("So", "Sk")  # emoji, pictographs, modifier symbols
+
+
+def clean_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    # Line/paragraph breaks end a sentence if nothing else does.
+    text = re.sub(r"([^\s.!?,;:])[ \t]*(\r\n|\r|\n){2,}", r"\1. ", text)
+    text = "".join(ch if _keep(ch) else (" " if ch in "\t\r\n\x0b\x0c" else "") for ch in text)
+    text = text.replace("[[", " ").replace("]]", " ")
+    return _WS.sub(" ", text).strip()
+
+
+def _split_long_word(word: str, limit: int) -> list[str]:
+    return [word[i : i + limit] for i in range(0, len(word), limit)]
+
+
+def _pack_words(words: list[str], max_chars: int) -> list[str]:
+    out, cur = [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > max_chars:
+            out.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _split_sentence(sentence: str, max_chars: int, max_word: int) -> list[str]:
+    words: list[str] = []
+    for w in sentence.split(" "):
+        words.extend(_split_long_word(w, max_word) if len(w) > max_word else [w])
+    sentence = " ".join(words)
+    if len(sentence) <= max_chars:
+        return [sentence]
+    # Clause punctuation first, then pack words.
+    pieces: list[str] = []
+    for clause in _CLAUSE_END.split(sentence):
+        clause = clause.strip()
+        if not clause:
+            continue
+        if len(clause) <= max_chars:
+            pieces.append(clause)
+        else:
+            pieces.extend(_pack_words(clause.split(" "), max_chars))
+    # Re-merge small neighbouring clauses so chunks are not needlessly tiny.
+    merged: list[str] = []
+    for p in pieces:
+        if merged and len(merged[-1]) + 1 + len(p) <= max_chars:
+            merged[-1] = f"{merged[-1]} {p}"
+        else:
+            merged.append(p)
+    return merged
+
+
+def split_chunks(
+    text: str,
+    max_chars: int = MAX_CHUNK_CHARS,
+    max_word: int = MAX_WORD_CHARS,
+    first_max_chars: int = FIRST_CHUNK_CHARS,
+) -> list[str]:
+    """Clean ``text`` and split it into speakable chunks (may be empty).
+
+    The first chunk is held to ``first_max_chars`` (split at a clause or
+    between words) so that the first audio arrives quickly."""
+    text = clean_text(text)
+    if not text:
+        return []
+    chunks: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        sentence = sentence.strip()
+        if sentence:
+            chunks.extend(_split_sentence(sentence, max_chars, max_word))
+    if chunks and len(chunks[0]) > first_max_chars:
+        chunks[0:1] = _split_sentence(chunks[0], first_max_chars, max_word)
+    return chunks

@@ -1,0 +1,19 @@
+"""Python SDK for the OuteAI text-to-speech API."""
+
+from ._version import API_VERSION, SDK_VERSION, __version__
+from .async_client import AsyncOuteAI, AsyncSpeechStream
+from .client import OuteAI, SpeechResult, SpeechStream
+from .exceptions import OuteAIAPIError, OuteAIError
+
+__all__ = [
+    "API_VERSION",
+    "AsyncOuteAI",
+    "AsyncSpeechStream",
+    "OuteAI",
+    "OuteAIAPIError",
+    "OuteAIError",
+    "SDK_VERSION",
+    "SpeechResult",
+    "SpeechStream",
+    "__version__",
+]

@@ -1,0 +1,284 @@
+"""What the sync and the async clients share: settings, request payloads, errors and retries."""
+
+from __future__ import annotations
+
+import email.utils
+import mimetypes
+import os
+import random
+import struct
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Union
+
+import httpx
+
+from ._version import SDK_VERSION
+from .exceptions import OuteAIAPIError, OuteAIError
+
+DEFAULT_BASE_URL = "https://outeai.com"
+DEFAULT_MODEL = "outetts_1_pro"
+DEFAULT_TIMEOUT = 120
+DEFAULT_CHUNK_SIZE = 8192
+DEFAULT_SAMPLE_RATE = 24000
+DEFAULT_CHANNELS = 1
+DEFAULT_SAMPLE_WIDTH = 2
+DEFAULT_MAX_RETRIES = 0
+DEFAULT_RETRY_BACKOFF = 0.5
+DEFAULT_MAX_RETRY_DELAY = 60.0
+
+API_KEY_ENV = "OUTEAI_API_KEY"
+BASE_URL_ENV = "OUTEAI_BASE_URL"
+
+# Answers worth another try: the rate limit and an unavailable speech provider.
+RETRY_STATUSES = frozenset({429, 502})
+# Failures where the request never reached the server, so sending it again cannot do it twice.
+RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+TimeoutTypes = Union[float, int, httpx.Timeout, None]
+AudioInput = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes]]
+
+
+@dataclass(frozen=True)
+class SpeechResult:
+    """A whole generated WAV file."""
+
+    wav_bytes: bytes
+    content_type: str = "audio/wav"
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    channels: int = DEFAULT_CHANNELS
+    sample_width: int = DEFAULT_SAMPLE_WIDTH
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        output_path = Path(path)
+        output_path.write_bytes(self.wav_bytes)
+        return output_path
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio in the file."""
+        header = _wav_data_offset(self.wav_bytes)
+        frame = self.channels * self.sample_width
+        if header is None or not frame or not self.sample_rate:
+            return 0.0
+        return (len(self.wav_bytes) - header) // frame / self.sample_rate
+
+
+def speech_result(wav_bytes: bytes, content_type: str) -> SpeechResult:
+    rate, channels, width = wav_format(wav_bytes)
+    return SpeechResult(
+        wav_bytes=wav_bytes, content_type=content_type, sample_rate=rate, channels=channels, sample_width=width
+    )
+
+
+def wav_format(wav: bytes) -> tuple[int, int, int]:
+    """(sample_rate, channels, sample_width) from a WAV header; the API's defaults if it has none."""
+    for chunk_id, offset, _ in _wav_chunks(wav):
+        if chunk_id == b"fmt " and offset + 16 <= len(wav):
+            _, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", wav, offset)
+            return rate, channels, bits // 8
+    return DEFAULT_SAMPLE_RATE, DEFAULT_CHANNELS, DEFAULT_SAMPLE_WIDTH
+
+
+def _wav_data_offset(wav: bytes) -> int | None:
+    for chunk_id, offset, _ in _wav_chunks(wav):
+        if chunk_id == b"data":
+            return offset
+    return None
+
+
+def _wav_chunks(wav: bytes) -> Iterator[tuple[bytes, int, int]]:
+    if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        return
+    position = 12
+    while position + 8 <= len(wav):
+        chunk_id, size = wav[position : position + 4], struct.unpack_from("<I", wav, position + 4)[0]
+        yield chunk_id, position + 8, size
+        if chunk_id == b"data":
+            return
+        position += 8 + size + (size & 1)
+
+
+class ClientSettings:
+    """The settings both clients resolve the same way, arguments first, then the environment."""
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: TimeoutTypes,
+        max_retries: int,
+        retry_backoff: float,
+        max_retry_delay: float,
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get(API_KEY_ENV)
+        api_key = api_key.strip() if isinstance(api_key, str) else ""
+        if not api_key:
+            raise OuteAIError(f"`api_key` must be a non-empty string (or set the {API_KEY_ENV} environment variable).")
+        if base_url is None:
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        if not isinstance(base_url, str) or not base_url.strip():
+            raise OuteAIError("`base_url` must be a non-empty string.")
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise OuteAIError("`max_retries` must be an integer of 0 or more.")
+        if retry_backoff < 0 or max_retry_delay < 0:
+            raise OuteAIError("`retry_backoff` and `max_retry_delay` must not be negative.")
+        self.api_key = api_key
+        self.base_url = base_url.strip().rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry_backoff = float(retry_backoff)
+        self.max_retry_delay = float(max_retry_delay)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"outeai-python-sdk/{SDK_VERSION}",
+        }
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def retry_delay(self, attempt: int, response: httpx.Response | None) -> float:
+        """Seconds to wait before retry number `attempt + 1`: the server's Retry-After when it sends
+        one, else exponential backoff; with jitter, and never more than max_retry_delay."""
+        retry_after = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
+        if retry_after is not None:
+            # Never earlier than asked; a little later, so that waiting clients do not all come back at once.
+            delay = retry_after * random.uniform(1.0, 1.1)
+        else:
+            delay = self.retry_backoff * (2**attempt) * random.uniform(0.75, 1.25)
+        return max(0.0, min(delay, self.max_retry_delay))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds, from its delta-seconds or its HTTP-date form."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def tts_payload(*, text: str, voice_id: str, model: str) -> dict[str, str]:
+    text = text.strip() if isinstance(text, str) else ""
+    voice_id = voice_id.strip() if isinstance(voice_id, str) else ""
+    model = model.strip() if isinstance(model, str) else ""
+
+    if not text:
+        raise OuteAIError("`text` must be a non-empty string.")
+    if not voice_id:
+        raise OuteAIError("`voice_id` must be a non-empty string.")
+    if not model:
+        raise OuteAIError("`model` must be a non-empty string.")
+
+    return {
+        "text": text,
+        "voice_id": voice_id,
+        "model_name": model,
+        "response_format": "wav",
+    }
+
+
+def required_id(value: object, name: str) -> str:
+    """An id for a URL path (a string or a UUID), checked and quoted."""
+    text = str(value).strip() if isinstance(value, (str, uuid.UUID)) else ""
+    if not text:
+        raise OuteAIError(f"`{name}` must be a non-empty string.")
+    return urllib.parse.quote(text, safe="")
+
+
+def clone_upload(speaker_name: str, audio: AudioInput) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
+    """The multipart form of POST /api/v1/voice-clones: (data, files)."""
+    speaker_name = speaker_name.strip() if isinstance(speaker_name, str) else ""
+    if not speaker_name:
+        raise OuteAIError("`speaker_name` must be a non-empty string.")
+    if isinstance(audio, (bytes, bytearray)):
+        content, filename = bytes(audio), None
+    elif isinstance(audio, (str, os.PathLike)):
+        path = Path(audio)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise OuteAIError(f"Cannot read the audio file {str(path)!r}: {exc}") from exc
+        filename = path.name
+    elif hasattr(audio, "read"):
+        content = audio.read()
+        if not isinstance(content, (bytes, bytearray)):
+            raise OuteAIError("`audio` must be opened in binary mode.")
+        content = bytes(content)
+        name = getattr(audio, "name", None)
+        filename = Path(name).name if isinstance(name, str) else None
+    else:
+        raise OuteAIError("`audio` must be a file path, bytes, or a binary file object.")
+    if not content:
+        raise OuteAIError("`audio` is empty.")
+    content_type = _audio_type(content, filename)
+    if filename is None:
+        filename = "audio.mp3" if content_type == "audio/mpeg" else "audio.wav"
+    return {"speaker_name": speaker_name}, {"audio": (filename, content, content_type)}
+
+
+def _audio_type(content: bytes, filename: str | None) -> str:
+    if content[:4] == b"RIFF":
+        return "audio/wav"
+    if content[:3] == b"ID3" or (len(content) > 1 and content[0] == 0xFF and content[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    guessed = mimetypes.guess_type(filename)[0] if filename else None
+    return guessed or "application/octet-stream"
+
+
+def api_error(response: httpx.Response) -> OuteAIAPIError:
+    """The OuteAIAPIError of a non-2xx answer whose body has been read: the envelope's code and message."""
+    payload: dict[str, Any] | None = None
+    code = None
+    message = ""
+    try:
+        parsed = response.json()
+    except ValueError:
+        message = response.text.strip()
+    else:
+        if isinstance(parsed, dict):
+            payload = parsed
+            code = parsed.get("code")
+            message = str(parsed.get("message") or "")
+    if not message:
+        message = f"Request failed with status {response.status_code}."
+    return OuteAIAPIError(message, status_code=response.status_code, code=code, payload=payload)
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise OuteAIError("Expected a JSON object in the API response.") from exc
+    if not isinstance(payload, dict):
+        raise OuteAIError("Expected a JSON object in the API response.")
+    return payload
+
+
+def json_data(response: httpx.Response) -> dict[str, Any]:
+    data = json_object(response).get("data", {})
+    if not isinstance(data, dict):
+        raise OuteAIError("Expected `data` to be a JSON object.")
+    return data
+
+
+def transport_error(settings: ClientSettings, path: str, exc: Exception) -> OuteAIError:
+    return OuteAIError(f"Request to {settings.url(path)} failed: {exc}")

@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+import httpx
+
+from ._common import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CHANNELS,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_DELAY,
+    DEFAULT_MODEL,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_SAMPLE_RATE,
+    DEFAULT_SAMPLE_WIDTH,
+    DEFAULT_TIMEOUT,
+    RETRY_EXCEPTIONS,
+    RETRY_STATUSES,
+    AudioInput,
+    ClientSettings,
+    SpeechResult,
+    TimeoutTypes,
+    api_error,
+    clone_upload,
+    json_data,
+    json_object,
+    required_id,
+    speech_result,
+    transport_error,
+    tts_payload,
+)
+from ._version import SDK_VERSION
+from .exceptions import OuteAIError
+from .types import CreatedToken, DeletedVoiceClone, RevokedToken, Token, Voice, VoiceClone, VoiceClones
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CHANNELS",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MODEL",
+    "DEFAULT_SAMPLE_RATE",
+    "DEFAULT_SAMPLE_WIDTH",
+    "DEFAULT_TIMEOUT",
+    "SDK_VERSION",
+    "OuteAI",
+    "SpeechResult",
+    "SpeechStream",
+]
+
+logger = logging.getLogger("outeai")
+
+
+class SpeechStream:
+    """A streamed WAV: a 44-byte header, then PCM as it is generated. Iterate over it for the chunks,
+    or save() it; it is closed when the iteration ends, at the end of its `with` block or on close()."""
+
+    def __init__(self, response: httpx.Response, chunk_size: int | None = DEFAULT_CHUNK_SIZE) -> None:
+        self._response = response
+        self._chunk_size = chunk_size
+        self._closed = False
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self._response.headers
+
+    @property
+    def status_code(self) -> int:
+        return self._response.status_code
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._response.close()
+
+    def __enter__(self) -> SpeechStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._closed:
+            raise OuteAIError("The stream is closed.")
+        try:
+            for chunk in self._response.iter_bytes(self._chunk_size):
+                if chunk:
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise OuteAIError(f"The stream broke off: {exc}") from exc
+        finally:
+            self.close()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        output_path = Path(path)
+        with output_path.open("wb") as handle:
+            for chunk in self:
+                handle.write(chunk)
+        return output_path
+
+
+class OuteAI:
+    """The OuteAI API, synchronously.
+
+    `api_key` falls back to the OUTEAI_API_KEY environment variable and `base_url` to OUTEAI_BASE_URL,
+    then to https://outeai.com. With `max_retries` > 0, answers 429 and 502 and failed connections are
+    tried again after an exponential backoff with jitter, or after the server's Retry-After.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY,
+        http_client: httpx.Client | None = None,
+        session: httpx.Client | None = None,
+    ) -> None:
+        self._settings = ClientSettings(api_key, base_url, timeout, max_retries, retry_backoff, max_retry_delay)
+        client = http_client if http_client is not None else session
+        if client is not None and not isinstance(client, httpx.Client):
+            raise OuteAIError("`http_client` must be an httpx.Client (this SDK no longer uses requests).")
+        self._owns_client = client is None
+        self.session: httpx.Client = client if client is not None else httpx.Client(timeout=timeout)
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def timeout(self) -> TimeoutTypes:
+        return self._settings.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._settings.max_retries
+
+    @property
+    def http_client(self) -> httpx.Client:
+        return self.session
+
+    def __enter__(self) -> OuteAI:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the HTTP client, unless it was passed in (its owner closes it)."""
+        if self._owns_client:
+            self.session.close()
+
+    # ---------- the published SDK's calls ----------
+
+    def health(self) -> dict[str, Any]:
+        """The server's health: `{"success": true, "data": {"status", "api_version", "engine"}}`."""
+        return json_object(self._request("GET", "/api/v1/health"))
+
+    def list_voices(self) -> list[Voice]:
+        """Built-in voices and your voice clones, each with the `voice_id` to speak with."""
+        return cast("list[Voice]", json_data(self._request("GET", "/api/v1/voices")).get("voices", []))
+
+    def generate_speech(self, *, text: str, voice_id: str, model: str = DEFAULT_MODEL) -> SpeechResult:
+        """Speech as one WAV file (24 kHz, mono, 16-bit)."""
+        payload = tts_payload(text=text, voice_id=voice_id, model=model)
+        response = self._request("POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": "audio/wav"})
+        return speech_result(response.content, response.headers.get("Content-Type", "audio/wav"))
+
+    def generate_speech_to_file(
+        self, path: str | os.PathLike[str], *, text: str, voice_id: str, model: str = DEFAULT_MODEL
+    ) -> Path:
+        return self.generate_speech(text=text, voice_id=voice_id, model=model).save(path)
+
+    def stream_speech(
+        self,
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+    ) -> SpeechStream:
+        """Speech as a chunked WAV stream. The request is sent at once (errors raise here); use the
+        answer in a `with` block. `chunk_size=None` gives the chunks as they arrive."""
+        payload = tts_payload(text=text, voice_id=voice_id, model=model)
+        response = self._request(
+            "POST", "/api/v1/tts_stream", json=payload, headers={"Accept": "audio/wav"}, stream=True
+        )
+        return SpeechStream(response, chunk_size=chunk_size)
+
+    def stream_speech_to_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+    ) -> Path:
+        with self.stream_speech(text=text, voice_id=voice_id, model=model, chunk_size=chunk_size) as stream:
+            return stream.save(path)
+
+    # ---------- voice clones ----------
+
+    def list_voice_clones(self) -> VoiceClones:
+        """`{"voice_clones": [{"voice_id", "speaker_name", "created_at"}], "quota": {"used", "limit"}}`."""
+        return cast(VoiceClones, json_data(self._request("GET", "/api/v1/voice-clones")))
+
+    def create_voice_clone(self, *, speaker_name: str, audio: AudioInput) -> VoiceClone:
+        """A new voice from 5–10 s of one speaker (WAV or MP3, a path, bytes or a binary file)."""
+        data, files = clone_upload(speaker_name, audio)
+        return cast(VoiceClone, json_data(self._request("POST", "/api/v1/voice-clones", data=data, files=files)))
+
+    def delete_voice_clone(self, voice_id: str) -> DeletedVoiceClone:
+        path = f"/api/v1/voice-clones/{required_id(voice_id, 'voice_id')}"
+        return cast(DeletedVoiceClone, json_data(self._request("DELETE", path)))
+
+    # ---------- API tokens ----------
+
+    def list_tokens(self) -> list[Token]:
+        """Your active tokens, their secrets masked."""
+        return cast("list[Token]", json_data(self._request("GET", "/api/v1/tokens")).get("tokens", []))
+
+    def create_token(self, name: str) -> CreatedToken:
+        """A new token; its full secret is in `token`, and only in this answer."""
+        name = name.strip() if isinstance(name, str) else ""
+        if not name:
+            raise OuteAIError("`name` must be a non-empty string.")
+        return cast(CreatedToken, json_data(self._request("POST", "/api/v1/tokens", json={"name": name})))
+
+    def revoke_token(self, token_id: str) -> RevokedToken:
+        path = f"/api/v1/tokens/{required_id(token_id, 'token_id')}"
+        return cast(RevokedToken, json_data(self._request("DELETE", path)))
+
+    # ---------- transport ----------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        stream: bool = False,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Sends a request, with the retries the client was set up for; the answer if it is a
+        success, else OuteAIAPIError (OuteAIError when the server could not be reached)."""
+        settings = self._settings
+        request_headers = {**settings.headers, **(headers or {})}
+        timeout = settings.timeout if self._owns_client else httpx.USE_CLIENT_DEFAULT
+        attempt = 0
+        while True:
+            try:
+                request = self.session.build_request(
+                    method, settings.url(path), headers=request_headers, timeout=timeout, **kwargs
+                )
+                response = self.session.send(request, stream=stream)
+            except RETRY_EXCEPTIONS as exc:
+                if attempt >= settings.max_retries:
+                    raise transport_error(settings, path, exc) from exc
+                delay = settings.retry_delay(attempt, None)
+                logger.info("%s %s failed (%s); retrying in %.2f s", method, path, exc, delay)
+            except httpx.HTTPError as exc:
+                raise transport_error(settings, path, exc) from exc
+            else:
+                if response.is_success:
+                    return response
+                try:
+                    response.read()
+                except httpx.HTTPError as exc:
+                    raise transport_error(settings, path, exc) from exc
+                finally:
+                    response.close()
+                error = api_error(response)
+                if response.status_code not in RETRY_STATUSES or attempt >= settings.max_retries:
+                    raise error
+                delay = settings.retry_delay(attempt, response)
+                logger.info("%s %s answered %s; retrying in %.2f s", method, path, response.status_code, delay)
+            attempt += 1
+            time.sleep(delay)

@@ -1,0 +1,69 @@
+"""The shapes of the API's answers. They are plain dicts at run time; these only type them."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+__all__ = [
+    "CreatedToken",
+    "DeletedVoiceClone",
+    "Health",
+    "RevokedToken",
+    "Token",
+    "Voice",
+    "VoiceClone",
+    "VoiceCloneQuota",
+    "VoiceClones",
+]
+
+
+class Voice(TypedDict, total=False):
+    voice_id: str
+    speaker_name: str
+    is_clone: bool
+    gender: str
+    language: str
+    description: str
+
+
+class VoiceClone(TypedDict, total=False):
+    voice_id: str
+    speaker_name: str
+    created_at: str
+
+
+class VoiceCloneQuota(TypedDict):
+    used: int
+    limit: int
+
+
+class VoiceClones(TypedDict):
+    voice_clones: list[VoiceClone]
+    quota: VoiceCloneQuota
+
+
+class DeletedVoiceClone(TypedDict):
+    voice_id: str
+    deleted: bool
+
+
+class Token(TypedDict):
+    token_id: str
+    name: str
+    token: str
+    created_at: str
+    last_used_at: str | None
+
+
+CreatedToken = Token
+"""What create_token() returns: a Token whose `token` is the full secret, shown only once."""
+
+
+class RevokedToken(TypedDict):
+    token_id: str
+    revoked: bool
+
+
+class Health(TypedDict, total=False):
+    success: bool
+    data: dict[str, Any]

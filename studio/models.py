@@ -1,0 +1,118 @@
+import uuid
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+
+
+def audio_storage():
+    return storages["audio"]
+
+
+class Session(models.Model):
+    """A Studio session: a named feed of generations."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="studio_sessions")
+    title = models.CharField(max_length=120, default="Untitled session")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Generation(models.Model):
+    """One text spoken in one voice: the job, its live state and, when done, its audio."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Generating"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+    class Stage(models.TextChoices):
+        NONE = "", "None"
+        WARMING_UP = "warming_up", "Warming up"
+        GENERATING = "generating", "Generating"
+
+    class Source(models.TextChoices):
+        STUDIO = "studio", "Studio"
+        API = "api", "API"
+        LEGACY_API = "legacy_api", "Legacy API"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The account that asked for it (and pays); API generations belong to no session.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
+    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE, related_name="generations")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.STUDIO)
+    api_token = models.ForeignKey(
+        "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
+    )
+    voice = models.ForeignKey("voices.Voice", null=True, on_delete=models.SET_NULL, related_name="generations")
+    # Kept so the feed still names the voice after a clone is deleted.
+    voice_name = models.CharField(max_length=80)
+    text = models.TextField()
+    # Sampling temperature passed to the engine (the legacy API's `temperature`); None: its default.
+    temperature = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=12, choices=Stage.choices, blank=True, default="")
+    chunk = models.PositiveIntegerField(default=0)
+    chunks = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0.0, help_text="Seconds of audio produced")
+    # The longest audio this text may become; the engine is told not to exceed it, and it prices the hold.
+    max_seconds = models.FloatField(default=0.0)
+    cost = models.BigIntegerField(default=0, help_text="micro-credits charged")
+    audio = models.FileField(storage=audio_storage, upload_to="generations/", blank=True)
+    peaks = models.JSONField(default=list, blank=True)
+    # On failure: the API's error code (e.g. TTS_PROVIDER_UNAVAILABLE) and words for a person.
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Kept by the running job: how many times a worker took it, and when it last showed life.
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["session", "created_at"]),
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voice_name}: {self.text[:40]}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class SessionShare(models.Model):
+    """A session shared with a team: viewers listen and download, editors also generate (charged
+    to the member who generates)."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        EDITOR = "editor", "Editor"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="shares")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="session_shares")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "team"], name="share_once_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.session} → {self.team} ({self.role})"

@@ -1,0 +1,107 @@
+"""A running generation's audio, relayed from the worker to the API's streams through Redis.
+
+The worker appends to a Redis stream per generation (progress, audio, end); an API request reads
+it from the start, so it never misses what came before it began reading. The stream expires soon
+after the generation ends. A cancel flag goes the other way: a caller that left asks the worker
+to stop.
+"""
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+# Kept after the end for late readers (a request that was still being set up).
+STREAM_TTL_SECONDS = 120
+# Kept while a job runs, so a worker taking it over can read back what was made.
+RESUME_TTL_SECONDS = 3600
+CANCEL_TTL_SECONDS = 3600
+
+
+def _stream_key(generation_id: uuid.UUID | str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:generation:{generation_id}:relay"
+
+
+def _cancel_key(generation_id: uuid.UUID | str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:generation:{generation_id}:cancel"
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@dataclass(frozen=True)
+class RelayEvent:
+    kind: str  # "progress", "audio" or "end"
+    data: dict
+    pcm: bytes = b""
+
+
+class RelayWriter:
+    """The worker's side. Every generation is relayed, the Studio's too: if a worker dies, the one
+    that takes the job over reads back the audio made so far (`audio_so_far`) and goes on."""
+
+    def __init__(self, generation_id: uuid.UUID) -> None:
+        self.key = _stream_key(generation_id)
+        self.cancel_key = _cancel_key(generation_id)
+
+    def progress(self, data: dict) -> None:
+        _redis().xadd(self.key, {"kind": "progress", "data": json.dumps(data)})
+
+    def audio(self, pcm: bytes, *, chunks_done: int = 0) -> None:
+        """Relays whole chunks' audio; `chunks_done` is how many chunks are whole with it."""
+        pipe = _redis().pipeline()
+        pipe.xadd(self.key, {"kind": "audio", "pcm": pcm, "chunks_done": chunks_done})
+        # A job whose worker died leaves no end record; its stream goes in time all the same.
+        pipe.expire(self.key, RESUME_TTL_SECONDS)
+        pipe.execute()
+
+    def end(self, data: dict) -> None:
+        pipe = _redis().pipeline()
+        pipe.xadd(self.key, {"kind": "end", "data": json.dumps(data)})
+        pipe.expire(self.key, STREAM_TTL_SECONDS)
+        pipe.execute()
+
+    def audio_so_far(self) -> tuple[bytes, int]:
+        """The audio relayed before and how many chunks it makes whole (none, if it expired). The
+        two come from one record each time, so a job resumed from them never repeats a chunk."""
+        entries = [fields for _, fields in _redis().xrange(self.key) if fields[b"kind"] == b"audio"]
+        pcm = b"".join(fields[b"pcm"] for fields in entries)
+        return pcm, int(entries[-1][b"chunks_done"]) if entries else 0
+
+    def cancel_requested(self) -> bool:
+        return bool(_redis().exists(self.cancel_key))
+
+
+def relay_cancel_request(generation_id: uuid.UUID) -> None:
+    _redis().set(_cancel_key(generation_id), 1, ex=CANCEL_TTL_SECONDS)
+
+
+async def relay_read(generation_id: uuid.UUID, *, timeout_seconds: float) -> AsyncIterator[RelayEvent]:
+    """Every event of the generation from its start, as they come, up to and including "end".
+    Raises TimeoutError if nothing arrives for `timeout_seconds`."""
+    # redis-py's default socket timeout (5 s) would end a longer blocking read.
+    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout_seconds + 10)
+    key, last_id = _stream_key(generation_id), "0-0"
+    try:
+        while True:
+            answer = await client.xread({key: last_id}, block=int(timeout_seconds * 1000), count=64)
+            if not answer:
+                raise TimeoutError(f"no word from generation {generation_id} in {timeout_seconds:.0f} s")
+            for entry_id, fields in answer[0][1]:
+                last_id = entry_id
+                kind = fields[b"kind"].decode()
+                if kind == "audio":
+                    yield RelayEvent(kind, {}, fields[b"pcm"])
+                else:
+                    yield RelayEvent(kind, json.loads(fields[b"data"]))
+                    if kind == "end":
+                        return
+    finally:
+        await client.aclose()

@@ -1,0 +1,143 @@
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from accounts.models import User
+from billing.pricing import credits_format
+from studio.models import Generation, Session, SessionShare
+
+ROLE_OWNER, ROLE_EDITOR, ROLE_VIEWER = "owner", "editor", "viewer"
+
+
+@dataclass(frozen=True)
+class SessionAccess:
+    session: Session
+    role: str  # owner, editor or viewer
+    user_id: int
+
+    @property
+    def can_generate(self) -> bool:
+        return self.role in (ROLE_OWNER, ROLE_EDITOR)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == ROLE_OWNER
+
+    def may_manage(self, generation: Generation) -> bool:
+        """Cancel or delete: the one who generated it, or the session's owner."""
+        return self.is_owner or generation.user_id == self.user_id
+
+
+def sessions_for_user(user: User) -> QuerySet[Session]:
+    """The sessions the user owns and those shared with a team of theirs, newest first."""
+    return (
+        Session.objects.filter(Q(owner=user) | Q(shares__team__memberships__user=user))
+        .annotate(shared=~Q(owner=user))
+        .select_related("owner")
+        .distinct()
+        .order_by("-updated_at")
+    )
+
+
+def session_access(user: User, session_id: uuid.UUID | str) -> SessionAccess | None:
+    """What the user may do in a session, or None if they may not see it (callers answer 404)."""
+    if not user.is_authenticated:
+        return None
+    try:
+        session = Session.objects.filter(id=uuid.UUID(str(session_id))).first()
+    except ValueError:
+        return None
+    if session is None:
+        return None
+    if session.owner_id == user.id:
+        return SessionAccess(session, ROLE_OWNER, user.id)
+    roles = set(
+        SessionShare.objects.filter(session=session, team__memberships__user=user).values_list("role", flat=True)
+    )
+    if not roles:
+        return None
+    return SessionAccess(session, ROLE_EDITOR if SessionShare.Role.EDITOR in roles else ROLE_VIEWER, user.id)
+
+
+def session_get_for_user(user: User, session_id: uuid.UUID | str) -> Session | None:
+    access = session_access(user, session_id)
+    return access.session if access else None
+
+
+def generations_for_session(session: Session) -> QuerySet[Generation]:
+    return session.generations.select_related("voice").order_by("created_at")
+
+
+FEED_PAGE_SIZE = 50
+
+
+def generations_page(
+    session: Session, *, before: str | None = None, since: str | None = None
+) -> tuple[list[Generation], bool]:
+    """A window of the feed, oldest first, and whether earlier generations exist: the latest
+    FEED_PAGE_SIZE (before a generation's id, to page back), or all since one (to catch up)."""
+    generations = generations_for_session(session)
+    if since:
+        anchor = generations.filter(id=_uuid_or_none(since)).first()
+        if anchor is not None:
+            window = list(generations.filter(created_at__gte=anchor.created_at))
+            return window, generations.filter(created_at__lt=anchor.created_at).exists()
+    if before:
+        anchor = generations.filter(id=_uuid_or_none(before)).first()
+        if anchor is not None:
+            generations = generations.filter(created_at__lt=anchor.created_at)
+    newest = list(generations.order_by("-created_at")[: FEED_PAGE_SIZE + 1])
+    return newest[:FEED_PAGE_SIZE][::-1], len(newest) > FEED_PAGE_SIZE
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def generation_get_for_user(user: User, generation_id: uuid.UUID | str) -> Generation | None:
+    """A generation the user may see: their own (API ones too), or one in a session they may see."""
+    if not user.is_authenticated:
+        return None
+    try:
+        generation = Generation.objects.select_related("session").filter(id=uuid.UUID(str(generation_id))).first()
+    except ValueError:
+        return None
+    if generation is None:
+        return None
+    if generation.user_id == user.id or (generation.session_id and session_access(user, generation.session_id)):
+        return generation
+    return None
+
+
+def session_shares(session: Session) -> QuerySet[SessionShare]:
+    return session.shares.select_related("team").order_by("team__name")
+
+
+def generation_state(generation: Generation, *, with_peaks: bool = True) -> dict:
+    """What the Studio shows of a generation; sent in the page and over the websocket."""
+    # Cancelled and failed generations keep the audio made before they stopped (and paid for).
+    audio_url = reverse("studio:generation_audio", args=[generation.id]) if generation.audio else None
+    return {
+        "id": str(generation.id),
+        "session_id": str(generation.session_id) if generation.session_id else None,
+        "text": generation.text,
+        "voice_id": str(generation.voice_id) if generation.voice_id else None,
+        "voice_name": generation.voice_name,
+        "status": generation.status,
+        "stage": generation.stage,
+        "chunk": generation.chunk,
+        "chunks": generation.chunks,
+        "seconds": round(generation.seconds, 3),
+        "error": generation.error,
+        "cost": generation.cost,
+        "cost_credits": credits_format(generation.cost),
+        "created_at": generation.created_at.isoformat(),
+        "audio_url": audio_url,
+        "download_url": f"{audio_url}?download=1" if audio_url else None,
+        **({"peaks": generation.peaks} if with_peaks else {}),
+    }

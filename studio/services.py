@@ -1,0 +1,491 @@
+"""Writes of the Studio: sessions and generations, for every caller (pages, API, tasks, admin)."""
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import ApiToken, User
+from accounts.selectors import team_get_for_member
+from billing.pricing import credits_format, speech_cost, speech_hold, speech_seconds_max
+from billing.selectors import wallet_for_id
+from billing.services import InsufficientCredits, hold_place, hold_settle
+from config.text import name_clean, text_storable, text_without_controls
+from engine.client import Audio, Done, EngineError, EngineFailure, Progress
+from engine.pool import NoEngineAvailable
+from studio.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds, wav_from_pcm
+from studio.engines import engine_pool
+from studio.models import Generation, Session, SessionShare
+from studio.ratelimit import generation_rate_limit_hit
+from studio.realtime import session_broadcast, user_broadcast
+from studio.relay import RelayWriter, relay_cancel_request
+from studio.selectors import generation_state
+from studio.tasks import generation_run_task
+from voices.selectors import voice_get_available
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SESSION_TITLE = "Untitled session"
+_SPEAKABLE = re.compile(r"\w")
+
+
+class GenerationRefused(Exception):
+    """A request the service will not run; nothing was stored. `code` is the API's error code."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+def session_create(*, owner: User, title: str = DEFAULT_SESSION_TITLE) -> Session:
+    return Session.objects.create(owner=owner, title=title.strip()[:120] or DEFAULT_SESSION_TITLE)
+
+
+def session_latest_or_create(*, owner: User) -> Session:
+    return Session.objects.filter(owner=owner).order_by("-updated_at").first() or session_create(owner=owner)
+
+
+def generation_text_clean(text: object) -> str:
+    """The text as it will be spoken, or GenerationRefused saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise GenerationRefused("VALIDATION_ERROR", "text must be a string.")
+    if not text_storable(text.replace("\x00", "")):
+        raise GenerationRefused("VALIDATION_ERROR", "text holds characters that are not valid Unicode.")
+    cleaned = text_without_controls(text).strip()
+    if not cleaned:
+        raise GenerationRefused("VALIDATION_ERROR", "text is empty: type something to speak.")
+    limit = settings.TTS_MAX_TEXT_CHARS
+    if len(cleaned) > limit:
+        raise GenerationRefused(
+            "VALIDATION_ERROR", f"text is {len(cleaned):,} characters long; the limit is {limit:,}."
+        )
+    if not _SPEAKABLE.search(cleaned):
+        raise GenerationRefused("VALIDATION_ERROR", "text has no words to speak.")
+    return cleaned
+
+
+def generation_create(
+    *,
+    user: User,
+    text: object,
+    voice_id: object,
+    session: Session | None = None,
+    source: str = Generation.Source.STUDIO,
+    api_token: ApiToken | None = None,
+    temperature: float | None = None,
+) -> Generation:
+    """Validates a request, records it as queued and starts its job once the row is committed.
+    Every caller (the Studio, the API, the legacy API) comes through here."""
+    cleaned = generation_text_clean(text)
+    voice = voice_get_available(user, str(voice_id)) if voice_id else None
+    if voice is None:
+        raise GenerationRefused("NOT_FOUND", "Voice not found: choose one of your available voices.")
+    retry_after = generation_rate_limit_hit(user.id)
+    if retry_after is not None:
+        raise GenerationRefused(
+            "TTS_RATE_LIMITED",
+            f"Too many generation requests: the limit is {settings.TTS_RATE_LIMIT_PER_MINUTE} a minute. "
+            f"Retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+    seconds_max = speech_seconds_max(cleaned)
+    try:
+        with transaction.atomic():
+            generation = Generation.objects.create(
+                user=user,
+                session=session,
+                source=source,
+                api_token=api_token,
+                voice=voice,
+                voice_name=voice.speaker_name,
+                text=cleaned,
+                temperature=temperature,
+                max_seconds=seconds_max,
+            )
+            hold_place(user=user, generation=generation, amount=speech_hold(seconds_max))
+            if session is not None:
+                if session.title == DEFAULT_SESSION_TITLE:
+                    session.title = cleaned[:60]
+                session.save(update_fields=["title", "updated_at"])
+                _broadcast_on_commit(generation)
+            generation_run_task.delay_on_commit(str(generation.id))
+    except InsufficientCredits as short:
+        raise GenerationRefused(
+            "INSUFFICIENT_CREDITS", f"You do not have enough credits to start this request. {short}"
+        ) from None
+    return generation
+
+
+def generation_cancel(*, generation_id: uuid.UUID) -> None:
+    """Stops a generation: one still queued never starts; a running one stops at its next chunk
+    and keeps what it produced."""
+    with transaction.atomic():
+        queued = Generation.objects.select_for_update().filter(id=generation_id, status=Generation.Status.QUEUED)
+        generation = queued.first()
+        if generation is not None:
+            generation.status = Generation.Status.CANCELLED
+            generation.finished_at = timezone.now()
+            generation.save(update_fields=["status", "finished_at"])
+            hold_settle(generation=generation, cost=0)
+            _broadcast_on_commit(generation)
+            RelayWriter(generation.id).end(_end_data(generation))
+            return
+    relay_cancel_request(generation_id)
+
+
+class JobBusyElsewhere(Exception):
+    """Another worker shows life on this job: ask again once its heartbeat would have gone stale."""
+
+    retry_after = 0  # set below, once HEARTBEAT_STALE is known
+
+
+def generation_run(*, generation_id: uuid.UUID) -> None:
+    """The job: speaks the text on the engines, relaying progress and audio, then stores the WAV and
+    settles the hold at what was produced. Delivered again after its worker died, it goes on from
+    the audio already relayed; while another worker still shows life on it, JobBusyElsewhere."""
+    with transaction.atomic():
+        generation = (
+            Generation.objects.select_for_update(of=("self",)).select_related("voice").filter(id=generation_id).first()
+        )
+        if generation is None or generation.is_finished:
+            return
+        if _alive_elsewhere(generation):
+            raise JobBusyElsewhere(generation_id)
+        generation.attempts += 1
+        generation.status = Generation.Status.RUNNING
+        generation.started_at = generation.started_at or timezone.now()
+        generation.heartbeat_at = timezone.now()
+        generation.save(update_fields=["attempts", "status", "started_at", "heartbeat_at"])
+        _broadcast_on_commit(generation)
+
+    relay = RelayWriter(generation.id)
+    prior_pcm, prior_chunks = relay.audio_so_far()
+    if generation.attempts > 1:
+        logger.warning(
+            "generation %s: attempt %d, going on after chunk %d", generation.id, generation.attempts, prior_chunks
+        )
+    if generation.attempts > MAX_ATTEMPTS:
+        failure = ("TTS_PROVIDER_UNAVAILABLE", "The generation was interrupted too many times. Please try again.")
+        _generation_end(generation, relay, prior_pcm, failure=failure)
+        return
+    if generation.voice is None:
+        _generation_end(generation, relay, b"", failure=("NOT_FOUND", "The voice was deleted before it could speak."))
+        return
+
+    produced = _Produced(
+        pcm=bytearray(prior_pcm),
+        peaks=PeaksBuilder(settings.WAVEFORM_PEAKS_PER_SECOND),
+        # The engine is told the limit; the worker holds it too, as the hold was priced from it.
+        limit=int(generation.max_seconds * BYTES_PER_SECOND) // 2 * 2,
+        chunks_done=prior_chunks,
+    )
+    produced.peaks.feed(prior_pcm)
+    with _heartbeat(generation.id):
+        outcome = _speak(generation, relay, produced)
+    cancelled = outcome == "cancelled"
+    failure = outcome if isinstance(outcome, tuple) else None
+    if not produced.pcm and not (failure or cancelled):
+        failure = ("TTS_PROVIDER_UNAVAILABLE", "The engine produced no audio for this text.")
+    produced.peaks.finish()
+    generation.peaks = produced.peaks.peaks
+    _generation_end(generation, relay, bytes(produced.pcm), failure=failure, cancelled=cancelled)
+
+
+# A job taken this many times without ending is given up: something in it kills workers.
+MAX_ATTEMPTS = 3
+# A running job shows life every HEARTBEAT_EVERY; one silent for HEARTBEAT_STALE has lost its worker.
+HEARTBEAT_EVERY = 5.0
+HEARTBEAT_STALE = timedelta(seconds=20)
+JobBusyElsewhere.retry_after = int(HEARTBEAT_STALE.total_seconds()) + 1
+# A job no worker has taken after this long is sent again (its message may have been lost).
+QUEUED_RESEND_AFTER = timedelta(seconds=60)
+QUEUED_GIVE_UP_AFTER = timedelta(minutes=30)
+
+
+def _alive_elsewhere(generation: Generation) -> bool:
+    return (
+        generation.status == Generation.Status.RUNNING
+        and generation.heartbeat_at is not None
+        and timezone.now() - generation.heartbeat_at < HEARTBEAT_STALE
+    )
+
+
+@contextmanager
+def _heartbeat(generation_id: uuid.UUID) -> Iterator[None]:
+    """Beats for the job from a thread of its own, so a long chunk or a cold engine never looks
+    like a dead worker."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT_EVERY):
+                Generation.objects.filter(id=generation_id).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{generation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def generations_sweep() -> dict[str, int]:
+    """Run every half minute (Celery beat): sends again the jobs whose worker died or whose message
+    was lost (they go on where they were), and ends those waiting too long, their holds settled."""
+    now = timezone.now()
+    stale = Generation.objects.filter(status=Generation.Status.RUNNING, heartbeat_at__lt=now - HEARTBEAT_STALE)
+    waiting = Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=now - QUEUED_RESEND_AFTER)
+    counts = {"resent": 0, "given_up": 0}
+    for generation in waiting.filter(created_at__lt=now - QUEUED_GIVE_UP_AFTER):
+        _generation_end(
+            generation,
+            RelayWriter(generation.id),
+            b"",
+            failure=("TTS_PROVIDER_UNAVAILABLE", "No worker could take this generation. Please try again."),
+        )
+        counts["given_up"] += 1
+    for generation_id in list(stale.values_list("id", flat=True)) + list(waiting.values_list("id", flat=True)):
+        generation_run_task.delay(str(generation_id))
+        counts["resent"] += 1
+    return counts
+
+
+@dataclass
+class _Produced:
+    """The audio a job has so far: whole text chunks only, so another engine can go on from there."""
+
+    pcm: bytearray
+    peaks: PeaksBuilder
+    limit: int
+    chunks_done: int = 0
+
+
+_UNAVAILABLE = ("TTS_PROVIDER_UNAVAILABLE", "The speech engine is unavailable right now. Please try again shortly.")
+
+
+def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> str | tuple[str, str]:
+    """Streams the text from the engines, chunk by chunk. An engine that fails is taken out and the
+    text goes on, from its first unfinished chunk, on another. Returns "done", "cancelled" or a
+    failure (code, message)."""
+    pool = engine_pool()
+    tried: set[str] = set()
+    while True:
+        try:
+            engine = pool.pick(avoid=tried)
+        except NoEngineAvailable:
+            return _UNAVAILABLE
+        pending = bytearray()  # the audio of the chunk under way
+        remaining = generation.max_seconds - pcm_seconds(len(produced.pcm))
+        try:
+            with pool.lease(engine) as client:
+                events = client.synthesize(
+                    generation.text,
+                    generation.voice.engine_voice,
+                    temperature=generation.temperature,
+                    max_seconds=max(remaining, 0.001),
+                    profile=generation.voice.profile,
+                    start_chunk=produced.chunks_done,
+                )
+                with closing(events):
+                    for event in events:
+                        if isinstance(event, Progress):
+                            if event.chunks:
+                                _chunks_complete(generation, relay, produced, pending, event.chunk - 1)
+                                generation.chunk, generation.chunks = event.chunk, event.chunks
+                            generation.stage = event.stage
+                            relay.progress(_progress_data(generation))
+                            _progress_save(generation, new_peaks=[], peaks_offset=len(produced.peaks.peaks))
+                        elif isinstance(event, Audio):
+                            pending.extend(event.pcm)
+                        elif isinstance(event, Done):
+                            _chunks_complete(generation, relay, produced, pending, generation.chunks)
+                            return "done"
+                        if relay.cancel_requested():
+                            return "cancelled"
+        except EngineError as error:
+            if error.code != "synthesis_failed":
+                logger.warning("generation %s: engine refused: %s %s", generation.id, error.code, error.message)
+                return ("VALIDATION_ERROR", f"The engine could not speak this text: {error.message}")
+            logger.warning("generation %s: engine %s failed: %s", generation.id, engine.url, error.message)
+        except EngineFailure as error:
+            logger.warning("generation %s: engine %s unavailable: %s", generation.id, engine.url, error)
+        pool.mark_down(engine.url)
+        tried.add(engine.url)
+
+
+def _chunks_complete(
+    generation: Generation, relay: RelayWriter, produced: _Produced, pending: bytearray, chunks_done: int
+) -> None:
+    """The chunks before `chunks_done` are whole: their audio goes to the listeners and is kept."""
+    if chunks_done <= produced.chunks_done:
+        return
+    produced.chunks_done = chunks_done
+    audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
+    pending.clear()
+    if not audio:
+        return
+    relay.audio(audio, chunks_done=chunks_done)
+    offset = len(produced.peaks.peaks)
+    new_peaks = produced.peaks.feed(audio)
+    produced.pcm.extend(audio)
+    generation.seconds = pcm_seconds(len(produced.pcm))
+    generation.peaks = produced.peaks.peaks
+    _progress_save(generation, new_peaks=new_peaks, peaks_offset=offset)
+
+
+def _generation_end(
+    generation: Generation,
+    relay: RelayWriter,
+    pcm: bytes,
+    *,
+    failure: tuple[str, str] | None = None,
+    cancelled: bool = False,
+) -> None:
+    """Stores what was produced (also the part before a failure or a cancel, which the caller has
+    heard and pays for), settles the hold, and tells the page and the API stream."""
+    if pcm:
+        wav = ContentFile(wav_from_pcm(pcm))
+        generation.audio.save(f"{generation.user_id}/{generation.id}.wav", wav, save=False)
+    generation.seconds = pcm_seconds(len(pcm))
+    if failure:
+        generation.status = Generation.Status.FAILED
+        generation.error_code, generation.error = failure[0], failure[1][:300]
+    else:
+        generation.status = Generation.Status.CANCELLED if cancelled else Generation.Status.DONE
+    generation.stage = Generation.Stage.NONE
+    generation.finished_at = timezone.now()
+    with transaction.atomic():
+        generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)))
+        generation.save(
+            update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
+        )
+        _broadcast_on_commit(generation)
+        _wallet_broadcast_on_commit(generation.user_id)
+    relay.end(_end_data(generation))
+
+
+def _end_data(generation: Generation) -> dict:
+    return {
+        "status": generation.status,
+        "seconds": generation.seconds,
+        "error_code": generation.error_code,
+        "error": generation.error,
+        "cost": generation.cost,
+    }
+
+
+def _progress_data(generation: Generation) -> dict:
+    return {
+        "stage": generation.stage,
+        "chunk": generation.chunk,
+        "chunks": generation.chunks,
+        "seconds": round(generation.seconds, 3),
+    }
+
+
+def _progress_save(generation: Generation, *, new_peaks: list[float], peaks_offset: int) -> None:
+    generation.heartbeat_at = timezone.now()
+    generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at"])
+    if generation.session_id is None:
+        return
+    session_broadcast(
+        generation.session_id,
+        {
+            "type": "generation.update",
+            "generation": generation_state(generation, with_peaks=False),
+            "peaks": new_peaks,
+            "peaks_offset": peaks_offset,
+        },
+    )
+
+
+def _wallet_broadcast_on_commit(user_id: int) -> None:
+    def send() -> None:
+        wallet = wallet_for_id(user_id)
+        user_broadcast(
+            user_id,
+            {"type": "wallet.update", "balance": wallet.balance, "balance_credits": credits_format(wallet.balance)},
+        )
+
+    transaction.on_commit(send)
+
+
+def _broadcast_on_commit(generation: Generation) -> None:
+    if generation.session_id is None:
+        return
+    state = generation_state(generation, with_peaks=generation.is_finished)
+    transaction.on_commit(
+        lambda: session_broadcast(generation.session_id, {"type": "generation.update", "generation": state})
+    )
+
+
+# ---------- sessions: rename, delete, share ----------
+
+
+def session_rename(*, session: Session, title: str) -> Session:
+    title = name_clean(title, max_length=120)
+    if not title:
+        raise GenerationRefused("VALIDATION_ERROR", "A session needs a name of 1 to 120 characters.")
+    session.title = title
+    session.save(update_fields=["title", "updated_at"])
+    return session
+
+
+def session_delete(*, session: Session) -> None:
+    """Deletes the session, its generations and their audio files."""
+    for generation in session.generations.exclude(audio=""):
+        generation.audio.delete(save=False)
+    session.delete()
+
+
+def session_share(*, session: Session, by: User, team_id: object, role: str) -> SessionShare:
+    team = team_get_for_member(by, team_id)
+    if team is None:
+        raise GenerationRefused("NOT_FOUND", "No such team of yours.")
+    if role not in SessionShare.Role.values:
+        raise GenerationRefused("VALIDATION_ERROR", "Share as viewer or editor.")
+    share, _ = SessionShare.objects.update_or_create(session=session, team=team, defaults={"role": role})
+    return share
+
+
+def session_unshare(*, session: Session, share_id: object) -> None:
+    SessionShare.objects.filter(session=session, id=share_id).delete()
+
+
+# ---------- generations: delete, again ----------
+
+
+def generation_delete(*, generation: Generation) -> None:
+    """Removes a finished generation and its audio (a running one is cancelled first)."""
+    if not generation.is_finished:
+        generation_cancel(generation_id=generation.id)
+    session_id, generation_id = generation.session_id, str(generation.id)
+    if generation.audio:
+        generation.audio.delete(save=False)
+    generation.delete()
+    if session_id:
+        transaction.on_commit(
+            lambda: session_broadcast(session_id, {"type": "generation.deleted", "generation_id": generation_id})
+        )
+
+
+def generation_again(*, generation: Generation, user: User) -> Generation:
+    """The same text in the same voice, as a new generation by `user` (who pays for it)."""
+    if generation.voice_id is None:
+        raise GenerationRefused("NOT_FOUND", "That voice was deleted: choose another one.")
+    return generation_create(user=user, session=generation.session, text=generation.text, voice_id=generation.voice_id)

@@ -1,0 +1,214 @@
+import io
+import json
+import re
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.selectors import teams_for
+from api.errors import STATUS_BY_CODE
+from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL
+from studio.files import ranged_file_response
+from studio.models import Generation
+from studio.selectors import (
+    generation_get_for_user,
+    generation_state,
+    generations_page,
+    session_access,
+    session_shares,
+    sessions_for_user,
+)
+from studio.services import (
+    GenerationRefused,
+    generation_again,
+    generation_cancel,
+    generation_create,
+    generation_delete,
+    session_create,
+    session_delete,
+    session_latest_or_create,
+    session_rename,
+    session_share,
+    session_unshare,
+)
+from voices.selectors import voices_available
+
+SIDEBAR_PAGE_SIZE = 30
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("studio:index")
+    return render(request, "home.html")
+
+
+def _access_or_404(request: HttpRequest, session_id, *, owner: bool = False):
+    access = session_access(request.user, session_id)
+    if access is None or (owner and not access.is_owner):
+        raise Http404("No such session")
+    return access
+
+
+def _refused(refused: GenerationRefused) -> JsonResponse:
+    return JsonResponse({"error": refused.message, "code": refused.code}, status=STATUS_BY_CODE[refused.code])
+
+
+@login_required
+def studio_index(request: HttpRequest) -> HttpResponse:
+    return redirect("studio:session_detail", session_id=session_latest_or_create(owner=request.user).id)
+
+
+@login_required
+@require_POST
+def session_new(request: HttpRequest) -> HttpResponse:
+    return redirect("studio:session_detail", session_id=session_create(owner=request.user).id)
+
+
+@login_required
+@require_GET
+def session_detail(request: HttpRequest, session_id) -> HttpResponse:
+    access = _access_or_404(request, session_id)
+    sessions = Paginator(sessions_for_user(request.user), SIDEBAR_PAGE_SIZE).get_page(request.GET.get("sessions"))
+    feed, has_earlier = generations_page(access.session, before=request.GET.get("before"))
+    return render(
+        request,
+        "studio/session.html",
+        {
+            "session": access.session,
+            "access": access,
+            "sessions": sessions,
+            "voices": list(voices_available(request.user)),
+            "feed": [generation_state(g) for g in feed],
+            "earlier_before": feed[0].id if has_earlier and feed else None,
+            "max_chars": settings.TTS_MAX_TEXT_CHARS,
+            "shares": session_shares(access.session) if access.is_owner else [],
+            "teams": teams_for(request.user) if access.is_owner else [],
+            # The composer's estimate: an ordinary reading pace, at the price of a second.
+            "micro_per_char": SECONDS_PER_CHAR_TYPICAL * PRICE_PER_SECOND,
+        },
+    )
+
+
+@login_required
+@require_POST
+def session_edit(request: HttpRequest, session_id) -> HttpResponse:
+    access = _access_or_404(request, session_id, owner=True)
+    try:
+        session_rename(session=access.session, title=request.POST.get("title", ""))
+    except GenerationRefused as refused:
+        messages.error(request, refused.message)
+    return redirect("studio:session_detail", session_id=access.session.id)
+
+
+@login_required
+@require_POST
+def session_remove(request: HttpRequest, session_id) -> HttpResponse:
+    access = _access_or_404(request, session_id, owner=True)
+    session_delete(session=access.session)
+    messages.success(request, "The session was deleted.")
+    return redirect("studio:index")
+
+
+@login_required
+@require_POST
+def session_share_edit(request: HttpRequest, session_id) -> HttpResponse:
+    access = _access_or_404(request, session_id, owner=True)
+    try:
+        if request.POST.get("unshare"):
+            session_unshare(session=access.session, share_id=request.POST["unshare"])
+        else:
+            share = session_share(
+                session=access.session, by=request.user, team_id=request.POST.get("team"), role=request.POST.get("role")
+            )
+            messages.success(request, f"Shared with {share.team.name} as {share.get_role_display().lower()}s.")
+    except (GenerationRefused, ValueError) as refused:
+        messages.error(request, getattr(refused, "message", "That did not work."))
+    return redirect("studio:session_detail", session_id=access.session.id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_generations(request: HttpRequest, session_id) -> JsonResponse:
+    """GET: the feed's current state (the page catches up with it after a reconnect).
+    POST: a new generation from the composer, JSON {"text", "voice_id"}."""
+    access = session_access(request.user, session_id)
+    if access is None:
+        return JsonResponse({"error": "No such session."}, status=404)
+    session = access.session
+    if request.method == "GET":
+        window, _ = generations_page(session, since=request.GET.get("since"))
+        return JsonResponse({"generations": [generation_state(g) for g in window]})
+    if not access.can_generate:
+        return JsonResponse({"error": "You can listen to this session, but not generate in it."}, status=403)
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers, absurd nesting
+        return JsonResponse({"error": "The request body is not valid JSON."}, status=400)
+    if not isinstance(body, dict):
+        return JsonResponse({"error": "The request body must be a JSON object."}, status=400)
+    try:
+        generation = generation_create(
+            user=request.user, session=session, text=body.get("text"), voice_id=body.get("voice_id")
+        )
+    except GenerationRefused as refused:
+        return _refused(refused)
+    return JsonResponse({"generation": generation_state(generation), "session_title": session.title}, status=201)
+
+
+def _generation_for_action(request: HttpRequest, generation_id) -> tuple[Generation, object]:
+    generation = generation_get_for_user(request.user, generation_id)
+    if generation is None or generation.session_id is None:
+        raise Http404("No such generation")
+    return generation, session_access(request.user, generation.session_id)
+
+
+@login_required
+@require_POST
+def generation_action(request: HttpRequest, generation_id, action: str) -> JsonResponse:
+    """cancel and delete: the one who generated it or the session's owner; again: whoever may generate."""
+    generation, access = _generation_for_action(request, generation_id)
+    try:
+        if action == "again" and access.can_generate:
+            again = generation_again(generation=generation, user=request.user)
+            return JsonResponse({"generation": generation_state(again)}, status=201)
+        if action == "cancel" and access.may_manage(generation):
+            generation_cancel(generation_id=generation.id)
+            return JsonResponse({"ok": True})
+        if action == "delete" and access.may_manage(generation):
+            generation_delete(generation=generation)
+            return JsonResponse({"ok": True})
+    except GenerationRefused as refused:
+        return _refused(refused)
+    return JsonResponse({"error": "You may not do that in this session."}, status=403)
+
+
+@login_required
+@require_GET
+def generation_audio(request: HttpRequest, generation_id) -> HttpResponse:
+    generation = generation_get_for_user(request.user, generation_id)
+    if generation is None or not generation.audio:
+        raise Http404("No such audio")
+    slug = re.sub(r"[^a-z0-9]+", "-", generation.text[:40].lower()).strip("-") or "speech"
+    name = f"{slug}-{str(generation.id)[:8]}"
+    if request.GET.get("format") == "mp3":
+        return _mp3_download(generation, f"{name}.mp3")
+    download_name = f"{name}.wav" if request.GET.get("download") else None
+    return ranged_file_response(request, generation.audio, content_type="audio/wav", download_name=download_name)
+
+
+def _mp3_download(generation: Generation, filename: str) -> HttpResponse:
+    from pydub import AudioSegment
+
+    with generation.audio.open("rb") as handle:
+        segment = AudioSegment.from_file(handle, format="wav")
+    buffer = io.BytesIO()
+    segment.export(buffer, format="mp3", bitrate="128k")
+    response = HttpResponse(buffer.getvalue(), content_type="audio/mpeg")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response

@@ -1,0 +1,306 @@
+"""Listener-style audio checks shared by the whole test suite.
+
+Everything here works on plain bytes so tests can feed it what the product
+actually serves: a WAV file (``wav_info``, ``transcribe``) or raw PCM
+(``rms_dbfs`` also accepts signed 16-bit little-endian mono PCM).
+
+- ``wav_info(wav) -> (sample_rate, channels, sample_width, seconds)``
+- ``rms_dbfs(pcm_or_wav) -> float`` (-inf for digital silence)
+- ``transcribe(wav) -> str`` with pocketsphinx's bundled US English model
+- ``word_error_rate(reference, hypothesis) -> float`` via jiwer, normalised
+- ``pcm_to_wav(pcm, sample_rate=24000)`` to wrap raw PCM for the helpers above
+- ``median_f0(wav_or_pcm)`` the speaker's median pitch in Hz (pyworld harvest)
+- ``festival_wav(text, voice)`` a reference speaker's speech (Festival's text2wave)
+- ``speaker_similarity(a, b)`` Resemblyzer speaker-embedding cosine similarity
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import threading
+import wave
+
+import numpy as np
+
+__all__ = [
+    "wav_info",
+    "rms_dbfs",
+    "transcribe",
+    "word_error_rate",
+    "normalize_text",
+    "pcm_to_wav",
+    "wav_to_array",
+    "median_f0",
+    "festival_wav",
+    "speaker_embedding",
+    "speaker_similarity",
+]
+
+_PCM_RATE = 24000
+
+
+def pcm_to_wav(pcm: bytes, sample_rate: int = _PCM_RATE, channels: int = 1) -> bytes:
+    """Wrap raw s16le PCM in a WAV container."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm)
+    return buf.getvalue()
+
+
+def _is_wav(data: bytes) -> bool:
+    return len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+
+
+def wav_info(wav_bytes: bytes) -> tuple[int, int, int, float]:
+    """(sample_rate, channels, sample_width_bytes, seconds) of a WAV file.
+
+    Raises ``ValueError`` (from ``wave``) if the bytes are not a valid WAV.
+    Tolerates streamed WAVs whose header sizes are placeholders: the duration
+    is then computed from the bytes actually present.
+    """
+    if not _is_wav(wav_bytes):
+        raise ValueError("not a RIFF/WAVE file")
+    with wave.open(io.BytesIO(wav_bytes), "rb") as w:
+        rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        frames = w.getnframes()
+        data = w.readframes(frames if frames < 2**31 - 1 else 2**31 - 1)
+    real_frames = len(data) // (channels * width)
+    return rate, channels, width, real_frames / float(rate)
+
+
+def wav_to_array(data: bytes, default_rate: int = _PCM_RATE) -> tuple[np.ndarray, int]:
+    """Decode WAV bytes (any PCM width, channels mixed down) or raw s16le mono
+    PCM into a float64 array in [-1, 1] and its sample rate."""
+    if not _is_wav(data):
+        if len(data) % 2:
+            data = data[:-1]
+        return np.frombuffer(data, dtype="<i2").astype(np.float64) / 32768.0, default_rate
+    with wave.open(io.BytesIO(data), "rb") as w:
+        rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        raw = w.readframes(w.getnframes())
+    usable = len(raw) - len(raw) % (channels * width)
+    raw = raw[:usable]
+    if width == 2:
+        x = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
+    elif width == 1:
+        x = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
+    elif width == 4:
+        x = np.frombuffer(raw, dtype="<i4").astype(np.float64) / 2147483648.0
+    elif width == 3:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
+        ints = b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8) | (b[:, 2].astype(np.int32) << 16)
+        ints = np.where(ints >= 2**23, ints - 2**24, ints)
+        x = ints.astype(np.float64) / float(2**23)
+    else:  # pragma: no cover - exotic widths
+        raise ValueError(f"unsupported sample width {width}")
+    if channels > 1:
+        x = x.reshape(-1, channels).mean(axis=1)
+    return x, rate
+
+
+def rms_dbfs(data: bytes) -> float:
+    """RMS level in dBFS of a WAV file or of raw s16le mono PCM.
+
+    A full-scale square wave is 0 dBFS; digital silence is ``-inf``.
+    """
+    x, _ = wav_to_array(data)
+    if x.size == 0:
+        return float("-inf")
+    rms = float(np.sqrt(np.mean(x * x)))
+    return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+# --- speech recognition -------------------------------------------------
+
+_DECODER_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _decoder():
+    from pocketsphinx import Decoder
+
+    # The bundled en-us acoustic model, language model and dictionary.
+    return Decoder(samprate=16000, loglevel="ERROR")
+
+
+def _to_16k_s16(data: bytes) -> bytes:
+    import soxr
+
+    x, rate = wav_to_array(data)
+    if rate != 16000 and x.size:
+        x = soxr.resample(x, rate, 16000, quality="HQ")
+    # A little headroom-preserving gain so quiet audio still decodes.
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if 0 < peak < 0.25:
+        x = x * (0.5 / peak)
+    # Pad with silence: the recogniser likes a short lead-in/out.
+    pad = np.zeros(4000)
+    x = np.concatenate([pad, x, pad])
+    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def transcribe(wav_bytes: bytes) -> str:
+    """Best hypothesis of pocketsphinx's bundled US English model ('' if none).
+
+    Accepts WAV bytes (any rate/channels/width) or raw 24 kHz s16le PCM.
+    """
+    pcm = _to_16k_s16(wav_bytes)
+    with _DECODER_LOCK:
+        d = _decoder()
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        hyp = d.hyp()
+    return hyp.hypstr.strip() if hyp is not None else ""
+
+
+# --- word error rate ----------------------------------------------------
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _number_words(n: int) -> str:
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        t, o = divmod(n, 10)
+        return _TENS[t] + ("" if o == 0 else " " + _ONES[o])
+    if n < 1000:
+        h, r = divmod(n, 100)
+        return _ONES[h] + " hundred" + ("" if r == 0 else " " + _number_words(r))
+    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            q, r = divmod(n, size)
+            return _number_words(q) + " " + name + ("" if r == 0 else " " + _number_words(r))
+    return str(n)  # pragma: no cover
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, numbers as spoken words, punctuation stripped, spaces collapsed."""
+    text = text.lower().replace("&", " and ").replace("%", " percent ")
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,000 -> 1000
+    text = re.sub(
+        r"\d+", lambda m: " " + _number_words(int(m.group())) + " " if len(m.group()) < 10 else m.group(), text
+    )
+    text = re.sub(r"[-\u2010-\u2015/]", " ", text)  # hyphens split words
+    text = re.sub(r"[^\w\s']", " ", text)
+    text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)  # quotes, keep contractions
+    return " ".join(text.split())
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """WER of ``hypothesis`` against ``reference`` after ``normalize_text``.
+
+    An empty hypothesis against a non-empty reference is 1.0.
+    """
+    import jiwer
+
+    ref = normalize_text(reference)
+    hyp = normalize_text(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    if not hyp:
+        return 1.0
+    return float(jiwer.wer(ref, hyp))
+
+
+# --- pitch ----------------------------------------------------------------
+
+
+def median_f0(data: bytes, f0_floor: float = 60.0, f0_ceil: float = 500.0) -> float:
+    """Median F0 (Hz) over voiced frames, via pyworld's harvest; 0.0 if unvoiced."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pyworld
+
+    x, rate = wav_to_array(data)
+    if x.size == 0:
+        return 0.0
+    f0, _ = pyworld.harvest(np.ascontiguousarray(x), rate, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=10.0)
+    voiced = f0[f0 > 0]
+    return float(np.median(voiced)) if voiced.size else 0.0
+
+
+# --- reference speakers and speaker similarity ------------------------------
+
+
+def festival_wav(text: str, voice: str, sample_rate: int = _PCM_RATE) -> bytes:
+    """``text`` spoken by a Festival voice (e.g. ``"cmu_us_slt_arctic_hts"``,
+    ``"kal_diphone"``, ``"ked_diphone"``) via ``text2wave``, as mono s16le
+    WAV at ``sample_rate``, leading and trailing silence trimmed."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import soxr
+
+    with tempfile.TemporaryDirectory() as tmp:
+        txt, out = Path(tmp, "in.txt"), Path(tmp, "out.wav")
+        txt.write_text(text + "\n", encoding="utf-8")
+        subprocess.run(
+            ["text2wave", "-eval", f"(voice_{voice})", str(txt), "-o", str(out)], check=True, capture_output=True
+        )
+        x, rate = wav_to_array(out.read_bytes())
+    if rate != sample_rate:
+        x = soxr.resample(x, rate, sample_rate, quality="HQ")
+    loud = np.flatnonzero(np.abs(x) > 10 ** (-45 / 20))
+    if loud.size:
+        x = x[max(0, loud[0] - sample_rate // 20) : loud[-1] + sample_rate // 20]
+    return pcm_to_wav((np.clip(x, -1, 1) * 32767).round().astype("<i2").tobytes(), sample_rate)
+
+
+@functools.lru_cache(maxsize=1)
+def _voice_encoder():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from resemblyzer import VoiceEncoder
+
+        return VoiceEncoder("cpu", verbose=False)
+
+
+def speaker_embedding(data: bytes) -> np.ndarray:
+    """Resemblyzer's speaker embedding (unit norm, 256 floats) of WAV bytes or
+    raw 24 kHz s16le PCM."""
+    from resemblyzer import preprocess_wav
+
+    x, rate = wav_to_array(data)
+    return _voice_encoder().embed_utterance(preprocess_wav(x.astype(np.float32), source_sr=rate))
+
+
+def speaker_similarity(a: bytes, b: bytes) -> float:
+    """Cosine similarity of the Resemblyzer embeddings of two recordings
+    (WAV bytes or raw 24 kHz PCM): ~0.5-0.7 for different speakers of the
+    same sex, ~0.8+ for the same speaker."""
+    ea, eb = speaker_embedding(a), speaker_embedding(b)
+    return float(np.dot(ea, eb) / (np.linalg.norm(ea) * np.linalg.norm(eb)))

@@ -1,0 +1,152 @@
+"""Fixtures for the whole suite.
+
+Tests that need the stack get the real processes: the CPU engine, a Celery worker and the web
+server under uvicorn, all against the machine's PostgreSQL test database and Redis. Such tests use
+`transactional_db`, so what they write is committed and the other processes see it.
+"""
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from tests.processes import (
+    RestartableProcess,
+    engine_command,
+    free_port,
+    running_process,
+    stack_env,
+    web_command,
+    worker_command,
+)
+
+
+@dataclass
+class Stack:
+    engine_url: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_test_database(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Before pytest drops the test database: connections that threads of this process left open
+    (Channels' and asgiref's workers) would keep it from being dropped."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+
+
+@pytest.fixture(scope="session")
+def engine_process() -> Iterator[RestartableProcess]:
+    """The real engine, started once for the whole run (cold on its first request)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = RestartableProcess("engine", engine_command(port), env=stack_env(), ready_url=f"{url}/health")
+    process.url = url
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def engine_url(engine_process: RestartableProcess) -> str:
+    return engine_process.url
+
+
+def _stack_env(engine_url: str) -> dict[str, str]:
+    database = settings.DATABASES["default"]
+    database_url = (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        if database["ENGINE"].endswith("postgresql")
+        else f"sqlite:///{database['NAME']}"
+    )
+    return stack_env(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=database_url,
+        ENGINE_URL=engine_url,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+    )
+
+
+@contextmanager
+def private_stack(engine_url: str, *, workers: int = 1, extra_env: dict | None = None):
+    """Workers and a web process on a queue of their own, for tests that break or reconfigure
+    processes without touching the suite's shared ones. Yields (web_url, worker processes)."""
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-own-{free_port()}"
+    env = _stack_env(engine_url) | {"CELERY_QUEUE": queue} | (extra_env or {})
+    web_port = free_port()
+    web_url = f"http://127.0.0.1:{web_port}"
+    with ExitStack() as stack:
+        started = [
+            stack.enter_context(
+                running_process(f"own-worker-{i}", worker_command(queue, 1), env=env, ready_log="ready.")
+            )
+            for i in range(workers)
+        ]
+        stack.enter_context(
+            running_process("own-web", web_command(web_port), env=env, ready_url=f"{web_url}/api/v1/health")
+        )
+        yield web_url, started
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker, engine_url: str) -> Iterator[None]:
+    """A real Celery worker on the test database and a queue of the tests' own."""
+    with running_process(
+        "worker",
+        worker_command(settings.CELERY_TASK_DEFAULT_QUEUE),
+        env=_stack_env(engine_url),
+        ready_log="ready.",
+        timeout=90,
+    ):
+        yield
+
+
+@pytest.fixture(scope="session")
+def web_url(django_db_setup, worker, engine_url: str) -> Iterator[str]:
+    """The web tier under uvicorn, as `make run` starts it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running_process("web", web_command(port), env=_stack_env(engine_url), ready_url=f"{url}/api/v1/health"):
+        yield url
+
+
+@pytest.fixture
+def stack(transactional_db, worker, engine_url: str) -> Stack:
+    """Engine and worker running; the test's writes are committed for them to see."""
+    return Stack(engine_url=engine_url)
+
+
+@pytest.fixture
+def builtin_voices(db):
+    from voices.services import voices_sync_builtin
+
+    return {voice.speaker_name: voice for voice in voices_sync_builtin()}
+
+
+def account_make(email: str, password: str = "correct horse battery staple"):  # noqa: S107 (a test account)
+    """An account with its signup grant, as a sign-up through the site gives it."""
+    from accounts.models import User
+    from billing.services import credits_signup_grant
+
+    account = User.objects.create_user(email=email, password=password)
+    credits_signup_grant(account)
+    return account
+
+
+@pytest.fixture
+def user(db):
+    return account_make("ada@example.com")
+
+
+@pytest.fixture
+def other_user(db):
+    return account_make("mallory@example.com")

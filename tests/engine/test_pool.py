@@ -1,0 +1,49 @@
+"""The workers' engine pool against real engine processes."""
+
+import pytest
+
+from engine.pool import EnginePool, NoEngineAvailable
+from tests.processes import RestartableProcess, engine_command, free_port, stack_env
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def engines():
+    started = []
+    for name in ("pool-a", "pool-b"):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        engine = RestartableProcess(name, engine_command(port), env=stack_env(), ready_url=f"{url}/health")
+        engine.url = url
+        engine.start()
+        started.append(engine)
+    yield started
+    for engine in started:
+        engine.stop()
+
+
+def test_the_pool_prefers_the_less_busy_engine_and_leaves_out_a_failed_one(engines):
+    a, b = engines
+    pool = EnginePool([a.url, b.url], timeout=30)
+    first = pool.pick()
+    with pool.lease(first):
+        assert pool.pick().url != first.url, "the engine already busy here is not picked again"
+    a.stop()
+    pool.mark_down(a.url)
+    assert pool.pick().url == b.url
+    with pytest.raises(NoEngineAvailable):
+        pool.pick(avoid={b.url})
+
+
+def test_a_restarted_engine_is_used_again(engines):
+    a, b = engines
+    b.stop()
+    pool = EnginePool([a.url], timeout=30)
+    assert pool.pick().url == a.url
+    a.stop()
+    pool.mark_down(a.url)
+    with pytest.raises(NoEngineAvailable):
+        pool.pick()
+    a.start()
+    assert pool.pick().url == a.url, "a resting engine that answers again is taken back at once"

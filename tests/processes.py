@@ -1,0 +1,134 @@
+"""Starting the stack's real processes (engine, worker, web) for tests and benchmarks."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def running_process(
+    name: str,
+    command: list[str],
+    *,
+    env: dict[str, str],
+    ready_url: str | None = None,
+    ready_log: str | None = None,
+    timeout: float = 60.0,
+) -> Iterator[subprocess.Popen]:
+    """Runs a command until the block ends; waits until `ready_url` answers 200 or `ready_log` shows in
+    its output. Yields the process (its log's path as `.log_path`), whose log is printed if it dies
+    or never gets ready."""
+    log_path = Path(tempfile.mkstemp(prefix=f"outeai-{name}-", suffix=".log")[1])
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log_path = log_path
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{_tail(log_path)}")
+            if ready_url and _answers(ready_url):
+                break
+            if ready_log and ready_log in log_path.read_text(errors="replace"):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} was not ready after {timeout:.0f} s:\n{_tail(log_path)}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stack_env(**overrides: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    env.update(overrides)
+    return env
+
+
+def engine_command(port: int) -> list[str]:
+    return [str(BIN / "python"), "-m", "engine", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def worker_command(queue: str, concurrency: int = 2) -> list[str]:
+    return [
+        str(BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        f"--queues={queue}",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+
+
+def web_command(port: int) -> list[str]:
+    return [
+        str(BIN / "python"),
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+
+
+class RestartableProcess:
+    """A process the tests may stop and start again on the same address (fault tests)."""
+
+    def __init__(self, name: str, command: list[str], *, env: dict[str, str], ready_url: str) -> None:
+        self.name, self.command, self.env, self.ready_url = name, command, env, ready_url
+        self._context = None
+
+    def start(self) -> None:
+        self._context = running_process(self.name, self.command, env=self.env, ready_url=self.ready_url)
+        self.process = self._context.__enter__()
+
+    def stop(self) -> None:
+        if self._context is not None:
+            context, self._context = self._context, None
+            context.__exit__(None, None, None)
+
+    def kill(self) -> None:
+        """Dies at once, as a machine that loses power: no request in flight is finished."""
+        if self._context is not None:
+            self.process.kill()
+            self.stop()

@@ -1,0 +1,58 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from studio.models import audio_storage
+
+
+class Voice(models.Model):
+    """A voice users can generate with: a built-in one of the engine, or a user's clone."""
+
+    class Kind(models.TextChoices):
+        BUILTIN = "builtin", "Built-in"
+        CLONE = "clone", "Clone"
+
+    class Gender(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        UNKNOWN = "", "Unknown"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    speaker_name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The engine's own name for a built-in voice; clones are spoken by their profile instead.
+    engine_voice = models.CharField(max_length=80)
+    gender = models.CharField(max_length=10, choices=Gender.choices, blank=True)
+    language = models.CharField(max_length=16, default="en-US")
+    description = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="voices"
+    )
+    is_active = models.BooleanField(default=True)
+    # A clone's speaker profile, made by the engine from the reference; all it needs to speak.
+    profile = models.JSONField(null=True, blank=True)
+    # A few seconds of the voice speaking, to listen to before choosing it.
+    preview = models.FileField(storage=audio_storage, upload_to="previews/", blank=True)
+    # The reference recording, only when VOICE_CLONE_KEEP_REFERENCE is on (the docs promise it is not kept).
+    reference = models.FileField(storage=audio_storage, upload_to="references/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "speaker_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="builtin", owner__isnull=True) | models.Q(kind="clone", owner__isnull=False),
+                name="voice_builtin_has_no_owner_clone_has_one",
+            ),
+            models.UniqueConstraint(
+                fields=["speaker_name"], condition=models.Q(kind="builtin"), name="voice_builtin_name_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.speaker_name
+
+    @property
+    def is_clone(self) -> bool:
+        return self.kind == self.Kind.CLONE

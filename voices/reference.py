@@ -1,0 +1,102 @@
+"""Checks of a reference recording for voice cloning, and turning it into the engine's format.
+
+What a person uploads is untrusted: the format is told by the content, never the file name; the
+decoder (ffmpeg, through pydub) is stopped after a bounded length, so a file that claims hours of
+audio cannot make it work for hours; the result is 24 kHz mono 16-bit PCM with the silence at both
+ends trimmed. Whether there is enough speech in it is for the engine's speaker encoder to say.
+"""
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydub import AudioSegment
+from pydub.exceptions import CouldntDecodeError
+
+from engine.protocol import SAMPLE_RATE
+
+MIN_SECONDS = 5.0
+MAX_SECONDS = 10.0
+# A little slack for encoders that pad a frame or two.
+_TOLERANCE_SECONDS = 0.25
+# Decoding stops here: anything longer is refused without decoding the rest.
+_DECODE_LIMIT_SECONDS = MAX_SECONDS + 5
+# Frames quieter than this below the loudest are trimmed from both ends.
+_TRIM_BELOW_PEAK_DB = 40
+_FRAME_SECONDS = 0.02
+_CLIPPED_LEVEL = 32_000
+_CLIPPED_SHARE = 0.001
+
+
+class ReferenceRejected(ValueError):
+    """A recording that cannot be used; the message says why, for the person who sent it."""
+
+
+@dataclass
+class Reference:
+    pcm: bytes  # 24 kHz mono s16le, trimmed
+    seconds: float  # of the recording as sent
+    speech_seconds: float  # after trimming
+    source_format: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def reference_format(data: bytes) -> str | None:
+    """ "wav" or "mp3" by the file's content, or None."""
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:3] == b"ID3":
+        return "mp3"
+    # An MPEG audio frame header: 11 sync bits, then layer III.
+    if len(data) >= 2 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0 and (data[1] & 0x06) == 0x02:
+        return "mp3"
+    return None
+
+
+def reference_prepare(data: bytes) -> Reference:
+    kind = reference_format(data)
+    if kind is None:
+        raise ReferenceRejected("The file is not WAV or MP3 audio (judged by its content, not its name).")
+    try:
+        segment = AudioSegment.from_file(io.BytesIO(data), format=kind, duration=_DECODE_LIMIT_SECONDS)
+    except (CouldntDecodeError, IndexError, ValueError, OSError):
+        raise ReferenceRejected(
+            f"The {kind.upper()} file could not be decoded: it may be damaged or truncated."
+        ) from None
+    seconds = len(segment) / 1000
+    if seconds > MAX_SECONDS + _TOLERANCE_SECONDS:
+        raise ReferenceRejected(f"The recording is longer than {MAX_SECONDS:.0f} s: trim it to 5–10 seconds.")
+    if seconds < MIN_SECONDS - _TOLERANCE_SECONDS:
+        raise ReferenceRejected(f"The recording is {seconds:.1f} s long: it needs 5–10 seconds of speech.")
+
+    segment = segment.set_channels(1).set_frame_rate(SAMPLE_RATE).set_sample_width(2)
+    samples = np.frombuffer(segment.raw_data, dtype="<i2")
+    warnings = []
+    if np.count_nonzero(np.abs(samples.astype(np.int32)) >= _CLIPPED_LEVEL) > _CLIPPED_SHARE * max(1, samples.size):
+        warnings.append("The recording shows clipping (it was recorded too loud); the clone may sound harsh.")
+    trimmed = _trim_silence(samples)
+    if trimmed.size == 0:
+        raise ReferenceRejected("The recording is silent.")
+    return Reference(
+        pcm=trimmed.astype("<i2").tobytes(),
+        seconds=round(seconds, 3),
+        speech_seconds=round(trimmed.size / SAMPLE_RATE, 3),
+        source_format=kind,
+        warnings=warnings,
+    )
+
+
+def _trim_silence(samples: np.ndarray) -> np.ndarray:
+    frame = int(SAMPLE_RATE * _FRAME_SECONDS)
+    count = samples.size // frame
+    if count == 0:
+        return samples[:0]
+    frames = samples[: count * frame].astype(np.float64).reshape(count, frame)
+    level = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9)
+    loud = np.flatnonzero(level > level.max() - _TRIM_BELOW_PEAK_DB)
+    if level.max() < -80 or loud.size == 0:  # digital silence
+        return samples[:0]
+    # Keep a frame of air on either side so the first and last sounds are not cut.
+    start = max(0, loud[0] - 1) * frame
+    end = min(count, loud[-1] + 2) * frame
+    return samples[start:end]

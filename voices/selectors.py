@@ -1,0 +1,45 @@
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from config.text import text_storable
+from voices.models import Voice
+
+
+def voices_available(user: User) -> QuerySet[Voice]:
+    """The built-in voices and the user's own clones, built-ins first."""
+    return Voice.objects.filter(Q(kind=Voice.Kind.BUILTIN) | Q(owner=user), is_active=True).order_by(
+        "kind", "speaker_name"
+    )
+
+
+def voice_get_available(user: User, voice_ref: str) -> Voice | None:
+    """A voice the user may use, by its voice_id or, failing that, by its name."""
+    try:
+        voice_id = uuid.UUID(str(voice_ref))
+    except ValueError:
+        return voice_get_by_name(user, str(voice_ref))
+    return voices_available(user).filter(id=voice_id).first()
+
+
+def voice_get_by_name(user: User, name: str, *, kind: str | None = None) -> Voice | None:
+    """Names match without regard to case; the published docs also spell the built-ins "-NEURAL"."""
+    if not text_storable(name):
+        return None
+    name = name.strip()[:80]
+    voices = voices_available(user)
+    if kind:
+        voices = voices.filter(kind=kind)
+    voice = voices.filter(speaker_name__iexact=name).first()
+    if voice is None and name.upper().endswith("-NEURAL"):
+        voice = voices.filter(speaker_name__iexact=name[: -len("NEURAL")] + "NEUTRAL").first()
+    return voice
+
+
+def clones_for(user: User) -> QuerySet[Voice]:
+    return Voice.objects.filter(owner=user, kind=Voice.Kind.CLONE).order_by("-created_at")
+
+
+def clones_count(user: User) -> int:
+    return clones_for(user).count()

@@ -1,0 +1,69 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from studio.files import ranged_file_response
+from voices.selectors import clones_for, voice_get_available
+from voices.services import CloneRefused, clone_create, clone_delete, voice_preview_request
+
+
+def _clones_page(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
+    clones = list(clones_for(request.user))
+    context = {"clones": clones, "limit": settings.VOICE_CLONE_LIMIT, "max_mb": 10, **extra}
+    return render(request, "voices/clones.html", context, status=status)
+
+
+@login_required
+@require_GET
+def clones(request: HttpRequest) -> HttpResponse:
+    return _clones_page(request)
+
+
+@login_required
+@require_POST
+def clone_new(request: HttpRequest) -> HttpResponse:
+    upload = request.FILES.get("audio")
+    name = request.POST.get("speaker_name", "")
+    if upload is None:
+        return _clones_page(request, error="Choose a recording (WAV or MP3) or record one.", name=name, status=400)
+    if upload.size > settings.VOICE_CLONE_MAX_UPLOAD_BYTES:
+        return _clones_page(request, error="The recording is larger than 10 MB.", name=name, status=400)
+    try:
+        created = clone_create(
+            user=request.user, speaker_name=name, audio=upload.read(), consent=request.POST.get("consent") == "on"
+        )
+    except CloneRefused as refused:
+        status = 402 if refused.code == "INSUFFICIENT_CREDITS" else 400
+        return _clones_page(request, error=refused.message, name=name, status=status)
+    messages.success(
+        request,
+        f"“{created.voice.speaker_name}” is ready: {created.reference.speech_seconds:.1f} s of speech used. "
+        "It is in the Studio's voice list now.",
+    )
+    for warning in created.reference.warnings:
+        messages.warning(request, warning)
+    return redirect("voices:clones")
+
+
+@login_required
+@require_POST
+def clone_remove(request: HttpRequest, voice_id) -> HttpResponse:
+    if not clone_delete(user=request.user, voice_id=voice_id):
+        raise Http404("No such voice clone")
+    messages.success(request, "The voice clone was deleted. Audio made with it stays in your sessions.")
+    return redirect("voices:clones")
+
+
+@login_required
+@require_GET
+def voice_preview(request: HttpRequest, voice_id) -> HttpResponse:
+    voice = voice_get_available(request.user, str(voice_id))
+    if voice is None:
+        raise Http404("No such voice")
+    if not voice.preview:
+        voice_preview_request(voice)
+        return JsonResponse({"status": "preparing"}, status=202)
+    return ranged_file_response(request, voice.preview, content_type="audio/wav")
