@@ -25,7 +25,7 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 # Enough credits for every request of a full run many times over (1 credit = 1,000,000 micro).
 BENCH_MICROCREDITS = 10_000 * 1_000_000
-WORKER_CONCURRENCY = 2
+WORKER_CONCURRENCY = 3
 
 
 @dataclass

@@ -2,11 +2,13 @@
 
     GET  /health      {"status": "ok", "engine": "piper-cpu", "warm": bool, "active": int, ...}
     GET  /voices      {"voices": [{"name", "gender", "language", "description"}]}
-    POST /synthesize  JSON {"text", "voice" | "profile", "max_seconds", "temperature", "start_chunk"} -> frame stream
+    POST /synthesize  JSON {"text", "voice" | "profile", "max_seconds", "temperature", "start_chunk", "tenant"}
+                      -> frame stream
     POST /speakers/encode  audio/wav body -> {"profile": {...}, "analysis": {...}}
 
 Settings (environment):
-    ENGINE_CONCURRENCY          concurrent syntheses (default: CPU count)
+    ENGINE_CONCURRENCY          chunks synthesised at once (default: CPU count), shared fairly
+                                between tenants (engine/slots.py)
     ENGINE_IDLE_UNLOAD_SECONDS  unload the model after this long without work (600)
     ENGINE_MAX_TEXT_CHARS       longest accepted text (20000)
     ENGINE_MAX_CLIP_SECONDS     longest reference clip /speakers/encode accepts (30)
@@ -38,6 +40,7 @@ from engine import protocol as proto
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, PiperEngine, to_pcm16
+from engine.slots import FairSlots
 
 log = logging.getLogger("engine.app")
 
@@ -122,9 +125,8 @@ class EngineService:
     def __init__(self, settings: Settings, engine: PiperEngine | None = None) -> None:
         self.settings = settings
         self.engine = engine or PiperEngine(idle_unload_seconds=settings.idle_unload_seconds)
-        self.semaphore = asyncio.Semaphore(settings.concurrency)
-        self.active = 0  # syntheses holding a slot
-        self.waiting = 0  # syntheses queued for a slot
+        self.slots = FairSlots(settings.concurrency)
+        self.requests = 0  # syntheses under way, between chunks or waiting for a place too
         self.started = time.time()
 
     # --- request parsing ------------------------------------------------------------
@@ -158,6 +160,9 @@ class EngineService:
         start_chunk = data.get("start_chunk", 0)
         if isinstance(start_chunk, bool) or not isinstance(start_chunk, int) or start_chunk < 0:
             raise BadRequest("invalid_start_chunk", "'start_chunk' must be a whole number from 0")
+        tenant = data.get("tenant")
+        if tenant is not None and (not isinstance(tenant, str) or not 0 < len(tenant) <= 100):
+            raise BadRequest("invalid_tenant", "'tenant' must be a string of 1 to 100 characters")
         if max_seconds is not None and max_seconds <= 0:
             raise BadRequest("invalid_max_seconds", "'max_seconds' must be greater than 0")
         if temperature is not None and not (MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
@@ -170,14 +175,14 @@ class EngineService:
             raise BadRequest("text_too_long", f"'text' is longer than {self.settings.max_text_chars} characters")
         if profile is not None:  # a speaker profile wins; 'voice' is then ignored
             try:
-                return text, self.engine.profile_voice(profile), max_seconds, temperature, start_chunk
+                return text, self.engine.profile_voice(profile), max_seconds, temperature, start_chunk, tenant
             except vtm.ProfileError as exc:
                 raise BadRequest("invalid_profile", str(exc)) from None
         voice = self.engine.resolve_voice(voice_name)
         if voice is None:
             names = ", ".join(self.engine.voices)
             raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
-        return text, voice, max_seconds, temperature, start_chunk
+        return text, voice, max_seconds, temperature, start_chunk, tenant
 
     # --- endpoints --------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
@@ -186,8 +191,9 @@ class EngineService:
                 "status": "ok",
                 "engine": self.engine.name,
                 "warm": self.engine.warm,
-                "active": self.active,
-                "waiting": self.waiting,
+                "active": self.slots.active,
+                "waiting": self.slots.waiting,
+                "requests": self.requests,
                 "concurrency": self.settings.concurrency,
                 "sample_rate": proto.SAMPLE_RATE,
             }
@@ -198,7 +204,7 @@ class EngineService:
 
     async def synthesize(self, request: Request) -> Response:
         try:
-            text, voice, max_seconds, temperature, start_chunk = await self.parse(request)
+            text, voice, max_seconds, temperature, start_chunk, tenant = await self.parse(request)
         except BadRequest as exc:
             return _bad(exc.code, exc.message)
         chunks = await anyio.to_thread.run_sync(self.engine.prepare, text)
@@ -207,8 +213,11 @@ class EngineService:
         if start_chunk >= len(chunks):
             return _bad("invalid_start_chunk", f"'start_chunk' must be below the text's {len(chunks)} chunks")
         cancelled = threading.Event()
+        # A request without a tenant is a tenant of its own.
+        tenant = tenant or f"request:{id(cancelled)}"
         return FrameStream(
-            self._produce(chunks, voice, max_seconds, temperature, cancelled, start_chunk=start_chunk), cancelled
+            self._produce(chunks, voice, max_seconds, temperature, cancelled, start_chunk=start_chunk, tenant=tenant),
+            cancelled,
         )
 
     async def encode_speaker(self, request: Request) -> JSONResponse:
@@ -230,7 +239,7 @@ class EngineService:
         if x.size > self.settings.max_clip_seconds * fs:
             return _bad("clip_too_long", f"the clip is longer than {self.settings.max_clip_seconds:g} s")
         try:
-            async with self._slot():
+            async with self._work(), self.slots.slot(f"encode:{id(body)}"):
                 t0 = time.perf_counter()
                 profile, analysis = await anyio.to_thread.run_sync(self.engine.encode_speaker, x, fs)
                 log.info("speaker encoded in %.1fs (%s)", time.perf_counter() - t0, analysis)
@@ -242,27 +251,26 @@ class EngineService:
         return JSONResponse({"profile": profile, "analysis": analysis})
 
     @contextlib.asynccontextmanager
-    async def _slot(self):
-        """One of the engine's ENGINE_CONCURRENCY places: waits for it (counted as waiting), holds it
-        (counted as active), and keeps the model from being unloaded meanwhile."""
+    async def _work(self):
+        """A request under way (counted in `requests`): the model is not unloaded meanwhile."""
         self.engine.begin()
-        self.waiting += 1
-        holding = False
+        self.requests += 1
         try:
-            await self.semaphore.acquire()
-            holding = True
-            self.waiting -= 1
-            self.active += 1
             yield
         finally:
-            if holding:
-                self.active -= 1
-                self.semaphore.release()
-            else:
-                self.waiting -= 1
+            self.requests -= 1
             self.engine.end()
 
-    async def _produce(self, chunks, voice, max_seconds, temperature, cancelled: threading.Event, start_chunk: int = 0):
+    async def _produce(
+        self,
+        chunks,
+        voice,
+        max_seconds,
+        temperature,
+        cancelled: threading.Event,
+        start_chunk: int = 0,
+        tenant: str = "",
+    ):
         engine = self.engine
         rate = proto.SAMPLE_RATE
         limit = None if max_seconds is None else int(round(max_seconds * rate))
@@ -270,10 +278,11 @@ class EngineService:
         truncated = False
         n = len(chunks)
         try:
-            async with self._slot():
+            async with self._work():
                 if not engine.warm:
                     yield proto.warming_up()
-                    await anyio.to_thread.run_sync(engine.load)
+                    async with self.slots.slot(tenant):
+                        await anyio.to_thread.run_sync(engine.load)
                 # A caller resuming work another engine began skips the chunks it already has; the
                 # chunks keep their numbers, as the text splits the same way on every engine.
                 for i, chunk in enumerate(chunks[start_chunk:], start=start_chunk + 1):
@@ -284,9 +293,10 @@ class EngineService:
                         truncated = True
                         break
                     yield proto.generating(i, n, produced / rate)
-                    audio = await anyio.to_thread.run_sync(
-                        engine.synthesize_chunk, chunk, voice, temperature, cancelled
-                    )
+                    async with self.slots.slot(tenant):
+                        audio = await anyio.to_thread.run_sync(
+                            engine.synthesize_chunk, chunk, voice, temperature, cancelled
+                        )
                     if cancelled.is_set():
                         return
                     if limit is not None and produced + audio.size > limit:

@@ -153,16 +153,20 @@ class EngineClient:
         temperature: float | None = None,
         profile: dict | None = None,
         start_chunk: int = 0,
+        tenant: str | None = None,
     ) -> Iterator[Progress | Audio | Done]:
         """Stream a synthesis as typed events (a generator: nothing is sent
         until the first ``next()``). The last event is ``Done``. With a
         speaker ``profile`` (from ``encode_speaker``) ``voice`` is ignored. ``start_chunk`` skips
-        the text's first chunks (to resume work another engine began)."""
+        the text's first chunks (to resume work another engine began). Requests of one ``tenant``
+        (an account) share the engine fairly with other tenants'."""
         body = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if start_chunk:
             body["start_chunk"] = start_chunk
         if profile is not None:
             body["profile"] = profile
+        if tenant is not None:
+            body["tenant"] = tenant
         try:
             with self._client.stream("POST", "/synthesize", json=body) as resp:
                 if resp.status_code >= 400:

@@ -1,11 +1,12 @@
 """Several engines behind one worker: choose by health and load, take a failed one out for a while.
 
 Each worker process keeps one pool. It counts the syntheses it has running on each engine, and
-asks each engine's /health (at most once a second) how busy it is from everyone's requests; it
-picks the engine with the least work. An engine that fails is left out for `down_seconds`, then
+asks each engine's /health (at most once a second, in the background) how busy it is from
+everyone's requests; it picks the engine with the least work. An engine that fails is left out for `down_seconds`, then
 tried again.
 """
 
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -38,21 +39,41 @@ class EnginePool:
         self.engines = [_Engine(url, EngineClient(url, timeout=timeout)) for url in urls]
         self.down_seconds = down_seconds
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
 
     def pick(self, *, avoid: set[str] = frozenset()) -> _Engine:
-        """The up engine with the least work, never one in `avoid` (those that failed this job)."""
+        """The up engine with the least work, never one in `avoid` (those that failed this job).
+        The engines' loads are refreshed in the background, so a pick never waits on the network;
+        with one engine there is nothing to choose and nothing to ask."""
         now = time.monotonic()
         candidates = [e for e in self.engines if e.url not in avoid and e.down_until <= now]
-        for engine in candidates:
-            self._refresh(engine, now)
-        candidates = [e for e in candidates if e.down_until <= time.monotonic()]
+        if len(candidates) > 1:
+            for engine in candidates:
+                if engine.checked_at == float("-inf"):  # never asked: this once, wait for the answer
+                    self._refresh(engine, now)
+            self._refresh_in_background(candidates, now)
+            candidates = [e for e in candidates if e.down_until <= now]
         if not candidates:
             # Every engine left is resting after a failure: ask them again rather than refuse work,
             # as one may be back already (a restart).
             candidates = [e for e in self.engines if e.url not in avoid and self._answers(e)]
         if not candidates:
             raise NoEngineAvailable("no speech engine is available")
-        return min(candidates, key=lambda e: (e.running_here + e.reported_load, e.running_here))
+        # Between equals, chance: workers whose news of the loads is equally old do not all pile
+        # onto the first engine listed.
+        return min(candidates, key=lambda e: (e.running_here + e.reported_load, e.running_here, random.random()))
+
+    def _refresh_in_background(self, engines: list[_Engine], now: float) -> None:
+        stale = [e for e in engines if now - e.checked_at >= HEALTH_CACHE_SECONDS]
+        if not stale or self._refreshing.locked():
+            return
+
+        def refresh() -> None:
+            with self._refreshing:
+                for engine in stale:
+                    self._refresh(engine, time.monotonic())
+
+        threading.Thread(target=refresh, name="engine-pool-health", daemon=True).start()
 
     def _refresh(self, engine: _Engine, now: float) -> None:
         if now - engine.checked_at < HEALTH_CACHE_SECONDS:
@@ -64,7 +85,7 @@ class EnginePool:
             self.mark_down(engine.url)
             return
         # What the engine runs and queues for everyone, less what this process already counts.
-        busy = int(health.get("active", 0)) + int(health.get("waiting", 0))
+        busy = int(health.get("requests", int(health.get("active", 0)) + int(health.get("waiting", 0))))
         engine.reported_load = max(0, busy - engine.running_here)
         engine.down_until = float("-inf")  # it answers: it is back
 

@@ -3,6 +3,7 @@
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -23,13 +24,22 @@ from config.text import name_clean, text_storable, text_without_controls
 from engine.client import Audio, Done, EngineError, EngineFailure, Progress
 from engine.pool import NoEngineAvailable
 from studio.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds, wav_from_pcm
+from studio.dispatch import (
+    Claim,
+    dispatch_claim,
+    dispatch_claimable,
+    dispatch_enqueue,
+    dispatch_queued,
+    dispatch_release,
+    dispatch_renew,
+)
 from studio.engines import engine_pool
 from studio.models import Generation, Session, SessionShare
 from studio.ratelimit import generation_rate_limit_hit
 from studio.realtime import session_broadcast, user_broadcast
 from studio.relay import RelayWriter, relay_cancel_request
 from studio.selectors import generation_state
-from studio.tasks import generation_run_task
+from studio.tasks import generations_dispatch_task
 from voices.selectors import voice_get_available
 
 logger = logging.getLogger(__name__)
@@ -120,7 +130,7 @@ def generation_create(
                     session.title = cleaned[:60]
                 session.save(update_fields=["title", "updated_at"])
                 _broadcast_on_commit(generation)
-            generation_run_task.delay_on_commit(str(generation.id))
+            _enqueue_on_commit(generation)
     except InsufficientCredits as short:
         raise GenerationRefused(
             "INSUFFICIENT_CREDITS", f"You do not have enough credits to start this request. {short}"
@@ -145,13 +155,47 @@ def generation_cancel(*, generation_id: uuid.UUID) -> None:
     relay_cancel_request(generation_id)
 
 
+def _enqueue_on_commit(generation: Generation) -> None:
+    def enqueue() -> None:
+        order = generation.created_at.timestamp()
+        if dispatch_enqueue(user_id=generation.user_id, generation_id=generation.id, order=order):
+            generations_dispatch_task.delay()
+
+    transaction.on_commit(enqueue)
+
+
+# A worker takes turns for this long, then hands on to a fresh task (so no task runs for ever).
+DISPATCH_TURN_SECONDS = 60.0
+
+
+def generations_dispatch() -> int:
+    """A worker's turn: runs the fairest queued generation (`studio.dispatch`), then the next, until
+    none may run now. Returns how many it ran."""
+    started = time.monotonic()
+    ran = 0
+    lease = HEARTBEAT_STALE.total_seconds()
+    while (claim := dispatch_claim(lease_seconds=lease)) is not None:
+        try:
+            generation_run(generation_id=claim.generation_id, claim=claim)
+        except JobBusyElsewhere:
+            continue  # its share stays counted for the worker that has it; the sweep watches that one
+        except BaseException:
+            dispatch_release(claim)
+            raise
+        dispatch_release(claim)
+        ran += 1
+        if time.monotonic() - started > DISPATCH_TURN_SECONDS:
+            if dispatch_claimable():
+                generations_dispatch_task.delay()
+            break
+    return ran
+
+
 class JobBusyElsewhere(Exception):
-    """Another worker shows life on this job: ask again once its heartbeat would have gone stale."""
-
-    retry_after = 0  # set below, once HEARTBEAT_STALE is known
+    """Another worker shows life on this job."""
 
 
-def generation_run(*, generation_id: uuid.UUID) -> None:
+def generation_run(*, generation_id: uuid.UUID, claim: Claim | None = None) -> None:
     """The job: speaks the text on the engines, relaying progress and audio, then stores the WAV and
     settles the hold at what was produced. Delivered again after its worker died, it goes on from
     the audio already relayed; while another worker still shows life on it, JobBusyElsewhere."""
@@ -192,7 +236,7 @@ def generation_run(*, generation_id: uuid.UUID) -> None:
         chunks_done=prior_chunks,
     )
     produced.peaks.feed(prior_pcm)
-    with _heartbeat(generation.id):
+    with _heartbeat(generation.id, claim):
         outcome = _speak(generation, relay, produced)
     cancelled = outcome == "cancelled"
     failure = outcome if isinstance(outcome, tuple) else None
@@ -208,7 +252,6 @@ MAX_ATTEMPTS = 3
 # A running job shows life every HEARTBEAT_EVERY; one silent for HEARTBEAT_STALE has lost its worker.
 HEARTBEAT_EVERY = 5.0
 HEARTBEAT_STALE = timedelta(seconds=20)
-JobBusyElsewhere.retry_after = int(HEARTBEAT_STALE.total_seconds()) + 1
 # A job no worker has taken after this long is sent again (its message may have been lost).
 QUEUED_RESEND_AFTER = timedelta(seconds=60)
 QUEUED_GIVE_UP_AFTER = timedelta(minutes=30)
@@ -223,15 +266,17 @@ def _alive_elsewhere(generation: Generation) -> bool:
 
 
 @contextmanager
-def _heartbeat(generation_id: uuid.UUID) -> Iterator[None]:
+def _heartbeat(generation_id: uuid.UUID, claim: Claim | None) -> Iterator[None]:
     """Beats for the job from a thread of its own, so a long chunk or a cold engine never looks
-    like a dead worker."""
+    like a dead worker, and keeps its place in the account's share."""
     stop = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(HEARTBEAT_EVERY):
                 Generation.objects.filter(id=generation_id).update(heartbeat_at=timezone.now())
+                if claim is not None:
+                    dispatch_renew(claim, lease_seconds=HEARTBEAT_STALE.total_seconds())
         finally:
             connection.close()
 
@@ -245,12 +290,14 @@ def _heartbeat(generation_id: uuid.UUID) -> Iterator[None]:
 
 
 def generations_sweep() -> dict[str, int]:
-    """Run every half minute (Celery beat): sends again the jobs whose worker died or whose message
-    was lost (they go on where they were), and ends those waiting too long, their holds settled."""
+    """Run every few seconds (Celery beat): queues again the jobs whose worker died (they go on
+    where they were, before the account's new work) and those lost from the queue (Redis
+    restarted), ends those waiting too long, their holds settled, and wakes workers for what may
+    run."""
     now = timezone.now()
     stale = Generation.objects.filter(status=Generation.Status.RUNNING, heartbeat_at__lt=now - HEARTBEAT_STALE)
     waiting = Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=now - QUEUED_RESEND_AFTER)
-    counts = {"resent": 0, "given_up": 0}
+    counts = {"resent": 0, "given_up": 0, "woken": 0}
     for generation in waiting.filter(created_at__lt=now - QUEUED_GIVE_UP_AFTER):
         _generation_end(
             generation,
@@ -259,10 +306,26 @@ def generations_sweep() -> dict[str, int]:
             failure=("TTS_PROVIDER_UNAVAILABLE", "No worker could take this generation. Please try again."),
         )
         counts["given_up"] += 1
-    for generation_id in list(stale.values_list("id", flat=True)) + list(waiting.values_list("id", flat=True)):
-        generation_run_task.delay(str(generation_id))
+    for user_id, generation_id in stale.values_list("user_id", "id"):
+        dispatch_enqueue(user_id=user_id, generation_id=generation_id, order=0)
         counts["resent"] += 1
+    lost: dict[int, list[tuple[uuid.UUID, float]]] = {}
+    for user_id, generation_id, created_at in waiting.values_list("user_id", "id", "created_at"):
+        lost.setdefault(user_id, []).append((generation_id, created_at.timestamp()))
+    for user_id, generations in lost.items():
+        queued = dispatch_queued(user_id=user_id, generation_ids=[g for g, _ in generations])
+        for (generation_id, order), present in zip(generations, queued, strict=True):
+            if not present:
+                dispatch_enqueue(user_id=user_id, generation_id=generation_id, order=order)
+                counts["resent"] += 1
+    for _ in range(min(dispatch_claimable(), SWEEP_WAKE_MAX)):
+        generations_dispatch_task.delay()
+        counts["woken"] += 1
     return counts
+
+
+# The most tokens one sweep sends; each worker's turn goes on while work may run, so a few suffice.
+SWEEP_WAKE_MAX = 16
 
 
 @dataclass
@@ -300,6 +363,7 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
                     max_seconds=max(remaining, 0.001),
                     profile=generation.voice.profile,
                     start_chunk=produced.chunks_done,
+                    tenant=f"account:{generation.user_id}",
                 )
                 with closing(events):
                     for event in events:
@@ -374,9 +438,11 @@ def _generation_end(
         generation.save(
             update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
         )
+        # The API's caller waits for the end; the pages' broadcasts can come after it.
+        end = _end_data(generation)
+        transaction.on_commit(lambda: relay.end(end))
         _broadcast_on_commit(generation)
         _wallet_broadcast_on_commit(generation.user_id)
-    relay.end(_end_data(generation))
 
 
 def _end_data(generation: Generation) -> dict:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,7 +83,7 @@ def engine_command(port: int) -> list[str]:
     return [str(BIN / "python"), "-m", "engine", "--host", "127.0.0.1", "--port", str(port)]
 
 
-def worker_command(queue: str, concurrency: int = 2) -> list[str]:
+def worker_command(queue: str, concurrency: int = 3) -> list[str]:
     return [
         str(BIN / "celery"),
         "-A",
@@ -91,6 +92,9 @@ def worker_command(queue: str, concurrency: int = 2) -> list[str]:
         "--loglevel=INFO",
         f"--concurrency={concurrency}",
         f"--queues={queue}",
+        # As in the Procfile: beat runs the sweep that gives back the jobs of a worker that died.
+        "--beat",
+        f"--schedule={tempfile.gettempdir()}/outeai-beat-{queue}-{uuid.uuid4().hex}",
         "--without-heartbeat",
         "--without-mingle",
         "--without-gossip",

@@ -12,3 +12,12 @@ def generation_wait_finished(generation_id, timeout: float = 180.0) -> Generatio
             return generation
         time.sleep(0.2)
     raise AssertionError(f"generation {generation_id} still {generation.status} after {timeout:.0f} s")
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met in {timeout:.0f} s")

@@ -207,10 +207,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "outeai")
-# Jobs whose worker died, or whose message was lost, are found and sent again (studio.services).
-CELERY_BEAT_SCHEDULE = {"generations-sweep": {"task": "studio.generations_sweep", "schedule": 30.0}}
-# A job a worker took and never acknowledged (the whole worker died) comes back after this long;
-# one that is still alive is recognised by its heartbeat and left alone.
+# Jobs whose worker died, or that were lost from the queue, are found and queued again
+# (studio.services.generations_sweep).
+CELERY_BEAT_SCHEDULE = {"generations-sweep": {"task": "studio.generations_sweep", "schedule": 10.0}}
+# A message a worker took and never acknowledged (the whole worker died) comes back after this long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=30)}
 
 # The TTS engine (the inference service), called by the workers over HTTP.
@@ -224,6 +224,10 @@ TTS_MAX_TEXT_CHARS = env_int("TTS_MAX_TEXT_CHARS", 5000, minimum=1)
 TTS_MODEL_NAME = "outetts_1_pro"
 # Generation requests an account may make per minute, the Studio and the API together.
 TTS_RATE_LIMIT_PER_MINUTE = env_int("TTS_RATE_LIMIT_PER_MINUTE", 60, minimum=1)
+# Generations one account may have running at once; the rest wait in the account's own queue,
+# and workers serve the accounts in turn (studio.dispatch). Keep it under the workers' total
+# (WORKER_CONCURRENCY times the workers), so an account arriving finds a worker free.
+GENERATION_ACCOUNT_CONCURRENCY = env_int("GENERATION_ACCOUNT_CONCURRENCY", 2, minimum=1)
 # Credits, in micro-credits (1 credit = 1,000,000): what every new account starts with.
 SIGNUP_GRANT_MICROCREDITS = env_int("SIGNUP_GRANT_MICROCREDITS", 1_000_000, minimum=0)
 # Voice clones: how many an account may have, how long creating one may wait for the engine, and

@@ -52,7 +52,7 @@ def post(url: str, body, raw: bool = False) -> httpx.Response:
 def test_health_and_voices(client):
     h = client.health()
     assert h["status"] == "ok" and h["engine"] == "piper-cpu"
-    assert isinstance(h["warm"], bool) and h["active"] == 0
+    assert isinstance(h["warm"], bool) and h["active"] == h["waiting"] == h["requests"] == 0
     voices = {v["name"]: v for v in client.voices()}
     assert voices[MALE]["gender"] == "male"
     assert voices[FEMALE]["gender"] == "female"
@@ -235,7 +235,7 @@ def _wait_for(predicate, timeout: float, interval: float = 0.1) -> float | None:
 
 def test_client_disconnect_stops_synthesis(client, engine_url):
     health = lambda: httpx.get(engine_url + "/health", timeout=5).json()  # noqa: E731
-    assert health()["active"] == 0
+    assert health()["requests"] == 0
     gen = client.synthesize(LONG, FEMALE)
     received = 0
     started = time.monotonic()
@@ -244,10 +244,10 @@ def test_client_disconnect_stops_synthesis(client, engine_url):
             if isinstance(ev, Audio):
                 received += len(ev.pcm)
                 break
-        assert health()["active"] == 1  # it is really working on our text
+        assert health()["requests"] == 1  # it is really working on our text
     # 40 sentences of the female voice need well over ten seconds of CPU; a
     # cancelled synthesis frees its slot within about one chunk.
-    took = _wait_for(lambda: health()["active"] == 0, timeout=4.0)
+    took = _wait_for(lambda: health()["requests"] == 0, timeout=4.0)
     assert took is not None, "the engine kept synthesising after the client left"
     assert time.monotonic() - started < 8.0
     assert received > 0
@@ -303,6 +303,31 @@ def test_concurrency_is_bounded_and_both_finish(start_engine):
         t.join()
     assert max(peaks) <= 1
     assert all(isinstance(r[-1], Done) for r in results.values())
+
+
+def test_one_tenants_many_requests_do_not_hold_back_another_tenants_one(start_engine):
+    """One place on the engine; one account has three long texts under way when another asks for a
+    short one: the places go by turns between accounts, chunk by chunk, so the short one is done
+    long before any of the long ones (with a place per request, it would wait for all three)."""
+    import threading
+
+    eng = start_engine(ENGINE_CONCURRENCY="1")
+    finished: list[str] = []
+
+    def run(name: str, text: str, tenant: str) -> None:
+        with EngineClient(eng.url, timeout=120) as c:
+            events = list(c.synthesize(text, MALE, tenant=tenant))
+        assert isinstance(events[-1], Done)
+        finished.append(name)
+
+    flood = [threading.Thread(target=run, args=(f"long{i}", LONG, "account:1")) for i in range(3)]
+    for thread in flood:
+        thread.start()
+    assert _wait_for(lambda: eng.health()["requests"] == 3, timeout=30) is not None
+    run("short", "Hello there, how are you today?", "account:2")
+    for thread in flood:
+        thread.join()
+    assert finished[0] == "short", finished
 
 
 # --- unavailability -------------------------------------------------------------------------

@@ -47,3 +47,22 @@ def test_a_restarted_engine_is_used_again(engines):
         pool.pick()
     a.start()
     assert pool.pick().url == a.url, "a resting engine that answers again is taken back at once"
+
+
+def test_the_pool_steers_away_from_an_engine_busy_with_other_workers_jobs(engines):
+    from contextlib import closing
+
+    from engine.client import EngineClient
+    from tests.waiting import wait_for
+
+    a, b = engines
+    text = " ".join(["We will meet at the station at noon and take the train to the city."] * 20)
+    with (
+        EngineClient(b.url, timeout=60) as other_worker,
+        closing(other_worker.synthesize(text, "EN-FEMALE-1-NEUTRAL")) as job,
+    ):
+        next(job)  # another worker's job is under way on b
+        pool = EnginePool([b.url, a.url], timeout=30)
+        pool.pick()  # the first pick knows nothing yet, and starts asking the engines
+        wait_for(lambda: all(e.checked_at > float("-inf") for e in pool.engines), timeout=10, what="loads known")
+        assert pool.pick().url == a.url, "the idle engine is chosen over the one busy with others' work"
