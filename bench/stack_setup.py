@@ -140,7 +140,7 @@ class OwnStack:
         stack.notes.append(
             f"started by the bench: {self.settings} (DEBUG {settings.DEBUG}, "
             f"CONN_MAX_AGE {settings.DATABASES['default']['CONN_MAX_AGE']}), "
-            f"worker --concurrency={WORKER_CONCURRENCY}, engine ENGINE_CONCURRENCY=CPU count, "
+            f"worker --concurrency={WORKER_CONCURRENCY}, engine ENGINE_THREADS and ENGINE_CONCURRENCY as default, "
             "TTS_RATE_LIMIT_PER_MINUTE=1000"
         )
         return stack

@@ -2,16 +2,16 @@
 
 A request takes a place for each chunk it speaks, not for the whole text, so a long text cannot
 keep others out for its whole length. When a place frees, it goes to the waiting caller ("tenant":
-an account, as the worker says) that holds the fewest places, the earliest of those first: one
-account's many requests cannot crowd out another's single one, and a lone account still gets every
-place.
+an account, as the worker says) that holds the fewest places, then to the one served longest ago
+(a newcomer first), then to the earliest: one account's many requests cannot crowd out another's
+single one, and a lone account still gets every place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import Counter
+from collections import Counter, OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +29,7 @@ class FairSlots:
         self.held: Counter[str] = Counter()
         self._waiters: list[_Waiter] = []
         self._order = itertools.count()
+        self._served: OrderedDict[str, int] = OrderedDict()  # tenant -> when last given a place
 
     @property
     def active(self) -> int:
@@ -48,7 +49,7 @@ class FairSlots:
 
     async def _acquire(self, tenant: str) -> None:
         if self.active < self.capacity and not self._waiters:
-            self.held[tenant] += 1
+            self._grant(tenant)
             return
         waiter = _Waiter(next(self._order), tenant, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
@@ -66,9 +67,20 @@ class FairSlots:
         if not self.held[tenant]:
             del self.held[tenant]
         while self._waiters and self.active < self.capacity:
-            waiter = min(self._waiters, key=lambda w: (self.held[w.tenant], w.order))
+            waiter = min(self._waiters, key=lambda w: (self.held[w.tenant], self._served.get(w.tenant, -1), w.order))
             self._waiters.remove(waiter)
             if waiter.granted.done():  # cancelled while waiting
                 continue
-            self.held[waiter.tenant] += 1
+            self._grant(waiter.tenant)
             waiter.granted.set_result(None)
+
+    def _grant(self, tenant: str) -> None:
+        self.held[tenant] += 1
+        self._served[tenant] = next(self._order)
+        self._served.move_to_end(tenant)
+        if len(self._served) > MAX_TENANTS_REMEMBERED:
+            self._served.popitem(last=False)
+
+
+# Tenants served longer ago than this many others are forgotten (and count as newcomers again).
+MAX_TENANTS_REMEMBERED = 1024
