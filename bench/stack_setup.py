@@ -124,7 +124,7 @@ class OwnStack:
         self._run("engine", engine_command(engine_port), env=env, ready_url=f"{engine_url}/health")
         self._run(
             "worker",
-            worker_command(self.prefix, concurrency=WORKER_CONCURRENCY),
+            worker_command(self.prefix, concurrency=WORKER_CONCURRENCY, beat=True),
             env=env,
             ready_log="ready.",
             timeout=90,

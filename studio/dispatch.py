@@ -6,17 +6,23 @@ that is free takes the next generation of the account served longest ago, skippi
 already run their share (`GENERATION_ACCOUNT_CONCURRENCY`). The Celery message is only a token
 that says "there is work": a token claims whatever is fairest when it runs.
 
-A token is sent only when a generation becomes claimable (submitted under the account's share, or
-a job ended), so a flood does not fill the Celery queue with tokens that would find nothing; a
-token that finds nothing does nothing. An account's share is counted by entries that expire
-unless the job's heartbeat renews them, so a worker that dies does not hold a share for ever; the
-job itself is given back by the sweep (`studio.services.generations_sweep`).
+A token is sent only for a generation that may run at once (submitted under the account's share);
+a worker that ends a job claims the next itself. So a flood does not fill the Celery queue with
+tokens that would find nothing; a token that finds nothing does nothing. An account's share is
+counted by entries that expire unless the job's heartbeat renews them, so a worker that dies does
+not hold a share for ever; the job itself is given back by the sweep (`studio.services.generations_sweep`).
+
+A worker process that finds nothing to run waits a little on a wake list before it gives its
+process back to Celery (one process at a time, `dispatch_wait`), so the next request often starts
+without a Celery round trip; its token, coming later, then finds nothing.
 
 Keys (under REDIS_KEY_PREFIX):
     dispatch:accounts        sorted set: accounts with queued work, by when last served (0: never)
     dispatch:queue:<user>    sorted set: the account's queued generations, oldest first
     dispatch:running:<user>  sorted set: the account's running generations, by expiry (ms)
     dispatch:served          counter giving each claim its turn
+    dispatch:wake            list: pushed when work that may run is queued, for a waiting worker
+    dispatch:waiting         which worker process waits on the wake list (one at a time)
 """
 
 import uuid
@@ -29,15 +35,21 @@ from django.conf import settings
 from studio.relay import _redis
 
 _ENQUEUE = """
--- KEYS: accounts, queue, running; ARGV: user, generation, score, share
--- Returns 1 if the generation can be claimed at once (the account is under its share).
+-- KEYS: accounts, queue, running, wake; ARGV: user, generation, score, share
+-- Returns 1 if the generation can be claimed at once (the account is under its share), and then
+-- also wakes a worker waiting on the wake list.
 local added = redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[1], 'NX', 0, ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local busy = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[2]) - 1
-if added == 1 and busy < tonumber(ARGV[4]) then return 1 end
+if added == 1 and busy < tonumber(ARGV[4]) then
+  redis.call('LPUSH', KEYS[4], 1)
+  redis.call('LTRIM', KEYS[4], 0, 15)
+  redis.call('EXPIRE', KEYS[4], 60)
+  return 1
+end
 return 0
 """
 
@@ -110,7 +122,7 @@ def dispatch_enqueue(*, user_id: int, generation_id: uuid.UUID, order: float) ->
     its worker died goes before new ones). Queuing one already queued changes nothing. True if a
     worker may claim it at once, so a token should be sent."""
     prefix = _prefix()
-    keys = [f"{prefix}accounts", f"{prefix}queue:{user_id}", f"{prefix}running:{user_id}"]
+    keys = [f"{prefix}accounts", f"{prefix}queue:{user_id}", f"{prefix}running:{user_id}", f"{prefix}wake"]
     return bool(_script(_ENQUEUE)(keys=keys, args=[user_id, str(generation_id), order, _share()]))
 
 
@@ -139,6 +151,22 @@ def dispatch_renew(claim: Claim, *, lease_seconds: float) -> None:
 def dispatch_release(claim: Claim) -> None:
     """The job ended: its place in the account's share is free."""
     _redis().zrem(f"{_prefix()}running:{claim.user_id}", str(claim.generation_id))
+
+
+def dispatch_wait(*, seconds: float) -> bool:
+    """Waits up to `seconds` for new work to be queued, as the one waiting worker (another worker
+    already waiting makes this return False at once, so the others stay free for Celery's other
+    tasks). True if work came: a claim may find it (or another worker may have been quicker)."""
+    prefix = _prefix()
+    client = _redis()
+    me = uuid.uuid4().hex
+    if not client.set(f"{prefix}waiting", me, nx=True, ex=int(seconds) + 5):
+        return False
+    try:
+        return client.blpop([f"{prefix}wake"], timeout=seconds) is not None
+    finally:
+        if client.get(f"{prefix}waiting") == me.encode():
+            client.delete(f"{prefix}waiting")
 
 
 def dispatch_claimable() -> int:

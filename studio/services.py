@@ -32,6 +32,7 @@ from studio.dispatch import (
     dispatch_queued,
     dispatch_release,
     dispatch_renew,
+    dispatch_wait,
 )
 from studio.engines import engine_pool
 from studio.models import Generation, Session, SessionShare
@@ -166,15 +167,22 @@ def _enqueue_on_commit(generation: Generation) -> None:
 
 # A worker takes turns for this long, then hands on to a fresh task (so no task runs for ever).
 DISPATCH_TURN_SECONDS = 60.0
+# With nothing to run, a worker process waits this long for new work before it returns to Celery.
+DISPATCH_WAIT_SECONDS = 2.0
 
 
 def generations_dispatch() -> int:
     """A worker's turn: runs the fairest queued generation (`studio.dispatch`), then the next, until
-    none may run now. Returns how many it ran."""
+    none may run now and none comes within DISPATCH_WAIT_SECONDS. Returns how many it ran."""
     started = time.monotonic()
     ran = 0
     lease = HEARTBEAT_STALE.total_seconds()
-    while (claim := dispatch_claim(lease_seconds=lease)) is not None:
+    while True:
+        claim = dispatch_claim(lease_seconds=lease)
+        if claim is None:
+            if time.monotonic() - started < DISPATCH_TURN_SECONDS and dispatch_wait(seconds=DISPATCH_WAIT_SECONDS):
+                continue
+            break
         try:
             generation_run(generation_id=claim.generation_id, claim=claim)
         except JobBusyElsewhere:

@@ -78,16 +78,17 @@ def _stack_env(engine_url: str) -> dict[str, str]:
 
 @contextmanager
 def private_stack(engine_url: str, *, workers: int = 1, extra_env: dict | None = None):
-    """Workers and a web process on a queue of their own, for tests that break or reconfigure
-    processes without touching the suite's shared ones. Yields (web_url, worker processes)."""
+    """Workers (with the sweep, as the Procfile runs them) and a web process on a queue and Redis
+    keys of their own, for tests that break or reconfigure processes without touching the suite's
+    shared ones, whose worker then never takes their jobs. Yields (web_url, worker processes)."""
     queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-own-{free_port()}"
-    env = _stack_env(engine_url) | {"CELERY_QUEUE": queue} | (extra_env or {})
+    env = _stack_env(engine_url) | {"CELERY_QUEUE": queue, "REDIS_KEY_PREFIX": queue} | (extra_env or {})
     web_port = free_port()
     web_url = f"http://127.0.0.1:{web_port}"
     with ExitStack() as stack:
         started = [
             stack.enter_context(
-                running_process(f"own-worker-{i}", worker_command(queue, 1), env=env, ready_log="ready.")
+                running_process(f"own-worker-{i}", worker_command(queue, 1, beat=True), env=env, ready_log="ready.")
             )
             for i in range(workers)
         ]

@@ -83,7 +83,9 @@ def engine_command(port: int) -> list[str]:
     return [str(BIN / "python"), "-m", "engine", "--host", "127.0.0.1", "--port", str(port)]
 
 
-def worker_command(queue: str, concurrency: int = 3) -> list[str]:
+def worker_command(queue: str, concurrency: int = 3, *, beat: bool = False) -> list[str]:
+    """A Celery worker as the Procfile runs it; with `beat`, also the sweep that gives back the jobs
+    of a worker that died (every 10 s)."""
     return [
         str(BIN / "celery"),
         "-A",
@@ -92,13 +94,10 @@ def worker_command(queue: str, concurrency: int = 3) -> list[str]:
         "--loglevel=INFO",
         f"--concurrency={concurrency}",
         f"--queues={queue}",
-        # As in the Procfile: beat runs the sweep that gives back the jobs of a worker that died.
-        "--beat",
-        f"--schedule={tempfile.gettempdir()}/outeai-beat-{queue}-{uuid.uuid4().hex}",
         "--without-heartbeat",
         "--without-mingle",
         "--without-gossip",
-    ]
+    ] + (["--beat", f"--schedule={tempfile.gettempdir()}/outeai-beat-{queue}-{uuid.uuid4().hex}"] if beat else [])
 
 
 def web_command(port: int) -> list[str]:

@@ -84,3 +84,20 @@ def test_a_dead_workers_place_frees_itself_when_its_lease_runs_out():
     assert claim() is None
     time.sleep(0.3)  # nobody renewed the leases: their workers are gone
     assert claim() is not None
+
+
+def test_a_waiting_worker_is_woken_by_work_that_may_run_and_waits_alone():
+    import threading
+
+    from studio.dispatch import dispatch_wait
+
+    woken = {}
+    waiter = threading.Thread(target=lambda: woken.update(first=dispatch_wait(seconds=5)))
+    waiter.start()
+    time.sleep(0.3)
+    assert dispatch_wait(seconds=5) is False, "a second worker does not wait beside the first"
+    started = time.monotonic()
+    enqueue(A, 1)
+    waiter.join()
+    assert woken["first"] is True and time.monotonic() - started < 1
+    assert claim() is not None

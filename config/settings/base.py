@@ -91,6 +91,7 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
     # A pool per process: ASGI runs each request's database work in a thread of its own, and
     # without a pool every request would open (and keep) a connection of its own.
+    # With CONN_HEALTH_CHECKS (set above) Django has the pool check each connection it lends.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 2, "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1), "timeout": 10}
@@ -206,6 +207,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connections, and with a pool the whole pool, around
+# every task: the next job then waits ~6 ms for a new connection. It closes them only after this
+# many tasks instead; config.celery drops broken or old connections before each task.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "outeai")
 # Jobs whose worker died, or that were lost from the queue, are found and queued again
 # (studio.services.generations_sweep).
