@@ -97,13 +97,14 @@ def hold_settle(*, generation, cost: int) -> int:
     if hold is None or hold.settled_at is not None:
         return hold.charged if hold else 0
     charge = max(0, min(cost, hold.amount))
-    wallet = _wallet_locked(hold.user)
+    # The hold's wallet exists: hold_place made it.
+    wallet = Wallet.objects.select_for_update().get(user_id=hold.user_id)
     wallet.held -= hold.amount
     wallet.balance -= charge
     wallet.save(update_fields=["held", "balance", "updated_at"])
     if charge:
         LedgerEntry.objects.create(
-            user=hold.user,
+            user_id=hold.user_id,
             amount=-charge,
             balance_after=wallet.balance,
             kind=LedgerEntry.Kind.GENERATION,

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import wave
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -584,7 +585,9 @@ def test_accepted_hostile_texts_are_spoken_or_fail_cleanly_and_the_books_balance
         if generation.status == "failed" and not generation.audio:
             assert generation.cost == 0, "a failure with no audio is not charged"
         if generation.status == "done":
-            assert generation.audio and generation.cost == round(generation.seconds * 1000)
+            # A second costs 1,000 µcr: the length in milliseconds, half a millisecond rounded up.
+            millis = Decimal(str(generation.seconds)) * 1000
+            assert generation.audio and generation.cost == int(millis.to_integral_value(rounding=ROUND_HALF_UP))
     wallet = wallet_for(user)
     assert wallet.held == 0 and wallet.balance == ledger_sum(user)
 
