@@ -1,3 +1,4 @@
+import logging
 import os
 
 from celery import Celery
@@ -8,6 +9,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("outeai")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class _QuietSweep(logging.Filter):
+    """The sweep runs every 10 s; its routine lines (sent, received, succeeded) would bury the
+    worker's log. Its warnings and errors still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or "generations_sweep" not in record.getMessage()
+
+
+for _name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+    logging.getLogger(_name).addFilter(_QuietSweep())
 
 
 @task_prerun.connect

@@ -329,6 +329,8 @@ def generations_sweep() -> dict[str, int]:
     for _ in range(min(dispatch_claimable(), SWEEP_WAKE_MAX)):
         generations_dispatch_task.delay()
         counts["woken"] += 1
+    if counts["resent"] or counts["given_up"]:
+        logger.warning("sweep: %(resent)d jobs queued again (worker died, queue lost), %(given_up)d given up", counts)
     return counts
 
 
