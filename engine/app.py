@@ -80,6 +80,18 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class Synthesis:
+    """A /synthesize request, checked."""
+
+    text: str
+    voice: object  # a built-in voice, or one made from a speaker profile
+    max_seconds: float | None
+    temperature: float | None
+    start_chunk: int
+    tenant: str | None
+
+
 class BadRequest(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -143,7 +155,7 @@ class EngineService:
         self.started = time.time()
 
     # --- request parsing ------------------------------------------------------------
-    async def parse(self, request: Request):
+    async def parse(self, request: Request) -> Synthesis:
         try:
             body = await request.body()
             data = json.loads(body.decode("utf-8"))
@@ -188,14 +200,15 @@ class EngineService:
             raise BadRequest("text_too_long", f"'text' is longer than {self.settings.max_text_chars} characters")
         if profile is not None:  # a speaker profile wins; 'voice' is then ignored
             try:
-                return text, self.engine.profile_voice(profile), max_seconds, temperature, start_chunk, tenant
+                voice = self.engine.profile_voice(profile)
             except vtm.ProfileError as exc:
                 raise BadRequest("invalid_profile", str(exc)) from None
-        voice = self.engine.resolve_voice(voice_name)
-        if voice is None:
-            names = ", ".join(self.engine.voices)
-            raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
-        return text, voice, max_seconds, temperature, start_chunk, tenant
+        else:
+            voice = self.engine.resolve_voice(voice_name)
+            if voice is None:
+                names = ", ".join(self.engine.voices)
+                raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
+        return Synthesis(text, voice, max_seconds, temperature, start_chunk, tenant)
 
     # --- endpoints --------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
@@ -217,21 +230,16 @@ class EngineService:
 
     async def synthesize(self, request: Request) -> Response:
         try:
-            text, voice, max_seconds, temperature, start_chunk, tenant = await self.parse(request)
+            synthesis = await self.parse(request)
         except BadRequest as exc:
             return _bad(exc.code, exc.message)
-        chunks = await anyio.to_thread.run_sync(self.engine.prepare, text)
+        chunks = await anyio.to_thread.run_sync(self.engine.prepare, synthesis.text)
         if not chunks:
             return _bad("no_speech", "the text has nothing speakable (no words after removing symbols and punctuation)")
-        if start_chunk >= len(chunks):
+        if synthesis.start_chunk >= len(chunks):
             return _bad("invalid_start_chunk", f"'start_chunk' must be below the text's {len(chunks)} chunks")
         cancelled = threading.Event()
-        # A request without a tenant is a tenant of its own.
-        tenant = tenant or f"request:{id(cancelled)}"
-        return FrameStream(
-            self._produce(chunks, voice, max_seconds, temperature, cancelled, start_chunk=start_chunk, tenant=tenant),
-            cancelled,
-        )
+        return FrameStream(self._produce(synthesis, chunks, cancelled), cancelled)
 
     async def encode_speaker(self, request: Request) -> JSONResponse:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -274,19 +282,12 @@ class EngineService:
             self.requests -= 1
             self.engine.end()
 
-    async def _produce(
-        self,
-        chunks,
-        voice,
-        max_seconds,
-        temperature,
-        cancelled: threading.Event,
-        start_chunk: int = 0,
-        tenant: str = "",
-    ):
+    async def _produce(self, synthesis: Synthesis, chunks, cancelled: threading.Event):
         engine = self.engine
+        voice, temperature, start_chunk = synthesis.voice, synthesis.temperature, synthesis.start_chunk
+        tenant = synthesis.tenant or f"request:{id(cancelled)}"  # without one, a tenant of its own
         rate = proto.SAMPLE_RATE
-        limit = None if max_seconds is None else int(round(max_seconds * rate))
+        limit = None if synthesis.max_seconds is None else int(round(synthesis.max_seconds * rate))
         produced = 0  # samples
         truncated = False
         n = len(chunks)

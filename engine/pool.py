@@ -2,8 +2,8 @@
 
 Each worker process keeps one pool. It counts the syntheses it has running on each engine, and
 asks each engine's /health (at most once a second, in the background) how busy it is from
-everyone's requests; it picks the engine with the least work. An engine that fails is left out for `down_seconds`, then
-tried again.
+everyone's requests; it picks the engine with the least work. An engine that fails is left out
+for `down_seconds`, then tried again.
 """
 
 import random

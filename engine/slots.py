@@ -15,8 +15,11 @@ from collections import Counter, OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+# Tenants served longer ago than this many others are forgotten (and count as newcomers again).
+MAX_TENANTS_REMEMBERED = 1024
 
-@dataclass(order=True)
+
+@dataclass
 class _Waiter:
     order: int
     tenant: str = field(compare=False)
@@ -80,7 +83,3 @@ class FairSlots:
         self._served.move_to_end(tenant)
         if len(self._served) > MAX_TENANTS_REMEMBERED:
             self._served.popitem(last=False)
-
-
-# Tenants served longer ago than this many others are forgotten (and count as newcomers again).
-MAX_TENANTS_REMEMBERED = 1024

@@ -32,32 +32,38 @@ from functools import cache
 import redis
 from django.conf import settings
 
-from studio.relay import _redis
+from studio.relay import redis_client
 
-_ENQUEUE = """
--- KEYS: accounts, queue, running, wake; ARGV: user, generation, score, share
--- Returns 1 if the generation can be claimed at once (the account is under its share), and then
--- also wakes a worker waiting on the wake list.
-local added = redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
-redis.call('ZADD', KEYS[1], 'NX', 0, ARGV[1])
+# Redis's clock in milliseconds, the same for every worker; each script starts with it.
+_NOW_MS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-local busy = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[2]) - 1
-if added == 1 and busy < tonumber(ARGV[4]) then
-  redis.call('LPUSH', KEYS[4], 1)
-  redis.call('LTRIM', KEYS[4], 0, 15)
-  redis.call('EXPIRE', KEYS[4], 60)
-  return 1
-end
-return 0
 """
 
-_CLAIM = """
+_ENQUEUE = (
+    _NOW_MS
+    + """
+-- KEYS: accounts, queue, running, wake; ARGV: user, generation, score, share
+-- Returns {added, runnable}: whether it was not queued yet, and whether a worker may claim it at
+-- once (the account is under its share); then it also wakes a worker waiting on the wake list.
+redis.call('ZADD', KEYS[1], 'NX', 0, ARGV[1])
+local added = redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
+if added == 0 then return {0, 0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local busy = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[2]) - 1
+if busy >= tonumber(ARGV[4]) then return {1, 0} end
+redis.call('LPUSH', KEYS[4], 1)
+redis.call('LTRIM', KEYS[4], 0, 15)
+redis.call('EXPIRE', KEYS[4], 60)
+return {1, 1}
+"""
+)
+
+_CLAIM = (
+    _NOW_MS
+    + """
 -- KEYS: accounts, served; ARGV: prefix, share, lease_ms
 -- Takes the oldest generation of the account served longest ago that is under its share.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local share = tonumber(ARGV[2])
 for _, user in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local queue = ARGV[1] .. 'queue:' .. user
@@ -80,11 +86,12 @@ for _, user in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return false
 """
+)
 
-_CLAIMABLE = """
+_CLAIMABLE = (
+    _NOW_MS
+    + """
 -- KEYS: accounts; ARGV: prefix, share. How many generations could be claimed now.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local share = tonumber(ARGV[2])
 local total = 0
 for _, user in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -96,6 +103,13 @@ for _, user in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return total
 """
+)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    added: bool  # it was not in the queue yet
+    runnable: bool  # a worker may claim it at once: send a token
 
 
 @dataclass(frozen=True)
@@ -114,16 +128,16 @@ def _share() -> int:
 
 @cache
 def _script(source: str) -> redis.commands.core.Script:
-    return _redis().register_script(source)
+    return redis_client().register_script(source)
 
 
-def dispatch_enqueue(*, user_id: int, generation_id: uuid.UUID, order: float) -> bool:
+def dispatch_enqueue(*, user_id: int, generation_id: uuid.UUID, order: float) -> Enqueued:
     """Queues a generation for its account, in `order` (lower goes first; a job given back after
-    its worker died goes before new ones). Queuing one already queued changes nothing. True if a
-    worker may claim it at once, so a token should be sent."""
+    its worker died goes before new ones). Queuing one already queued changes nothing."""
     prefix = _prefix()
     keys = [f"{prefix}accounts", f"{prefix}queue:{user_id}", f"{prefix}running:{user_id}", f"{prefix}wake"]
-    return bool(_script(_ENQUEUE)(keys=keys, args=[user_id, str(generation_id), order, _share()]))
+    added, runnable = _script(_ENQUEUE)(keys=keys, args=[user_id, str(generation_id), order, _share()])
+    return Enqueued(added=bool(added), runnable=bool(runnable))
 
 
 def dispatch_claim(*, lease_seconds: float) -> Claim | None:
@@ -140,7 +154,7 @@ def dispatch_claim(*, lease_seconds: float) -> Claim | None:
 
 def dispatch_renew(claim: Claim, *, lease_seconds: float) -> None:
     key = f"{_prefix()}running:{claim.user_id}"
-    client = _redis()
+    client = redis_client()
     expires = int((float(client.time()[0]) + lease_seconds) * 1000)
     pipe = client.pipeline()
     pipe.zadd(key, {str(claim.generation_id): expires})
@@ -150,7 +164,7 @@ def dispatch_renew(claim: Claim, *, lease_seconds: float) -> None:
 
 def dispatch_release(claim: Claim) -> None:
     """The job ended: its place in the account's share is free."""
-    _redis().zrem(f"{_prefix()}running:{claim.user_id}", str(claim.generation_id))
+    redis_client().zrem(f"{_prefix()}running:{claim.user_id}", str(claim.generation_id))
 
 
 def dispatch_wait(*, seconds: float) -> bool:
@@ -158,7 +172,7 @@ def dispatch_wait(*, seconds: float) -> bool:
     already waiting makes this return False at once, so the others stay free for Celery's other
     tasks). True if work came: a claim may find it (or another worker may have been quicker)."""
     prefix = _prefix()
-    client = _redis()
+    client = redis_client()
     me = uuid.uuid4().hex
     if not client.set(f"{prefix}waiting", me, nx=True, ex=int(seconds) + 5):
         return False
@@ -173,11 +187,3 @@ def dispatch_claimable() -> int:
     """How many queued generations workers could claim now."""
     prefix = _prefix()
     return int(_script(_CLAIMABLE)(keys=[f"{prefix}accounts"], args=[prefix, _share()]))
-
-
-def dispatch_queued(*, user_id: int, generation_ids: list[uuid.UUID]) -> list[bool]:
-    """Which of these generations are in their account's queue."""
-    if not generation_ids:
-        return []
-    scores = _redis().zmscore(f"{_prefix()}queue:{user_id}", [str(g) for g in generation_ids])
-    return [score is not None for score in scores]

@@ -32,7 +32,8 @@ def _cancel_key(generation_id: uuid.UUID | str) -> str:
 
 
 @cache
-def _redis() -> redis.Redis:
+def redis_client() -> redis.Redis:
+    """The process's Redis client for short commands (the relay, fair dispatch)."""
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
@@ -52,18 +53,18 @@ class RelayWriter:
         self.cancel_key = _cancel_key(generation_id)
 
     def progress(self, data: dict) -> None:
-        _redis().xadd(self.key, {"kind": "progress", "data": json.dumps(data)})
+        redis_client().xadd(self.key, {"kind": "progress", "data": json.dumps(data)})
 
     def audio(self, pcm: bytes, *, chunks_done: int = 0) -> None:
         """Relays whole chunks' audio; `chunks_done` is how many chunks are whole with it."""
-        pipe = _redis().pipeline()
+        pipe = redis_client().pipeline()
         pipe.xadd(self.key, {"kind": "audio", "pcm": pcm, "chunks_done": chunks_done})
         # A job whose worker died leaves no end record; its stream goes in time all the same.
         pipe.expire(self.key, RESUME_TTL_SECONDS)
         pipe.execute()
 
     def end(self, data: dict) -> None:
-        pipe = _redis().pipeline()
+        pipe = redis_client().pipeline()
         pipe.xadd(self.key, {"kind": "end", "data": json.dumps(data)})
         pipe.expire(self.key, STREAM_TTL_SECONDS)
         pipe.execute()
@@ -71,16 +72,16 @@ class RelayWriter:
     def audio_so_far(self) -> tuple[bytes, int]:
         """The audio relayed before and how many chunks it makes whole (none, if it expired). The
         two come from one record each time, so a job resumed from them never repeats a chunk."""
-        entries = [fields for _, fields in _redis().xrange(self.key) if fields[b"kind"] == b"audio"]
+        entries = [fields for _, fields in redis_client().xrange(self.key) if fields[b"kind"] == b"audio"]
         pcm = b"".join(fields[b"pcm"] for fields in entries)
         return pcm, int(entries[-1][b"chunks_done"]) if entries else 0
 
     def cancel_requested(self) -> bool:
-        return bool(_redis().exists(self.cancel_key))
+        return bool(redis_client().exists(self.cancel_key))
 
 
 def relay_cancel_request(generation_id: uuid.UUID) -> None:
-    _redis().set(_cancel_key(generation_id), 1, ex=CANCEL_TTL_SECONDS)
+    redis_client().set(_cancel_key(generation_id), 1, ex=CANCEL_TTL_SECONDS)
 
 
 async def relay_read(generation_id: uuid.UUID, *, timeout_seconds: float) -> AsyncIterator[RelayEvent]:

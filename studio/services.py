@@ -29,7 +29,6 @@ from studio.dispatch import (
     dispatch_claim,
     dispatch_claimable,
     dispatch_enqueue,
-    dispatch_queued,
     dispatch_release,
     dispatch_renew,
     dispatch_wait,
@@ -159,7 +158,7 @@ def generation_cancel(*, generation_id: uuid.UUID) -> None:
 def _enqueue_on_commit(generation: Generation) -> None:
     def enqueue() -> None:
         order = generation.created_at.timestamp()
-        if dispatch_enqueue(user_id=generation.user_id, generation_id=generation.id, order=order):
+        if dispatch_enqueue(user_id=generation.user_id, generation_id=generation.id, order=order).runnable:
             generations_dispatch_task.delay()
 
     transaction.on_commit(enqueue)
@@ -176,13 +175,12 @@ def generations_dispatch() -> int:
     none may run now and none comes within DISPATCH_WAIT_SECONDS. Returns how many it ran."""
     started = time.monotonic()
     ran = 0
-    lease = HEARTBEAT_STALE.total_seconds()
-    while True:
-        claim = dispatch_claim(lease_seconds=lease)
+    while time.monotonic() - started < DISPATCH_TURN_SECONDS:
+        claim = dispatch_claim(lease_seconds=HEARTBEAT_STALE.total_seconds())
         if claim is None:
-            if time.monotonic() - started < DISPATCH_TURN_SECONDS and dispatch_wait(seconds=DISPATCH_WAIT_SECONDS):
+            if dispatch_wait(seconds=DISPATCH_WAIT_SECONDS):
                 continue
-            break
+            return ran
         try:
             generation_run(generation_id=claim.generation_id, claim=claim)
         except JobBusyElsewhere:
@@ -192,10 +190,8 @@ def generations_dispatch() -> int:
             raise
         dispatch_release(claim)
         ran += 1
-        if time.monotonic() - started > DISPATCH_TURN_SECONDS:
-            if dispatch_claimable():
-                generations_dispatch_task.delay()
-            break
+    if dispatch_claimable():  # the turn is over, the work is not: a fresh task goes on with it
+        generations_dispatch_task.delay()
     return ran
 
 
@@ -314,18 +310,12 @@ def generations_sweep() -> dict[str, int]:
             failure=("TTS_PROVIDER_UNAVAILABLE", "No worker could take this generation. Please try again."),
         )
         counts["given_up"] += 1
-    for user_id, generation_id in stale.values_list("user_id", "id"):
-        dispatch_enqueue(user_id=user_id, generation_id=generation_id, order=0)
-        counts["resent"] += 1
-    lost: dict[int, list[tuple[uuid.UUID, float]]] = {}
-    for user_id, generation_id, created_at in waiting.values_list("user_id", "id", "created_at"):
-        lost.setdefault(user_id, []).append((generation_id, created_at.timestamp()))
-    for user_id, generations in lost.items():
-        queued = dispatch_queued(user_id=user_id, generation_ids=[g for g, _ in generations])
-        for (generation_id, order), present in zip(generations, queued, strict=True):
-            if not present:
-                dispatch_enqueue(user_id=user_id, generation_id=generation_id, order=order)
-                counts["resent"] += 1
+    # Queuing is idempotent: what is still queued stays where it is; only what was lost is added.
+    given_back = [(user_id, id_, 0.0) for user_id, id_ in stale.values_list("user_id", "id")]
+    lost = [(user_id, id_, at.timestamp()) for user_id, id_, at in waiting.values_list("user_id", "id", "created_at")]
+    for user_id, generation_id, order in given_back + lost:
+        if dispatch_enqueue(user_id=user_id, generation_id=generation_id, order=order).added:
+            counts["resent"] += 1
     for _ in range(min(dispatch_claimable(), SWEEP_WAKE_MAX)):
         generations_dispatch_task.delay()
         counts["woken"] += 1

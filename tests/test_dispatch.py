@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from studio.dispatch import dispatch_claim, dispatch_claimable, dispatch_enqueue, dispatch_queued, dispatch_release
+from studio.dispatch import Enqueued, dispatch_claim, dispatch_claimable, dispatch_enqueue, dispatch_release
 
 A, B, C = 101, 202, 303
 
@@ -16,10 +16,10 @@ def _own_keys(settings):
     settings.REDIS_KEY_PREFIX = f"dispatch-test-{uuid.uuid4().hex}"
     settings.GENERATION_ACCOUNT_CONCURRENCY = 2
     yield
-    from studio.relay import _redis
+    from studio.relay import redis_client
 
-    for key in _redis().scan_iter(f"{settings.REDIS_KEY_PREFIX}:*"):
-        _redis().delete(key)
+    for key in redis_client().scan_iter(f"{settings.REDIS_KEY_PREFIX}:*"):
+        redis_client().delete(key)
 
 
 def enqueue(user_id: int, count: int) -> list[uuid.UUID]:
@@ -61,12 +61,13 @@ def test_accounts_take_turns_and_a_lone_account_gets_every_place():
 
 
 def test_enqueue_says_whether_a_worker_is_wanted_and_is_idempotent():
-    generation_id = uuid.uuid4()
-    assert dispatch_enqueue(user_id=A, generation_id=generation_id, order=1.0) is True
-    assert dispatch_enqueue(user_id=A, generation_id=generation_id, order=1.0) is False, "already queued"
-    assert dispatch_enqueue(user_id=A, generation_id=uuid.uuid4(), order=2.0) is True, "a second place is free"
-    assert dispatch_enqueue(user_id=A, generation_id=uuid.uuid4(), order=3.0) is False, "beyond the share"
-    assert dispatch_queued(user_id=A, generation_ids=[generation_id, uuid.uuid4()]) == [True, False]
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert dispatch_enqueue(user_id=A, generation_id=first, order=1.0) == Enqueued(added=True, runnable=True)
+    assert dispatch_enqueue(user_id=A, generation_id=second, order=2.0) == Enqueued(added=True, runnable=True)
+    assert dispatch_enqueue(user_id=A, generation_id=third, order=3.0) == Enqueued(added=True, runnable=False)
+    again = dispatch_enqueue(user_id=A, generation_id=third, order=0.0)
+    assert again == Enqueued(added=False, runnable=False), "already queued"
+    assert claim().generation_id == first, "queuing it again did not move it ahead"
 
 
 def test_a_job_given_back_goes_before_the_accounts_new_work():
