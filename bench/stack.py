@@ -323,7 +323,7 @@ async def _stack_timeline(stack: StackUnderTest, run: Run) -> dict | None:
     from django.conf import settings
 
     from studio.models import Generation
-    from studio.relay import _redis
+    from studio.relay import redis_client
 
     def read() -> dict | None:
         row = (
@@ -334,7 +334,7 @@ async def _stack_timeline(stack: StackUnderTest, run: Run) -> dict | None:
         )
         if row is None or row[2] is None:
             return None
-        entries = _redis().xrange(f"{settings.REDIS_KEY_PREFIX}:generation:{row[0]}:relay")
+        entries = redis_client().xrange(f"{settings.REDIS_KEY_PREFIX}:generation:{row[0]}:relay")
         at, last = {}, {}
         for entry_id, fields in entries:
             kind, when = fields[b"kind"].decode(), int(entry_id.split(b"-")[0]) / 1000
