@@ -309,7 +309,7 @@ def failures(runs: list[Run]) -> str:
 
 STREAM_BREAKDOWN = {
     "web": "request sent -> generation stored (web: HTTP, auth, checks, INSERT)",
-    "queue": "stored -> worker started it (hold, commit, Celery, worker's lock)",
+    "queue": "stored -> worker started it (hold, commit, dispatch, worker's lock)",
     "to_engine": "worker started -> engine's first progress relayed",
     "engine": "first progress -> first audio relayed (engine synthesis of chunk 1)",
     "relay": "first audio relayed -> first byte at the client (Redis XREAD, web)",
@@ -396,7 +396,7 @@ async def item_ttfb(caller: Caller, stack_under_test: StackUnderTest, runs: int,
 
 
 WHOLE_BREAKDOWN = {
-    "web+queue": "request sent -> worker started it (web, hold, commit, Celery)",
+    "web+queue": "request sent -> worker started it (web, hold, commit, dispatch)",
     "stream": "worker started -> last audio relayed (engine + worker per chunk)",
     "finish": "last audio relayed -> end relayed (WAV stored, hold settled)",
     "deliver": "end relayed -> whole WAV at the client (web builds and sends it)",
