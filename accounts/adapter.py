@@ -1,15 +1,15 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 
-from accounts.services import invitations_accept
 from billing.services import credits_signup_grant
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """allauth's hook for a new account: the signup grant, and the teams that invited its email."""
+    """allauth's hook for a new account: the signup grant, unless it waits for a verified address.
+    Team invitations wait for a verified address always (accounts.receivers, the Teams page)."""
 
     def save_user(self, request, user, form, commit=True):
         user = super().save_user(request, user, form, commit=commit)
-        if commit:
+        if commit and settings.SIGNUP_GRANT_ON == "signup":
             credits_signup_grant(user)
-            invitations_accept(user=user)
         return user

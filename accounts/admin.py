@@ -21,6 +21,9 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+    def has_change_credits_permission(self, request) -> bool:
+        return request.user.has_perm("billing.change_credits")
+
     @admin.display(description="balance (credits)", ordering="wallet__balance")
     def balance(self, user: User) -> str:
         wallet = getattr(user, "wallet", None)

@@ -41,8 +41,22 @@ class User(AbstractUser):
         return self.email
 
 
+class Scope(models.TextChoices):
+    """What an API token may do: speak, read voices and manage clones, manage tokens."""
+
+    SPEECH = "speech", "Speech (tts_non_stream, tts_stream, the legacy /tts)"
+    VOICES = "voices", "Voices and voice clones"
+    TOKENS = "tokens", "API tokens"
+
+
+def scopes_all() -> list[str]:
+    """Every scope: what the published docs say a token may do, so a token made without scopes
+    (every token made before scopes existed among them) keeps working as before."""
+    return [scope.value for scope in Scope]
+
+
 class ApiToken(models.Model):
-    """A secret that lets a program act for an account through the API.
+    """A secret that lets a program act for an account through the API, within its scopes.
 
     Only a SHA-256 digest of the secret is kept: the secret is random and long, so a fast digest is
     safe against guessing, and lookups stay a single indexed query. The secret is shown once.
@@ -54,6 +68,8 @@ class ApiToken(models.Model):
     # The first characters of the secret, shown in lists so a person can tell tokens apart.
     prefix = models.CharField(max_length=16)
     secret_digest = models.CharField(max_length=64, unique=True)
+    # What the token may do (SCOPES); every scope unless it was made narrower.
+    scopes = models.JSONField(default=scopes_all)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -68,6 +84,9 @@ class ApiToken(models.Model):
     @property
     def masked(self) -> str:
         return f"{self.prefix}{'•' * 12}"
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 class Team(models.Model):
@@ -99,7 +118,8 @@ class Membership(models.Model):
 
 
 class Invitation(models.Model):
-    """An invitation for an email without an account yet; it is accepted when that email signs up."""
+    """An invitation of an email address to a team. It waits until an account that has verified
+    that address accepts it (or declines it); an address merely typed at sign-up proves nothing."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()

@@ -1,8 +1,9 @@
 import uuid
 
+from allauth.account.models import EmailAddress
 from django.db.models import QuerySet
 
-from accounts.models import ApiToken, Membership, Team, User
+from accounts.models import ApiToken, Invitation, Membership, Team, User
 
 
 def tokens_active(user: User) -> QuerySet[ApiToken]:
@@ -27,3 +28,30 @@ def team_role(user: User, team: Team) -> str | None:
 
 def team_members(team: Team) -> QuerySet[Membership]:
     return team.memberships.select_related("user").order_by("-role", "user__email")
+
+
+def emails_verified(user: User) -> list[str]:
+    """The user's addresses that allauth has seen them verify, lower-cased as invitations keep them."""
+    return [
+        email.lower() for email in EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    ]
+
+
+def invitations_acceptable(user: User) -> QuerySet[Invitation]:
+    """Invitations to the user's verified addresses: theirs to accept or decline."""
+    return (
+        Invitation.objects.filter(email__in=emails_verified(user))
+        .select_related("team", "invited_by")
+        .order_by("created_at")
+    )
+
+
+def emails_with_invitations_unverified(user: User) -> list[str]:
+    """The user's unverified addresses that an invitation waits for. Only the addresses: whose team
+    it is stays unseen until the address is proved to be theirs."""
+    unverified = {
+        email.lower(): email
+        for email in EmailAddress.objects.filter(user=user, verified=False).values_list("email", flat=True)
+    }
+    invited = Invitation.objects.filter(email__in=list(unverified)).values_list("email", flat=True).distinct()
+    return sorted(unverified[email] for email in invited)

@@ -3,10 +3,13 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiToken, Invitation, Membership, Team, User
+from accounts.models import ApiToken, Invitation, Membership, Team, User, scopes_all
+from accounts.selectors import emails_verified
+from billing.services import credits_signup_grant
 from config.text import name_clean
 
 TOKEN_PREFIX = "oute_"  # noqa: S105 (the public prefix of every secret, not a secret)
@@ -19,14 +22,41 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """Creates a token; returns it with its secret, which is not stored and cannot be shown again."""
+class TokenRefused(Exception):
+    pass
+
+
+def token_scopes_clean(scopes: object) -> list[str]:
+    """The scopes asked for, in the order of Scope, or TokenRefused naming what is not a scope."""
+    known = scopes_all()
+    if not isinstance(scopes, list | tuple) or not scopes or not all(isinstance(s, str) for s in scopes):
+        raise TokenRefused(f"scopes must be a non-empty list of: {', '.join(known)}.")
+    unknown = sorted(set(scopes) - set(known))
+    if unknown:
+        raise TokenRefused(f"Unknown scopes {', '.join(unknown)}: use {', '.join(known)}.")
+    return [scope for scope in known if scope in scopes]
+
+
+def token_create(
+    *, user: User, name: str, scopes: list[str] | None = None, made_by: ApiToken | None = None
+) -> tuple[ApiToken, str]:
+    """Creates a token; returns it with its secret, which is not stored and cannot be shown again.
+
+    A token made by another token (`made_by`) is never broader than it: without scopes it gets the
+    maker's, and asking for more is refused. Made by a person (a browser session, the CLI), it gets
+    the scopes asked for, or all of them."""
+    ceiling = made_by.scopes if made_by is not None else scopes_all()
+    scopes = ceiling if scopes is None else token_scopes_clean(scopes)
+    broader = [scope for scope in scopes if scope not in ceiling]
+    if broader:
+        raise TokenRefused(f"A token cannot make a token broader than itself: it lacks {', '.join(broader)}.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(30)
     token = ApiToken.objects.create(
         user=user,
         name=name_clean(name, max_length=100) or "API token",
         prefix=secret[:_PREFIX_SHOWN],
         secret_digest=_digest(secret),
+        scopes=list(scopes),
     )
     return token, secret
 
@@ -36,6 +66,11 @@ def token_revoke(*, user: User, token_id: uuid.UUID) -> bool:
     return bool(
         ApiToken.objects.filter(user=user, id=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
     )
+
+
+def tokens_revoke_all(*, user: User) -> int:
+    """Revokes every active token of the user at once; returns how many."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def token_authenticate(secret: str) -> ApiToken | None:
@@ -74,30 +109,53 @@ def team_create(*, owner: User, name: str) -> Team:
 
 
 def team_invite(*, team: Team, by: User, email: str) -> str:
-    """An existing account joins at once; any other email is invited and joins when it signs up.
-    Returns what happened, for the person who invited."""
+    """Invites an email address; it joins when an account that has verified the address accepts.
+    Returns what the person who invited is told: the same words whether or not the address has an
+    account, so an invitation never tells whose address is registered."""
     if not Membership.objects.filter(team=team, user=by, role=Membership.Role.OWNER).exists():
         raise TeamRefused("Only the team's owners invite.")
     try:
         email = validate_email_address(email)
     except ValueError as error:
         raise TeamRefused(str(error)) from None
-    user = User.objects.filter(email__iexact=email).first()
-    if user is not None:
-        _, joined = Membership.objects.get_or_create(team=team, user=user)
-        return f"{user.email} joined the team." if joined else f"{user.email} is already a member."
+    # The members' addresses are on the team's page already: saying so tells the owner nothing new.
+    if team.memberships.filter(user__email__iexact=email).exists():
+        return f"{email} is already a member."
     Invitation.objects.get_or_create(team=team, email=email.lower(), defaults={"invited_by": by})
-    return f"{email} is invited and joins when they sign up."
+    return f"{email} is invited: they join when they accept the invitation from a verified address."
 
 
-def invitations_accept(*, user: User) -> int:
-    """Makes a new account a member of every team that invited its email."""
-    invitations = Invitation.objects.filter(email__iexact=user.email)
-    joined = 0
-    for invitation in invitations:
-        joined += Membership.objects.get_or_create(team=invitation.team, user=user)[1]
-    invitations.delete()
-    return joined
+def _invitation_for_verified(user: User, invitation_id: int) -> Invitation:
+    invitation = Invitation.objects.filter(id=invitation_id, email__in=emails_verified(user)).first()
+    if invitation is None:
+        # Also the answer for an invitation to an address the user has only typed, not verified.
+        raise TeamRefused("No such invitation for a verified address of yours.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, user: User, invitation_id: int) -> Team:
+    """The invited account joins the team; only from an address it has verified."""
+    invitation = _invitation_for_verified(user, invitation_id)
+    Membership.objects.get_or_create(team=invitation.team, user=user)
+    invitation.delete()
+    return invitation.team
+
+
+def invitation_decline(*, user: User, invitation_id: int) -> Team:
+    """Declining is the invitee's own too: an unverified claimant cannot discard it."""
+    invitation = _invitation_for_verified(user, invitation_id)
+    invitation.delete()
+    return invitation.team
+
+
+def email_verified(*, user: User, email: str) -> int:
+    """What a newly verified address brings: the signup grant where it waits for a verified address
+    (SIGNUP_GRANT_ON=verified; given once, however many addresses are verified), and the
+    invitations to that address, which the user may now accept. Returns how many wait."""
+    if settings.SIGNUP_GRANT_ON == "verified":
+        credits_signup_grant(user)
+    return Invitation.objects.filter(email__iexact=email).count()
 
 
 def team_leave(*, team: Team, user: User) -> None:

@@ -3,12 +3,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import Membership
-from accounts.selectors import team_get_for_member, team_members, team_role, teams_for, tokens_active
+from accounts.models import Membership, Scope
+from accounts.selectors import (
+    emails_with_invitations_unverified,
+    invitations_acceptable,
+    team_get_for_member,
+    team_members,
+    team_role,
+    teams_for,
+    tokens_active,
+)
 from accounts.services import (
     TeamRefused,
+    TokenRefused,
+    invitation_accept,
+    invitation_decline,
     team_create,
     team_delete,
     team_invite,
@@ -16,6 +28,7 @@ from accounts.services import (
     team_remove_member,
     token_create,
     token_revoke,
+    tokens_revoke_all,
 )
 from billing.selectors import ledger_for, spending_by_day, wallet_for
 from config.text import name_clean
@@ -31,6 +44,7 @@ def _account_page(request: HttpRequest, *, status: int = 200, **extra) -> HttpRe
     most = max((spent for _, spent in spending), default=0) or 1
     context = {
         "tokens": tokens_active(request.user),
+        "scopes": Scope.choices,
         "wallet": wallet,
         "ledger": ledger,
         # Bars of a 300×100 chart, one a day, oldest on the left.
@@ -46,19 +60,27 @@ def _bar(index: int, day, spent: int, most: int) -> dict:
     return {"x": index * 10 + 1, "y": round(100 - height, 2), "height": height, "day": day, "spent": spent}
 
 
+# The page may show a new token's secret: no cache (the browser's, a proxy's) may keep it.
+@never_cache
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
     return _account_page(request)
 
 
+@never_cache
 @login_required
 @require_POST
 def token_new(request: HttpRequest) -> HttpResponse:
     name = name_clean(request.POST.get("name", ""), max_length=100)
     if not name:
         return _account_page(request, name_error="Give the token a name of 1 to 100 characters.", status=400)
-    token, secret = token_create(user=request.user, name=name)
+    try:
+        # The form marks that it showed the scopes' boxes: then none ticked is a mistake, not "all".
+        scopes = request.POST.getlist("scopes") if "scopes_shown" in request.POST else None
+        token, secret = token_create(user=request.user, name=name, scopes=scopes)
+    except TokenRefused as refused:
+        return _account_page(request, name_error=f"{refused} Tick at least one.", status=400)
     # Rendered, not redirected: the secret must not be kept anywhere, not even in the session.
     return _account_page(request, new_token=token, new_secret=secret)
 
@@ -69,6 +91,14 @@ def token_delete(request: HttpRequest, token_id) -> HttpResponse:
     if not token_revoke(user=request.user, token_id=token_id):
         raise Http404("No such token")
     messages.success(request, "The token was revoked. Requests using it now get 401.")
+    return redirect("account")
+
+
+@login_required
+@require_POST
+def tokens_delete_all(request: HttpRequest) -> HttpResponse:
+    revoked = tokens_revoke_all(user=request.user)
+    messages.success(request, f"{revoked} token{'s' if revoked != 1 else ''} revoked. Requests using them now get 401.")
     return redirect("account")
 
 
@@ -85,7 +115,31 @@ def teams(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(refused))
             return redirect("teams")
         return redirect("team_detail", team_id=team.id)
-    return render(request, "accounts/teams.html", {"teams": teams_for(request.user)})
+    return render(
+        request,
+        "accounts/teams.html",
+        {
+            "teams": teams_for(request.user),
+            "invitations": invitations_acceptable(request.user),
+            "unverified_invited": emails_with_invitations_unverified(request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def invitation_answer(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    """The invitee accepts or declines, from an address of theirs they have verified."""
+    try:
+        if request.POST.get("action") == "accept":
+            team = invitation_accept(user=request.user, invitation_id=invitation_id)
+            messages.success(request, f"You joined {team.name}.")
+            return redirect("team_detail", team_id=team.id)
+        team = invitation_decline(user=request.user, invitation_id=invitation_id)
+        messages.success(request, f"You declined the invitation to {team.name}.")
+    except TeamRefused as refused:
+        messages.error(request, str(refused))
+    return redirect("teams")
 
 
 @login_required

@@ -35,6 +35,11 @@ class LegacySpeechRequest(Schema):
 
 class TokenCreateRequest(Schema):
     name: StrictStr = Field("API token", min_length=1, max_length=100)
+    scopes: list[StrictStr] | None = Field(
+        None,
+        description="Any of `speech`, `voices`, `tokens`. Without it: every scope, or, when a token makes "
+        "the token, that token's scopes (a token never makes a token broader than itself).",
+    )
 
 
 class Voice(Schema):
@@ -52,3 +57,4 @@ class Token(Schema):
     token: str = Field(description="Masked, except in the answer to POST /api/v1/tokens.")
     created_at: datetime
     last_used_at: datetime | None
+    scopes: list[str]

@@ -16,10 +16,11 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from accounts.models import Scope
 from accounts.selectors import tokens_active
-from accounts.services import token_authenticate, token_create, token_revoke
+from accounts.services import TokenRefused, token_authenticate, token_create, token_revoke
 from api import schemas
-from api.auth import bearer, bearer_or_session
+from api.auth import bearer_all_scopes, bearer_speech, bearer_tokens_or_session, bearer_voices, scope_require
 from api.errors import CODE_BY_STATUS, STATUS_BY_CODE, ApiError, error_response, ok
 from config.text import name_clean
 from engine.client import EngineClient, EngineFailure
@@ -42,7 +43,8 @@ api = NinjaAPI(
     description="Text-to-speech: voices, speech as a whole WAV or a stream, voice clones and API tokens. "
     "Authenticate with `Authorization: Bearer oute_…`. Errors share one envelope: "
     '`{"success": false, "code": "...", "message": "..."}`.',
-    auth=bearer,
+    # Each endpoint names its scope; one that names none takes only a token with every scope.
+    auth=bearer_all_scopes,
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
@@ -150,7 +152,7 @@ def _voice(voice: Voice) -> dict:
     }
 
 
-@api.get("/voices", summary="Voices available to your account")
+@api.get("/voices", auth=bearer_voices, summary="Voices available to your account")
 def voices(request: HttpRequest) -> dict:
     return ok({"voices": [_voice(voice) for voice in voices_available(request.auth)]})
 
@@ -200,7 +202,7 @@ def _events(generation: Generation) -> AsyncIterator[RelayEvent]:
     return relay_read(generation.id, timeout_seconds=settings.ENGINE_TIMEOUT_SECONDS)
 
 
-@api.post("/tts_non_stream", summary="Speech as a complete WAV file", openapi_extra=AUDIO_RESPONSE)
+@api.post("/tts_non_stream", auth=bearer_speech, summary="Speech as a complete WAV file", openapi_extra=AUDIO_RESPONSE)
 async def tts_non_stream(request: HttpRequest, payload: schemas.SpeechRequest) -> HttpResponse:
     generation = await _db_work(_speech_start)(request, payload)
     pcm = bytearray()
@@ -221,7 +223,7 @@ async def tts_non_stream(request: HttpRequest, payload: schemas.SpeechRequest) -
     return HttpResponse(wav_from_pcm(bytes(pcm)), content_type="audio/wav")
 
 
-@api.post("/tts_stream", summary="Speech as a chunked WAV stream", openapi_extra=AUDIO_RESPONSE)
+@api.post("/tts_stream", auth=bearer_speech, summary="Speech as a chunked WAV stream", openapi_extra=AUDIO_RESPONSE)
 async def tts_stream(request: HttpRequest, payload: schemas.SpeechRequest) -> HttpResponse:
     generation = await _db_work(_speech_start)(request, payload)
     events = aiter(_events(generation))
@@ -272,6 +274,7 @@ def _legacy_start(payload: schemas.LegacySpeechRequest) -> Generation:
     api_token = token_authenticate(payload.token)
     if api_token is None:
         raise ApiError("UNAUTHORIZED", "Missing or invalid token.")
+    scope_require(api_token, Scope.SPEECH)
     kinds = {"default": Voice.Kind.BUILTIN, "custom": Voice.Kind.CLONE}
     if len(payload.speaker) != 1 or next(iter(payload.speaker)) not in kinds:
         raise ApiError("VALIDATION_ERROR", 'speaker must be {"default": NAME} or {"custom": NAME}.')
@@ -365,29 +368,40 @@ def _token(token, secret: str | None = None) -> dict:
         "token": secret or token.masked,
         "created_at": token.created_at.isoformat(),
         "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "scopes": list(token.scopes),
     }
 
 
-@api.get("/tokens", auth=bearer_or_session, summary="Your active API tokens (masked)")
+@api.get("/tokens", auth=bearer_tokens_or_session, summary="Your active API tokens (masked)")
 def tokens_list(request: HttpRequest) -> dict:
     return ok({"tokens": [_token(token) for token in tokens_active(request.auth)]})
 
 
 @api.post(
     "/tokens",
-    auth=bearer_or_session,
+    auth=bearer_tokens_or_session,
     response={201: dict},
     summary="Create a token; its secret is shown only in this answer",
 )
-def tokens_create(request: HttpRequest, payload: schemas.TokenCreateRequest | None = None) -> Status:
+def tokens_create(
+    request: HttpRequest, response: HttpResponse, payload: schemas.TokenCreateRequest | None = None
+) -> Status:
     name = name_clean(payload.name, max_length=100) if payload else "API token"
     if name is None:
         raise ApiError("VALIDATION_ERROR", "name must be 1 to 100 printable characters.")
-    token, secret = token_create(user=request.auth, name=name)
+    try:
+        token, secret = token_create(
+            user=request.auth, name=name, scopes=payload.scopes if payload else None, made_by=request.api_token
+        )
+    except TokenRefused as refused:
+        # Asking for more than the calling token has is forbidden; asking for no known scope is invalid.
+        raise ApiError("FORBIDDEN" if "broader" in str(refused) else "VALIDATION_ERROR", str(refused)) from None
+    # The answer carries a secret: no cache may keep it.
+    response["Cache-Control"] = "no-store"
     return Status(201, ok(_token(token, secret)))
 
 
-@api.delete("/tokens/{uuid:token_id}", auth=bearer_or_session, summary="Revoke a token at once")
+@api.delete("/tokens/{uuid:token_id}", auth=bearer_tokens_or_session, summary="Revoke a token at once")
 def tokens_revoke(request: HttpRequest, token_id) -> dict:
     if not token_revoke(user=request.auth, token_id=token_id):
         raise ApiError("NOT_FOUND", "No such active token.")
@@ -401,7 +415,7 @@ def _clone(voice: Voice) -> dict:
     return {"voice_id": str(voice.id), "speaker_name": voice.speaker_name, "created_at": voice.created_at.isoformat()}
 
 
-@api.get("/voice-clones", summary="Your voice clones and your quota")
+@api.get("/voice-clones", auth=bearer_voices, summary="Your voice clones and your quota")
 def voice_clones_list(request: HttpRequest) -> dict:
     clones = list(clones_for(request.auth))
     return ok(
@@ -414,6 +428,7 @@ def voice_clones_list(request: HttpRequest) -> dict:
 
 @api.post(
     "/voice-clones",
+    auth=bearer_voices,
     response={201: dict},
     summary="Create a voice clone from a 5–10 s WAV or MP3",
     description="multipart/form-data with `speaker_name` (also `name`) and an `audio` file, or JSON "
@@ -462,7 +477,7 @@ def _clone_upload(request: HttpRequest) -> tuple[object, bytes]:
     return body.get("speaker_name", body.get("name")), audio
 
 
-@api.delete("/voice-clones/{uuid:voice_id}", summary="Delete a voice clone")
+@api.delete("/voice-clones/{uuid:voice_id}", auth=bearer_voices, summary="Delete a voice clone")
 def voice_clones_delete(request: HttpRequest, voice_id) -> dict:
     if not clone_delete(user=request.auth, voice_id=voice_id):
         raise ApiError("NOT_FOUND", "No such voice clone.")

@@ -9,7 +9,9 @@ from billing.pricing import credits_format
 from billing.services import InsufficientCredits, credits_admin_change
 
 
-@admin.action(description="Grant or adjust credits…")
+# Only for staff with billing.change_credits (superusers have every permission): the action is
+# then neither listed nor accepted for anyone else.
+@admin.action(description="Grant or adjust credits…", permissions=["change_credits"])
 def change_credits(modeladmin: admin.ModelAdmin, request: HttpRequest, users: QuerySet) -> HttpResponse | None:
     """An admin action on accounts: asks for the amount and a reason, then writes one ledger entry
     per account with the admin as its actor."""

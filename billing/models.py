@@ -15,6 +15,8 @@ class Wallet(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # Granting or taking credits is money: staff get it only when given this permission.
+        permissions = [("change_credits", "Can grant or adjust an account's credits")]
         constraints = [
             models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_not_negative"),
             models.CheckConstraint(condition=Q(held__gte=0), name="wallet_held_not_negative"),

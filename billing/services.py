@@ -60,9 +60,15 @@ def credits_change(
     )
 
 
+@transaction.atomic
 def credits_signup_grant(user: User) -> LedgerEntry | None:
+    """The welcome credits, once per account: a second call (a second address verified, say)
+    finds the first grant under the wallet's lock and gives nothing."""
     amount = settings.SIGNUP_GRANT_MICROCREDITS
     if amount <= 0:
+        return None
+    _wallet_locked(user)
+    if LedgerEntry.objects.filter(user=user, kind=LedgerEntry.Kind.SIGNUP_GRANT).exists():
         return None
     return credits_change(user=user, amount=amount, kind=LedgerEntry.Kind.SIGNUP_GRANT, reason="Welcome credits")
 

@@ -7,8 +7,10 @@ deployment stops the process at start instead of running with a silently wrong s
 import os
 from urllib.parse import urlparse
 
+from django.core.exceptions import ImproperlyConfigured
 
-class ImproperlyConfiguredEnv(Exception):
+
+class ImproperlyConfiguredEnv(ImproperlyConfigured):
     pass
 
 

@@ -1,9 +1,13 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
 from api.v1 import api
 from studio import views as studio_views
+
+# The admin signs in through allauth's login, with its rate limits: its own form has none.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", studio_views.home, name="home"),
@@ -12,6 +16,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("teams/", account_views.teams, name="teams"),
     path("teams/<uuid:team_id>/", account_views.team_detail, name="team_detail"),
+    path("teams/invitations/<int:invitation_id>/", account_views.invitation_answer, name="invitation_answer"),
     path("studio/voices/", include("voices.urls")),
     path("studio/", include("studio.urls")),
     path("api/v1/", api.urls),

@@ -151,3 +151,19 @@ def user(db):
 @pytest.fixture
 def other_user(db):
     return account_make("mallory@example.com")
+
+
+def team_join(team, *, owner, member) -> None:
+    """How an account joins a team: the owner invites its address, the member has verified that
+    address (as allauth's confirmation link does) and accepts the invitation."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import Invitation
+    from accounts.services import invitation_accept, team_invite
+
+    team_invite(team=team, by=owner, email=member.email)
+    EmailAddress.objects.update_or_create(
+        user=member, email=member.email, defaults={"verified": True, "primary": True}
+    )
+    invitation = Invitation.objects.get(team=team, email=member.email.lower())
+    invitation_accept(user=member, invitation_id=invitation.id)

@@ -203,14 +203,15 @@ def test_a_team_member_watches_the_owners_generation_live(transactional_db, web_
     from playwright.sync_api import sync_playwright
 
     from accounts.models import User
-    from accounts.services import team_create, team_invite
+    from accounts.services import team_create
     from billing.services import credits_signup_grant
     from studio.services import session_create, session_share
+    from tests.conftest import team_join
 
     member = User.objects.create_user(email="member@example.com", password="member pass phrase 42")
     credits_signup_grant(member)
     team = team_create(owner=user, name="Crew")
-    team_invite(team=team, by=user, email=member.email)
+    team_join(team, owner=user, member=member)
     session = session_create(owner=user, title="Radio script")
     session_share(session=session, by=user, team_id=team.id, role="viewer")
 

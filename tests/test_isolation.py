@@ -18,19 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from allauth.account.models import EmailAddress
 from channels.testing import WebsocketCommunicator
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from accounts.models import ApiToken, Membership, Team, User
-from accounts.services import team_create, team_invite, token_create
+from accounts.models import ApiToken, Invitation, Membership, Team, User
+from accounts.services import team_create, token_create
 from billing.models import LedgerEntry
 from billing.services import credits_admin_change, credits_signup_grant
 from studio.models import Generation, Session, SessionShare
 from studio.routing import websocket_urlpatterns
 from studio.services import session_create
+from tests.conftest import team_join
 from voices.models import Voice
 
 # Answers a caller may get. LOGIN: a redirect to the login page; ADMIN_LOGIN: to the admin's.
@@ -84,6 +86,7 @@ class World:
     other_session: Session | None = None
     member_session: Session | None = None
     other_team: Team | None = None
+    invitation: Invitation | None = None  # the owner's, to an address `other` typed but never verified
 
 
 def _generation(session, user, voice, text: str) -> Generation:
@@ -111,7 +114,7 @@ def world(db, builtin_voices) -> World:
         credits_signup_grant(account)
 
     team = team_create(owner=owner, name="Owner team zqx6")
-    team_invite(team=team, by=owner, email=member.email)
+    team_join(team, owner=owner, member=member)
     shared = session_create(owner=owner, title="Owner shared session zqx1")
     SessionShare.objects.create(session=shared, team=team, role=SessionShare.Role.VIEWER)
     private = session_create(owner=owner, title="Owner private session zqx8")
@@ -184,6 +187,8 @@ def world(db, builtin_voices) -> World:
     world.other_session = session_create(owner=other, title="Other's own session")
     world.member_session = session_create(owner=member, title="Member's own session")
     world.other_team = team_create(owner=other, name="Other's own team")
+    world.invitation = Invitation.objects.create(team=team, email="cfo.zqx@example.com", invited_by=owner)
+    EmailAddress.objects.create(user=other, email="cfo.zqx@example.com", verified=False)
     yield world
     for generation in (shared_generation, private_generation, api_generation):
         generation.audio.delete(save=False)
@@ -284,6 +289,7 @@ ALLAUTH_ROUTES = [
     "accounts/password/reset/key/done/",
     "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$",
     "accounts/password/reset/done/",
+    "accounts/sessions/",
 ]
 ALLAUTH_URLS = {
     "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": "/accounts/confirm-email/nokey/",
@@ -302,6 +308,10 @@ TABLE: dict[str, list[Call]] = {
     "account/tokens/new": [
         Call("POST", u("/account/tokens/new"), {"anon": LOGIN, "other": 200, "member": 200}, data={"name": "mine"})
     ],
+    "account/tokens/revoke-all": [
+        # Each caller revokes only their own tokens: the owner's stays.
+        Call("POST", u("/account/tokens/revoke-all"), {"anon": LOGIN, "other": 302, "member": 302}, intact=token_intact)
+    ],
     "account/tokens/<uuid:token_id>/revoke": [
         Call("POST", u("/account/tokens/{token}/revoke"), pages(), intact=token_intact)
     ],
@@ -309,6 +319,23 @@ TABLE: dict[str, list[Call]] = {
     "teams/": [
         Call("GET", u("/teams/"), {"anon": LOGIN, "other": 200, "member": 200, "owner": 200}),
         Call("POST", u("/teams/"), {"anon": LOGIN, "other": 302}, data={"name": "Another"}),
+    ],
+    # An invitation is answered only from the verified address it names: `other` typed it, no more.
+    "teams/invitations/<int:invitation_id>/": [
+        Call(
+            "POST",
+            lambda w, c: f"/teams/invitations/{w.invitation.id}/",
+            {"anon": LOGIN, "other": 302, "member": 302},
+            data={"action": "accept"},
+            intact=lambda w: team_intact(w) and Invitation.objects.filter(id=w.invitation.id).exists(),
+        ),
+        Call(
+            "POST",
+            lambda w, c: f"/teams/invitations/{w.invitation.id}/",
+            {"anon": LOGIN, "other": 302, "member": 302},
+            data={"action": "decline"},
+            intact=lambda w: Invitation.objects.filter(id=w.invitation.id).exists(),
+        ),
     ],
     "teams/<uuid:team_id>/": [
         Call("GET", u("/teams/{team}/"), pages(member=200, owner=200)),

@@ -8,12 +8,12 @@ from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
 from django.test import Client
 
-from accounts.models import Invitation, Membership
+from accounts.models import Invitation, Membership, Team
 from accounts.services import team_create, team_invite
 from studio.audio import wav_from_pcm
 from studio.models import Generation, Session, SessionShare
 from studio.services import session_create
-from tests.conftest import account_make
+from tests.conftest import account_make, team_join
 
 
 def login(user) -> Client:
@@ -95,25 +95,29 @@ def test_cancel_of_a_queued_generation(user, builtin_voices):
     assert Generation.objects.get(id=made["id"]).status == "cancelled"
 
 
-def test_inviting_an_account_joins_at_once_and_an_email_on_signup(user, member):
+def test_an_invitation_waits_for_the_invitee_to_accept_from_a_verified_address(user, member):
     team = team_create(owner=user, name="Crew")
-    assert "joined" in team_invite(team=team, by=user, email="MEMBER@example.com")
-    assert Membership.objects.filter(team=team, user=member, role="member").exists()
+    assert "invited" in team_invite(team=team, by=user, email="MEMBER@example.com")
+    assert not Membership.objects.filter(team=team, user=member).exists()
     assert "invited" in team_invite(team=team, by=user, email="later@example.com")
     assert Invitation.objects.filter(team=team, email="later@example.com").exists()
     Client().post(
         "/accounts/signup/",
         {"email": "later@example.com", "password1": "a long pass phrase 42", "password2": "a long pass phrase 42"},
     )
-    assert Membership.objects.filter(team=team, user__email="later@example.com").exists()
-    assert not Invitation.objects.exists()
+    # Signing up with the address proves nothing: the invitation waits.
+    assert not Membership.objects.filter(team=team, user__email="later@example.com").exists()
+    team_join(team, owner=user, member=member)
+    assert Membership.objects.filter(team=team, user=member, role="member").exists()
+    assert not Invitation.objects.filter(email="member@example.com").exists()
 
 
 def test_team_pages_members_leave_and_owners_remove(user, member, other_user):
     owner_page = login(user)
     team_id = owner_page.post("/teams/", {"name": "Crew"}).url.split("/")[2]
-    owner_page.post(f"/teams/{team_id}/", {"action": "invite", "email": member.email})
-    owner_page.post(f"/teams/{team_id}/", {"action": "invite", "email": other_user.email})
+    team = Team.objects.get(id=team_id)
+    team_join(team, owner=user, member=member)
+    team_join(team, owner=user, member=other_user)
     assert login(member).get(f"/teams/{team_id}/").status_code == 200
     login(member).post(f"/teams/{team_id}/", {"action": "leave"})
     assert login(member).get(f"/teams/{team_id}/").status_code == 404
@@ -129,7 +133,7 @@ def test_team_pages_members_leave_and_owners_remove(user, member, other_user):
 
 def _shared(user, member, builtin_voices, role: str):
     team = team_create(owner=user, name="Crew")
-    team_invite(team=team, by=user, email=member.email)
+    team_join(team, owner=user, member=member)
     session = session_create(owner=user, title="Shared work")
     login(user).post(f"/studio/sessions/{session.id}/share", {"team": str(team.id), "role": role})
     assert SessionShare.objects.get(session=session).role == role

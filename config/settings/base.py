@@ -34,12 +34,15 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # allauth's sessions page uses it
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
     "ninja",
     "allauth",
     "allauth.account",
+    # Lists a user's signed-in sessions so the Account page can sign out all the others.
+    "allauth.usersessions",
     "accounts",
     "billing",
     "voices",
@@ -125,6 +128,9 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
 )
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_GET = False
+# A password change or reset signs out every other session: Django checks each session against
+# the password's hash. The browser that changed it stays signed in.
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "studio:index"
 ACCOUNT_SIGNUP_REDIRECT_URL = "studio:index"
@@ -235,6 +241,9 @@ TTS_RATE_LIMIT_PER_MINUTE = env_int("TTS_RATE_LIMIT_PER_MINUTE", 60, minimum=1)
 GENERATION_ACCOUNT_CONCURRENCY = env_int("GENERATION_ACCOUNT_CONCURRENCY", 2, minimum=1)
 # Credits, in micro-credits (1 credit = 1,000,000): what every new account starts with.
 SIGNUP_GRANT_MICROCREDITS = env_int("SIGNUP_GRANT_MICROCREDITS", 1_000_000, minimum=0)
+# When they are given: at sign-up, or once the account has verified an address (production's
+# default, so that made-up addresses farm no credits).
+SIGNUP_GRANT_ON = env_choice("SIGNUP_GRANT_ON", "signup", choices={"signup", "verified"})
 # Voice clones: how many an account may have, how long creating one may wait for the engine, and
 # whether the reference recording is kept (the published docs promise it is not).
 VOICE_CLONE_LIMIT = env_int("VOICE_CLONE_LIMIT", 1000, minimum=0)
