@@ -162,8 +162,16 @@ def team_join(team, *, owner, member) -> None:
     from accounts.services import invitation_accept, team_invite
 
     team_invite(team=team, by=owner, email=member.email)
-    EmailAddress.objects.update_or_create(
-        user=member, email=member.email, defaults={"verified": True, "primary": True}
-    )
+    EmailAddress.objects.update_or_create(user=member, email=member.email, defaults={"verified": True, "primary": True})
     invitation = Invitation.objects.get(team=team, email=member.email.lower())
     invitation_accept(user=member, invitation_id=invitation.id)
+
+
+def cache_clear_this_run() -> None:
+    """Empties Django's cache (allauth's rate-limit counters) of this run only. `cache.clear()`
+    would FLUSHDB the Redis database that other runs' queues and caches share."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(None, write=True)
+    for key in client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000):
+        client.delete(key)

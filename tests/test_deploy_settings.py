@@ -15,13 +15,13 @@ import httpx
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.db import models
 from django.test import Client
 
 from accounts.models import ApiToken, User
 from accounts.services import team_create, token_create, token_revoke
 from studio.services import session_create
+from tests.conftest import cache_clear_this_run
 from tests.processes import ROOT, free_port, running_process, stack_env, web_command
 from tests.test_isolation import url_routes
 
@@ -32,6 +32,8 @@ PRODUCTION_ENV = {
     "CSRF_TRUSTED_ORIGINS": "https://tts.example.com",
     "DATABASE_URL": "postgres://outeai@db.internal:5432/outeai",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_HOST": "smtp.internal",
 }
 
 
@@ -95,9 +97,9 @@ def test_production_keeps_rate_limit_counters_in_a_shared_cache():
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    cache.clear()  # allauth's counters live in the cache
+    cache_clear_this_run()  # allauth's counters live in the cache
     yield
-    cache.clear()
+    cache_clear_this_run()
 
 
 def test_failed_logins_for_one_account_are_refused_after_five(user):
@@ -191,6 +193,7 @@ def own_objects(user, builtin_voices) -> dict[str, str]:
         "<uuid:token_id>": str(token.id),
         "<uuidstr:token_id>": str(token.id),
         "<uuid:team_id>": str(team.id),
+        "<int:invitation_id>": "1",
         "<uuid:voice_id>": str(clone.id),
         "<uuidstr:voice_id>": str(clone.id),
         "<path:object_id>": str(session.id),

@@ -1,6 +1,7 @@
 """Settings for `make test`: the real PostgreSQL and Redis of the machine, isolated names."""
 
 import os
+import tempfile
 from pathlib import Path
 
 # pytest-django makes and drops its own database (test_outeai) beside this one.
@@ -24,3 +25,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / ".test-media"))  # noq
 STORAGES["audio"]["OPTIONS"]["location"] = MEDIA_ROOT / "audio"  # noqa: F405
 # Connections kept open by finished threads would stop the test database from being dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# The stack's processes write their mails (allauth's verification links among them) to files of
+# this run, where the tests read them; pytest's own process keeps Django's in-memory outbox.
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = os.environ.setdefault("EMAIL_FILE_PATH", f"{tempfile.gettempdir()}/outeai-test-mail-{_run}")
