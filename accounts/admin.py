@@ -32,11 +32,11 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "masked", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "user", "masked", "scopes", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__email", "prefix"]
-    readonly_fields = ["id", "user", "prefix", "secret_digest", "created_at", "last_used_at"]
-    fields = ["id", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["id", "user", "prefix", "scopes", "secret_digest", "created_at", "last_used_at"]
+    fields = ["id", "user", "name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
 
     def has_add_permission(self, request) -> bool:
         # Secrets are made by the API, the Account page or `manage.py tokens create`, which show them once.

@@ -23,7 +23,12 @@ def _digest(secret: str) -> str:
 
 
 class TokenRefused(Exception):
-    pass
+    """`code` is the API's: VALIDATION_ERROR for scopes that are not scopes, FORBIDDEN for more
+    than the maker may give."""
+
+    def __init__(self, message: str, *, code: str = "VALIDATION_ERROR") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def token_scopes_clean(scopes: object) -> list[str]:
@@ -33,7 +38,8 @@ def token_scopes_clean(scopes: object) -> list[str]:
         raise TokenRefused(f"scopes must be a non-empty list of: {', '.join(known)}.")
     unknown = sorted(set(scopes) - set(known))
     if unknown:
-        raise TokenRefused(f"Unknown scopes {', '.join(unknown)}: use {', '.join(known)}.")
+        shown = ", ".join(repr(scope[:20]) for scope in unknown[:3])
+        raise TokenRefused(f"Unknown scopes {shown}: use {', '.join(known)}.")
     return [scope for scope in known if scope in scopes]
 
 
@@ -49,7 +55,9 @@ def token_create(
     scopes = ceiling if scopes is None else token_scopes_clean(scopes)
     broader = [scope for scope in scopes if scope not in ceiling]
     if broader:
-        raise TokenRefused(f"A token cannot make a token broader than itself: it lacks {', '.join(broader)}.")
+        raise TokenRefused(
+            f"A token cannot make a token broader than itself: it lacks {', '.join(broader)}.", code="FORBIDDEN"
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(30)
     token = ApiToken.objects.create(
         user=user,

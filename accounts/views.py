@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Membership, Scope
 from accounts.selectors import (
+    emails_verified,
     emails_with_invitations_unverified,
     invitations_acceptable,
     team_get_for_member,
@@ -45,6 +47,8 @@ def _account_page(request: HttpRequest, *, status: int = 200, **extra) -> HttpRe
     context = {
         "tokens": tokens_active(request.user),
         "scopes": Scope.choices,
+        # Production's welcome credits wait for a verified address: say so, rather than show 0.
+        "grant_waits_for_verification": settings.SIGNUP_GRANT_ON == "verified" and not emails_verified(request.user),
         "wallet": wallet,
         "ledger": ledger,
         # Bars of a 300×100 chart, one a day, oldest on the left.

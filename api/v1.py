@@ -394,8 +394,7 @@ def tokens_create(
             user=request.auth, name=name, scopes=payload.scopes if payload else None, made_by=request.api_token
         )
     except TokenRefused as refused:
-        # Asking for more than the calling token has is forbidden; asking for no known scope is invalid.
-        raise ApiError("FORBIDDEN" if "broader" in str(refused) else "VALIDATION_ERROR", str(refused)) from None
+        raise ApiError(refused.code, str(refused)) from None
     # The answer carries a secret: no cache may keep it.
     response["Cache-Control"] = "no-store"
     return Status(201, ok(_token(token, secret)))

@@ -341,7 +341,8 @@ def test_async_error_codes(secret, web_url, voice_id, user):
 
 def test_tokens_sync(client, web_url):
     created = client.create_token("build server")
-    assert set(created) == {"token_id", "name", "token", "created_at", "last_used_at"}
+    assert set(created) == {"token_id", "name", "token", "created_at", "last_used_at", "scopes"}
+    assert created["scopes"] == ["speech", "voices", "tokens"]
     assert created["name"] == "build server" and created["token"].startswith("oute_")
     listed = {t["token_id"]: t for t in client.list_tokens()}
     assert created["token_id"] in listed and listed[created["token_id"]]["token"] != created["token"]

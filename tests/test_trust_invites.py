@@ -237,8 +237,10 @@ def test_with_signup_grant_on_verified_the_credits_come_with_the_first_verified_
     client = Client()
     client.post("/accounts/signup/", {"email": "grace@example.com", "password1": PASSWORD, "password2": PASSWORD})
     assert _grants("grace@example.com") == 0
+    assert "Your welcome credits wait for a verified email address" in client.get("/account/").content.decode()
     _confirm(client, EmailAddress.objects.get(email="grace@example.com"))
     assert _grants("grace@example.com") == 1
+    assert "Your welcome credits wait" not in client.get("/account/").content.decode()
     client.post("/accounts/email/", {"action_add": "1", "email": "grace.work@example.com"})
     _confirm(client, EmailAddress.objects.get(email="grace.work@example.com"))
     # The same service the signal calls, fired again: still one grant.

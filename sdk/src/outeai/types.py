@@ -53,6 +53,7 @@ class Token(TypedDict):
     token: str
     created_at: str
     last_used_at: str | None
+    scopes: list[str]  # what the token may do: any of "speech", "voices", "tokens"
 
 
 CreatedToken = Token
