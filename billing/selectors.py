@@ -49,8 +49,9 @@ def credits_problems() -> tuple[int, list[str]]:
     it, and no finished generation keeps an open hold. Read in one snapshot, so work under way
     (every change commits wallet, hold and ledger together) never shows as a problem. Returns how
     many accounts were checked and the problems found."""
+    own_transaction = not connection.in_atomic_block  # inside another, its snapshot is the caller's
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if own_transaction and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         wallets = {
