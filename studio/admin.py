@@ -27,10 +27,9 @@ class _DeletesThroughServices:
 
     def get_deleted_objects(self, objs, request: HttpRequest):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        protected = [
-            *protected,
-            *(f"{obj}: under way; cancel it and let it end first" for obj in objs if self._under_way(obj)),
-        ]
+        under_way = [f"{obj}: under way; cancel it and let it end first" for obj in objs if self._under_way(obj)]
+        if under_way:  # refused for this reason, not for a permission (has_delete_permission says no to them)
+            return deleted, counts, set(), [*protected, *under_way]
         return deleted, counts, perms_needed, protected
 
 
