@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db.models import ProtectedError
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.services import team_create, team_remove_member
@@ -21,7 +22,7 @@ from billing.models import Hold, LedgerEntry, Wallet
 from billing.selectors import ledger_sum, wallet_for
 from billing.services import credits_admin_change
 from studio.models import Generation, Session
-from studio.services import generation_cancel, generation_create, session_create
+from studio.services import generation_cancel, generation_create, generation_run, generations_sweep, session_create
 from tests.conftest import account_make
 from tests.test_studio import _done
 from tests.waiting import wait_for
@@ -221,6 +222,38 @@ def test_the_admin_cannot_delete_unfinished_work(stack, admin_user, user, voice)
     wait_until(generation.id, lambda g: g.is_finished, "the cancelled generation ending")
     assert admin.post(f"/admin/studio/session/{session.id}/delete/", {"post": "yes"}).status_code == 302
     assert_nothing_left([generation.id], user)
+
+
+def test_a_deleted_job_taken_again_ends_at_once_and_goes(user, builtin_voices):
+    """A worker died under a job that was then deleted: the worker that takes it next ends it,
+    settled, and removes it, without speaking it or crashing on it."""
+    session = session_create(owner=user)
+    generation = generation_create(
+        user=user, session=session, text="Deleted in flight.", voice_id=builtin_voices["EN-MALE-1-NEUTRAL"].id
+    )
+    Generation.objects.filter(id=generation.id).update(status=Generation.Status.RUNNING, attempts=1)
+    Session.objects.filter(id=session.id).update(deleted_at=timezone.now())
+    Generation.objects.filter(id=generation.id).update(deleted_at=timezone.now())
+
+    generation_run(generation_id=generation.id)
+
+    assert not Generation.objects.filter(id=generation.id).exists()
+    assert not Session.objects.filter(id=session.id).exists()
+    assert wallet_for(user).held == 0 and wallet_for(user).balance == 1_000_000
+    credits_check()
+
+
+def test_the_sweep_removes_deleted_work_that_has_ended(user, builtin_voices):
+    session = session_create(owner=user)
+    generation = _done(session, user, builtin_voices)
+    assert audio_files_of(generation.id)
+    Generation.objects.filter(id=generation.id).update(deleted_at=timezone.now())  # its job's end did not get to it
+
+    generations_sweep()
+
+    assert not Generation.objects.filter(id=generation.id).exists()
+    assert not audio_files_of(generation.id)
+    assert Session.objects.filter(id=session.id).exists(), "a session not deleted stays"
 
 
 # ---------- holds, accounts and the books ----------
