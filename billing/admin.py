@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from billing.forms import CreditsChangeForm
 from billing.models import LedgerEntry
 from billing.pricing import credits_format
-from billing.services import InsufficientCredits, credits_admin_change
+from billing.services import BalanceTooLarge, InsufficientCredits, credits_admin_change
 
 
 # Only for staff with billing.change_credits (superusers have every permission): the action is
@@ -21,8 +21,8 @@ def change_credits(modeladmin: admin.ModelAdmin, request: HttpRequest, users: Qu
         for user in users:
             try:
                 credits_admin_change(user=user, amount=amount, actor=request.user, reason=reason)
-            except InsufficientCredits as short:
-                modeladmin.message_user(request, f"{user}: not changed. {short}", messages.ERROR)
+            except (InsufficientCredits, BalanceTooLarge) as refused:
+                modeladmin.message_user(request, f"{user}: not changed. {refused}", messages.ERROR)
             else:
                 modeladmin.message_user(request, f"{user}: {credits_format(amount)} credits ({reason}).")
         return None

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import CASCADE, F, ProtectedError, Q
 
 
 class Wallet(models.Model):
@@ -69,11 +69,22 @@ class LedgerEntry(models.Model):
         return f"{self.get_kind_display()} {self.amount:+} µcr"
 
 
+def protect_unsettled(collector, field, sub_objs, using) -> None:
+    """on_delete of a hold: PROTECT while it is open (its credits are still held: deleting it would
+    strand them in the wallet's `held`); once settled it goes with its generation or account."""
+    open_holds = list(sub_objs.filter(settled_at__isnull=True))
+    if open_holds:
+        raise ProtectedError(
+            "A generation under way still holds credits: cancel it and let it end before deleting it.", open_holds
+        )
+    CASCADE(collector, field, sub_objs, using)
+
+
 class Hold(models.Model):
     """Credits reserved for one generation: the most it may cost. Settled once, at what it produced."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="holds")
-    generation = models.OneToOneField("studio.Generation", on_delete=models.CASCADE, related_name="hold")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=protect_unsettled, related_name="holds")
+    generation = models.OneToOneField("studio.Generation", on_delete=protect_unsettled, related_name="hold")
     amount = models.BigIntegerField()
     charged = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -87,4 +98,5 @@ class Hold(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"hold of {self.amount} µcr for {self.generation_id}"
+        state = "settled" if self.settled_at else "open"
+        return f"{state} hold of {self.amount} µcr for generation {self.generation_id}"

@@ -45,17 +45,35 @@ class AmountError(ValueError):
     pass
 
 
+# The largest amount one grant or adjustment may name: a billion credits.
+CREDITS_PARSE_MAX = 10**9 * MICRO
+
+
 def credits_parse(text: str) -> int:
-    """Credits as people write them ("5", "0.25", "-1.5") into micro-credits; at most 6 decimals."""
+    """Credits as people write them ("5", "0.25", "-1.5") into micro-credits; at most 6 decimals.
+    Anything else (not a number, NaN, infinities, absurd exponents or lengths) is an AmountError,
+    checked before any arithmetic, so no input can overflow or round to something it did not say."""
+    raw = str(text).strip().replace(",", "")
+    if len(raw) > 40:
+        raise AmountError("that is not an amount of credits (too long)")
     try:
-        amount = Decimal(str(text).strip().replace(",", ""))
-    except InvalidOperation:
-        raise AmountError(f"{text!r} is not an amount of credits") from None
+        amount = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise AmountError(f"{raw!r} is not an amount of credits") from None
     if not amount.is_finite():
-        raise AmountError(f"{text!r} is not an amount of credits")
-    micro = amount * MICRO
-    if micro != micro.to_integral_value():
+        raise AmountError(f"{raw!r} is not an amount of credits")
+    if amount.is_zero():
+        return 0
+    if amount.adjusted() >= 10:  # its leading digit is worth 10**10 credits or more
+        raise AmountError(f"that amount is too large (at most {CREDITS_PARSE_MAX // MICRO:,} credits)")
+    if amount.adjusted() < -6:  # not zero, and smaller than a micro-credit
         raise AmountError("credits have at most 6 decimals")
-    if abs(micro) > 10**15:
-        raise AmountError("that amount is too large")
-    return int(micro)
+    # In integers from here: Decimal's context would round (or trap on) what is out of its range.
+    sign, digits, exponent = amount.as_tuple()
+    scaled, shift = int("".join(map(str, digits))), exponent + 6
+    if shift < 0 and scaled % 10**-shift:
+        raise AmountError("credits have at most 6 decimals")
+    micro = (-1 if sign else 1) * (scaled * 10**shift if shift >= 0 else scaled // 10**-shift)
+    if abs(micro) > CREDITS_PARSE_MAX:
+        raise AmountError(f"that amount is too large (at most {CREDITS_PARSE_MAX // MICRO:,} credits)")
+    return micro

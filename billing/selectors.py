@@ -1,11 +1,14 @@
 from datetime import date, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet, Sum, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import LedgerEntry, Wallet
+from billing.models import Hold, LedgerEntry, Wallet
+from billing.pricing import credits_format
+from studio.models import Generation
 
 
 def wallet_for(user: User) -> Wallet:
@@ -38,3 +41,64 @@ def spending_by_day(user: User, *, days: int = 30) -> list[tuple[date, int]]:
         .values_list("day", "total")
     )
     return [(start + timedelta(days=i), -spent.get(start + timedelta(days=i), 0)) for i in range(days)]
+
+
+def credits_problems() -> tuple[int, list[str]]:
+    """Proves the books: for every wallet, `held` is the sum of its open holds and the balance is
+    the sum of its ledger, each entry's balance_after is the running sum of the entries before
+    it, and no finished generation keeps an open hold. Read in one snapshot, so work under way
+    (every change commits wallet, hold and ledger together) never shows as a problem. Returns how
+    many accounts were checked and the problems found."""
+    own_transaction = not connection.in_atomic_block  # inside another, its snapshot is the caller's
+    with transaction.atomic():
+        if own_transaction and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        wallets = {
+            user_id: (balance, held)
+            for user_id, balance, held in Wallet.objects.values_list("user_id", "balance", "held")
+        }
+        open_held = dict(
+            Hold.objects.filter(settled_at__isnull=True)
+            .values("user_id")
+            .annotate(total=Sum("amount"))
+            .values_list("user_id", "total")
+        )
+        ledger = dict(
+            LedgerEntry.objects.values("user_id").annotate(total=Sum("amount")).values_list("user_id", "total")
+        )
+        broken_chain = list(
+            LedgerEntry.objects.annotate(
+                running=Window(Sum("amount"), partition_by=[F("user_id")], order_by=F("id").asc())
+            )
+            .filter(~Q(running=F("balance_after")))
+            .values_list("user_id", "id", "balance_after", "running")
+        )
+        stranded = list(
+            Hold.objects.filter(settled_at__isnull=True, generation__status__in=Generation.FINISHED).values_list(
+                "user_id", "generation_id", "amount"
+            )
+        )
+    problems = []
+    for user_id in sorted(wallets.keys() | open_held.keys() | ledger.keys()):
+        balance, held = wallets.get(user_id, (0, 0))
+        if held != open_held.get(user_id, 0):
+            problems.append(
+                f"account {user_id}: held {credits_format(held)} but its open holds sum to "
+                f"{credits_format(open_held.get(user_id, 0))}"
+            )
+        if balance != ledger.get(user_id, 0):
+            problems.append(
+                f"account {user_id}: balance {credits_format(balance)} but its ledger sums to "
+                f"{credits_format(ledger.get(user_id, 0))}"
+            )
+    for user_id, entry_id, balance_after, running in broken_chain:
+        problems.append(
+            f"account {user_id}: ledger entry {entry_id} says balance {credits_format(balance_after)} after it, "
+            f"its entries up to it sum to {credits_format(running)}"
+        )
+    for user_id, generation_id, amount in stranded:
+        problems.append(
+            f"account {user_id}: generation {generation_id} has ended but still holds {credits_format(amount)}"
+        )
+    return len(wallets.keys() | ledger.keys()), problems

@@ -21,6 +21,14 @@ class InsufficientCredits(Exception):
         self.available = available
 
 
+class BalanceTooLarge(ValueError):
+    """A change that would take a balance beyond what the ledger stores (a 64-bit integer)."""
+
+
+# Far beyond any real balance, well within PostgreSQL's bigint.
+BALANCE_MAX = 10**18
+
+
 def wallet_get_or_create(user: User) -> Wallet:
     return Wallet.objects.get_or_create(user=user)[0]
 
@@ -46,6 +54,8 @@ def credits_change(
     wallet = _wallet_locked(user)
     if amount < 0 and -amount > wallet.available:
         raise InsufficientCredits(-amount, wallet.available)
+    if wallet.balance + amount > BALANCE_MAX:
+        raise BalanceTooLarge(f"The balance would exceed {credits_format(BALANCE_MAX)} credits.")
     wallet.balance += amount
     wallet.save(update_fields=["balance", "updated_at"])
     return LedgerEntry.objects.create(
@@ -77,6 +87,8 @@ def credits_admin_change(*, user: User, amount: int, actor: User | None, reason:
     """A grant (positive) or an adjustment (negative) by an operator, with their reason."""
     if not reason.strip():
         raise ValueError("A reason is required.")
+    if amount == 0:
+        raise ValueError("The amount must not be zero.")
     kind = LedgerEntry.Kind.ADMIN_GRANT if amount >= 0 else LedgerEntry.Kind.ADMIN_ADJUSTMENT
     return credits_change(user=user, amount=amount, kind=kind, reason=reason.strip(), actor=actor)
 

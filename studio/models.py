@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
+from django.db.models import Q
 
 
 def audio_storage():
@@ -17,10 +18,16 @@ class Session(models.Model):
     title = models.CharField(max_length=120, default="Untitled session")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when its owner deletes it: hidden at once; removed once its generations have ended and settled.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"]),
+            # The few waiting for removal, for the sweep.
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="session_deleted"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -81,6 +88,9 @@ class Generation(models.Model):
     # Kept by the running job: how many times a worker took it, and when it last showed life.
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when it (or its session) is deleted: hidden at once, cancelled if under way, and removed
+    # with its audio once it has ended and its hold is settled.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -88,6 +98,7 @@ class Generation(models.Model):
             models.Index(fields=["session", "created_at"]),
             models.Index(fields=["user", "-created_at"]),
             models.Index(fields=["status"]),
+            models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="generation_deleted"),
         ]
 
     def __str__(self) -> str:

@@ -33,7 +33,7 @@ class SessionAccess:
 def sessions_for_user(user: User) -> QuerySet[Session]:
     """The sessions the user owns and those shared with a team of theirs, newest first."""
     return (
-        Session.objects.filter(Q(owner=user) | Q(shares__team__memberships__user=user))
+        Session.objects.filter(Q(owner=user) | Q(shares__team__memberships__user=user), deleted_at__isnull=True)
         .annotate(shared=~Q(owner=user))
         .select_related("owner")
         .distinct()
@@ -46,7 +46,7 @@ def session_access(user: User, session_id: uuid.UUID | str) -> SessionAccess | N
     if not user.is_authenticated:
         return None
     try:
-        session = Session.objects.filter(id=uuid.UUID(str(session_id))).first()
+        session = Session.objects.filter(id=uuid.UUID(str(session_id)), deleted_at__isnull=True).first()
     except ValueError:
         return None
     if session is None:
@@ -67,7 +67,7 @@ def session_get_for_user(user: User, session_id: uuid.UUID | str) -> Session | N
 
 
 def generations_for_session(session: Session) -> QuerySet[Generation]:
-    return session.generations.select_related("voice").order_by("created_at")
+    return session.generations.filter(deleted_at__isnull=True).select_related("voice").order_by("created_at")
 
 
 FEED_PAGE_SIZE = 50
@@ -100,18 +100,23 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
 
 
 def generation_get_for_user(user: User, generation_id: uuid.UUID | str) -> Generation | None:
-    """A generation the user may see: their own (API ones too), or one in a session they may see."""
+    """A generation the user may see: one in a session they may see (even their own goes when their
+    access to its session does), or one of their own API generations."""
     if not user.is_authenticated:
         return None
     try:
-        generation = Generation.objects.select_related("session").filter(id=uuid.UUID(str(generation_id))).first()
+        generation = (
+            Generation.objects.select_related("session")
+            .filter(id=uuid.UUID(str(generation_id)), deleted_at__isnull=True)
+            .first()
+        )
     except ValueError:
         return None
     if generation is None:
         return None
-    if generation.user_id == user.id or (generation.session_id and session_access(user, generation.session_id)):
-        return generation
-    return None
+    if generation.session_id is None:
+        return generation if generation.user_id == user.id else None
+    return generation if session_access(user, generation.session_id) else None
 
 
 def session_shares(session: Session) -> QuerySet[SessionShare]:

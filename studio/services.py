@@ -13,10 +13,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from accounts.selectors import team_get_for_member
+from billing.models import Hold
 from billing.pricing import credits_format, speech_cost, speech_hold, speech_seconds_max
 from billing.selectors import wallet_for_id
 from billing.services import InsufficientCredits, hold_place, hold_settle
@@ -63,7 +65,8 @@ def session_create(*, owner: User, title: str = DEFAULT_SESSION_TITLE) -> Sessio
 
 
 def session_latest_or_create(*, owner: User) -> Session:
-    return Session.objects.filter(owner=owner).order_by("-updated_at").first() or session_create(owner=owner)
+    live = Session.objects.filter(owner=owner, deleted_at__isnull=True)
+    return live.order_by("-updated_at").first() or session_create(owner=owner)
 
 
 def generation_text_clean(text: object) -> str:
@@ -113,6 +116,11 @@ def generation_create(
     seconds_max = speech_seconds_max(cleaned)
     try:
         with transaction.atomic():
+            # Locked, so the session is not deleted under the new generation (session_delete waits).
+            if session is not None and not Session.objects.select_for_update().filter(
+                id=session.id, deleted_at__isnull=True
+            ):
+                raise GenerationRefused("NOT_FOUND", "This session was deleted.")
             generation = Generation.objects.create(
                 user=user,
                 session=session,
@@ -224,6 +232,9 @@ def generation_run(*, generation_id: uuid.UUID, claim: Claim | None = None) -> N
         logger.warning(
             "generation %s: attempt %d, going on after chunk %d", generation.id, generation.attempts, prior_chunks
         )
+    if generation.deleted_at is not None:  # deleted while its worker was away: it ends, paid for what was made
+        _generation_end(generation, relay, prior_pcm, cancelled=True)
+        return
     if generation.attempts > MAX_ATTEMPTS:
         failure = ("TTS_PROVIDER_UNAVAILABLE", "The generation was interrupted too many times. Please try again.")
         _generation_end(generation, relay, prior_pcm, failure=failure)
@@ -316,6 +327,7 @@ def generations_sweep() -> dict[str, int]:
     for user_id, generation_id, order in given_back + lost:
         if dispatch_enqueue(user_id=user_id, generation_id=generation_id, order=order).added:
             counts["resent"] += 1
+    deletions_complete()
     for _ in range(min(dispatch_claimable(), SWEEP_WAKE_MAX)):
         generations_dispatch_task.delay()
         counts["woken"] += 1
@@ -434,6 +446,13 @@ def _generation_end(
     generation.stage = Generation.Stage.NONE
     generation.finished_at = timezone.now()
     with transaction.atomic():
+        # Locked: a delete either came first (the generation goes once this commits) or waits for it.
+        row = Generation.objects.select_for_update().filter(id=generation.id).values_list("deleted_at").first()
+        if row is None:  # removed under the job by something that bypassed the services: nothing to keep
+            logger.warning("generation %s: its row is gone; its audio is discarded", generation.id)
+            generation.audio.delete(save=False)
+            return
+        generation.deleted_at = row[0]
         generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)))
         generation.save(
             update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
@@ -443,6 +462,8 @@ def _generation_end(
         transaction.on_commit(lambda: relay.end(end))
         _broadcast_on_commit(generation)
         _wallet_broadcast_on_commit(generation.user_id)
+    if generation.deleted_at is not None:
+        deletions_complete(generation_ids=[generation.id])
 
 
 def _end_data(generation: Generation) -> dict:
@@ -467,8 +488,8 @@ def _progress_data(generation: Generation) -> dict:
 def _progress_save(generation: Generation, *, new_peaks: list[float], peaks_offset: int) -> None:
     generation.heartbeat_at = timezone.now()
     generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at"])
-    if generation.session_id is None:
-        return
+    if generation.session_id is None or Generation.objects.filter(id=generation.id, deleted_at__isnull=False).exists():
+        return  # a deleted one is gone from the pages; it only runs on to its next chunk
     session_broadcast(
         generation.session_id,
         {
@@ -492,7 +513,7 @@ def _wallet_broadcast_on_commit(user_id: int) -> None:
 
 
 def _broadcast_on_commit(generation: Generation) -> None:
-    if generation.session_id is None:
+    if generation.session_id is None or generation.deleted_at is not None:
         return
     state = generation_state(generation, with_peaks=generation.is_finished)
     transaction.on_commit(
@@ -513,10 +534,41 @@ def session_rename(*, session: Session, title: str) -> Session:
 
 
 def session_delete(*, session: Session) -> None:
-    """Deletes the session, its generations and their audio files."""
-    for generation in session.generations.exclude(audio=""):
-        generation.audio.delete(save=False)
-    session.delete()
+    """Deletes the session: hidden at once from every page and selector, its unfinished generations
+    cancelled (each settles its hold for the audio it made), and its rows and audio removed as soon
+    as every generation in it has ended (now, at the end of its job, or by the sweep)."""
+    now = timezone.now()
+    with transaction.atomic():
+        Session.objects.filter(id=session.id).update(deleted_at=now)
+        session.generations.filter(deleted_at__isnull=True).update(deleted_at=now)
+    deletions_complete()
+
+
+def deletions_complete(*, generation_ids: list[uuid.UUID] | None = None) -> int:
+    """Carries deletions through: cancels the deleted generations still under way (a queued one ends
+    at once, settled at 0; a running one stops at its next chunk), removes those that have ended and
+    settled, with their audio, then the deleted sessions left empty. Returns how many it removed.
+    A job's end runs it for its own generation; the sweep runs it for all."""
+    deleted = Generation.objects.filter(deleted_at__isnull=False)
+    if generation_ids is not None:
+        deleted = deleted.filter(id__in=generation_ids)
+    for generation_id in deleted.exclude(status__in=Generation.FINISHED).values_list("id", flat=True):
+        generation_cancel(generation_id=generation_id)
+    settled = deleted.filter(status__in=Generation.FINISHED).exclude(
+        Exists(Hold.objects.filter(generation=OuterRef("pk"), settled_at__isnull=True))
+    )
+    audio, removed = [], 0
+    with transaction.atomic():
+        # A row locked by a job that is ending it is skipped: that job calls this once it has ended.
+        for generation in settled.select_for_update(skip_locked=True).only("id", "audio"):
+            if generation.audio:
+                audio.append(generation.audio)
+            generation.delete()
+            removed += 1
+        Session.objects.filter(deleted_at__isnull=False, generations__isnull=True).delete()
+    for file in audio:  # once the rows are gone, so no row ever names a missing file
+        file.storage.delete(file.name)
+    return removed
 
 
 def session_share(*, session: Session, by: User, team_id: object, role: str) -> SessionShare:
@@ -537,17 +589,15 @@ def session_unshare(*, session: Session, share_id: object) -> None:
 
 
 def generation_delete(*, generation: Generation) -> None:
-    """Removes a finished generation and its audio (a running one is cancelled first)."""
-    if not generation.is_finished:
-        generation_cancel(generation_id=generation.id)
+    """Deletes a generation: hidden at once (the session's pages are told), cancelled if it is under
+    way (its hold settles for the audio it made), and removed with its audio once it has ended."""
+    Generation.objects.filter(id=generation.id).update(deleted_at=timezone.now())
     session_id, generation_id = generation.session_id, str(generation.id)
-    if generation.audio:
-        generation.audio.delete(save=False)
-    generation.delete()
     if session_id:
         transaction.on_commit(
             lambda: session_broadcast(session_id, {"type": "generation.deleted", "generation_id": generation_id})
         )
+    deletions_complete(generation_ids=[generation.id])
 
 
 def generation_again(*, generation: Generation, user: User) -> Generation:

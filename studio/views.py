@@ -163,9 +163,10 @@ def session_generations(request: HttpRequest, session_id) -> JsonResponse:
 
 def _generation_for_action(request: HttpRequest, generation_id) -> tuple[Generation, object]:
     generation = generation_get_for_user(request.user, generation_id)
-    if generation is None or generation.session_id is None:
+    access = session_access(request.user, generation.session_id) if generation and generation.session_id else None
+    if access is None:
         raise Http404("No such generation")
-    return generation, session_access(request.user, generation.session_id)
+    return generation, access
 
 
 @login_required

@@ -44,6 +44,27 @@ def _release_test_database(django_db_setup, django_db_blocker) -> Iterator[None]
                 )
 
 
+@pytest.fixture(autouse=True)
+def _credits_check_after_committed_tests(request) -> Iterator[None]:
+    """After each test whose writes are committed (the stack tests), before its tables are emptied:
+    `manage.py credits check` must find every wallet's held and balance matching its holds and
+    ledger, whatever the test did."""
+    if "transactional_db" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, so emptied after this check
+    yield
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    problems = StringIO()
+    try:
+        call_command("credits", "check", stdout=StringIO(), stderr=problems)
+    except CommandError as error:
+        pytest.fail(f"{error}:\n{problems.getvalue()}")
+
+
 @pytest.fixture(scope="session")
 def engine_process() -> Iterator[RestartableProcess]:
     """The real engine, started once for the whole run (cold on its first request)."""
