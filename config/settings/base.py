@@ -235,9 +235,11 @@ TTS_RATE_LIMIT_PER_MINUTE = env_int("TTS_RATE_LIMIT_PER_MINUTE", 60, minimum=1)
 GENERATION_ACCOUNT_CONCURRENCY = env_int("GENERATION_ACCOUNT_CONCURRENCY", 2, minimum=1)
 # Credits, in micro-credits (1 credit = 1,000,000): what every new account starts with.
 SIGNUP_GRANT_MICROCREDITS = env_int("SIGNUP_GRANT_MICROCREDITS", 1_000_000, minimum=0)
-# Voice clones: how many an account may have, how long creating one may wait for the engine, and
+# Voice clones: how many an account may have, how many attempts to create one it may make an hour
+# (refused ones count: each decodes an upload), how long creating one may wait for the engine, and
 # whether the reference recording is kept (the published docs promise it is not).
 VOICE_CLONE_LIMIT = env_int("VOICE_CLONE_LIMIT", 1000, minimum=0)
+VOICE_CLONE_RATE_LIMIT_PER_HOUR = env_int("VOICE_CLONE_RATE_LIMIT_PER_HOUR", 30, minimum=1)
 VOICE_CLONE_ENCODE_TIMEOUT_SECONDS = env_int("VOICE_CLONE_ENCODE_TIMEOUT_SECONDS", 90, minimum=1)
 VOICE_CLONE_KEEP_REFERENCE = env_bool("VOICE_CLONE_KEEP_REFERENCE", False)
 VOICE_CLONE_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
