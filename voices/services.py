@@ -130,7 +130,8 @@ async def _speaker_encode(reference: Reference) -> dict:
     timeout = settings.VOICE_CLONE_ENCODE_TIMEOUT_SECONDS
     try:
         with pool.lease(engine):
-            async with asyncio.timeout(timeout), AsyncEngineClient(engine.url, timeout=timeout) as client:
+            # The deadline bounds the whole call; the client's own (per wait) is only a backstop.
+            async with asyncio.timeout(timeout), AsyncEngineClient(engine.url, timeout=timeout + 5) as client:
                 return await client.encode_speaker(wav_from_pcm(reference.pcm))
     except TimeoutError:
         raise CloneRefused("TTS_PROVIDER_UNAVAILABLE", "Encoding the voice took too long. Please try again.") from None
