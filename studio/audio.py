@@ -116,7 +116,8 @@ def pcm_from_untrusted_audio(data: bytes, *, input_format: str, max_seconds: flo
         raise ValueError(f"not a format to decode untrusted audio as: {input_format!r}")
     # fmt: off
     command = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+        # Only fatal messages: a garbage file makes an error line per frame, megabytes of them.
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "fatal", "-threads", "1",
         "-protocol_whitelist", "pipe", "-codec_whitelist", _DECODERS,
         "-f", input_format, "-i", "pipe:0",
         "-map", "0:a:0", "-t", f"{max_seconds:.3f}",
