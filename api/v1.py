@@ -411,7 +411,13 @@ def tokens_revoke(request: HttpRequest, token_id) -> dict:
 
 
 def _clone(voice: Voice) -> dict:
-    return {"voice_id": str(voice.id), "speaker_name": voice.speaker_name, "created_at": voice.created_at.isoformat()}
+    # `name` is the cloning tutorial's field, `speaker_name` the API reference's: both, same value.
+    return {
+        "voice_id": str(voice.id),
+        "name": voice.speaker_name,
+        "speaker_name": voice.speaker_name,
+        "created_at": voice.created_at.isoformat(),
+    }
 
 
 @api.get("/voice-clones", auth=bearer_voices, summary="Your voice clones and your quota")
@@ -430,15 +436,17 @@ def voice_clones_list(request: HttpRequest) -> dict:
     auth=bearer_voices,
     response={201: dict},
     summary="Create a voice clone from a 5–10 s WAV or MP3",
-    description="multipart/form-data with `speaker_name` (also `name`) and an `audio` file, or JSON "
-    '`{"speaker_name", "audio_base64"}`. At most 10 MB. Costs 0.025 credits.',
+    description="multipart/form-data with `speaker_name` (or `name`) and an `audio` file, or JSON "
+    '`{"speaker_name" (or "name"), "audio_base64"}`. At most 10 MB. Costs 0.025 credits. Attempts are '
+    "limited per account an hour (refused ones count): past it, 429 with Retry-After.",
 )
-def voice_clones_create(request: HttpRequest) -> Status:
+async def voice_clones_create(request: HttpRequest) -> Status:
     name, audio = _clone_upload(request)
     try:
-        created = clone_create(user=request.auth, speaker_name=name, audio=audio)
+        created = await clone_create(user=request.auth, speaker_name=name, audio=audio)
     except CloneRefused as refused:
-        raise ApiError(refused.code, refused.message) from None
+        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+        raise ApiError(refused.code, refused.message, headers=headers) from None
     return Status(
         201,
         ok(
@@ -460,7 +468,7 @@ def _clone_upload(request: HttpRequest) -> tuple[object, bytes]:
             raise ApiError("VALIDATION_ERROR", "audio: attach the recording as a file field named `audio`.")
         if upload.size > limit:
             raise ApiError("PAYLOAD_TOO_LARGE", "The recording is larger than 10 MB.")
-        return request.POST.get("speaker_name", request.POST.get("name")), upload.read()
+        return request.POST.get("speaker_name") or request.POST.get("name"), upload.read()
     try:
         body = json.loads(request.body)
     except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers, absurd nesting
@@ -473,7 +481,7 @@ def _clone_upload(request: HttpRequest) -> tuple[object, bytes]:
         raise ApiError("VALIDATION_ERROR", "audio_base64 is not valid base64.") from None
     if len(audio) > limit:
         raise ApiError("PAYLOAD_TOO_LARGE", "The recording is larger than 10 MB.")
-    return body.get("speaker_name", body.get("name")), audio
+    return body.get("speaker_name") or body.get("name"), audio
 
 
 @api.delete("/voice-clones/{uuid:voice_id}", auth=bearer_voices, summary="Delete a voice clone")

@@ -38,6 +38,12 @@ def _wallet_locked(user: User) -> Wallet:
     return Wallet.objects.select_for_update().get(user=user)
 
 
+def wallet_lock(user: User) -> Wallet:
+    """The user's wallet with its row locked until the transaction ends: what else the account
+    does under the same lock (a charge, a clone) waits, so a count taken under it stays true."""
+    return _wallet_locked(user)
+
+
 @transaction.atomic
 def credits_change(
     *,

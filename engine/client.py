@@ -13,6 +13,9 @@
     profile = client.encode_speaker(wav_bytes)["profile"]   # a 5-10 s reference clip -> speaker profile
     events = client.synthesize("Hello.", profile=profile)   # speak with it ('voice' is then ignored)
 
+    async with AsyncEngineClient("http://127.0.0.1:8001") as client:   # from async code (the web)
+        profile = (await client.encode_speaker(wav_bytes))["profile"]
+
 Failures:
 - ``EngineError(code, message)``: the engine refused the request (4xx, e.g.
   ``unknown_voice``) or reported an in-band error frame mid-stream;
@@ -44,6 +47,7 @@ from engine.protocol import (
 
 __all__ = [
     "EngineClient",
+    "AsyncEngineClient",
     "EngineFailure",
     "EngineError",
     "EngineUnavailable",
@@ -121,11 +125,7 @@ class EngineClient:
             raise EngineUnavailable(f"engine timed out on {path}: {exc!r}") from exc
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"engine unreachable at {self.base_url}: {exc!r}") from exc
-        self._raise_for_status(resp)
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise EngineUnavailable(f"engine sent non-JSON for {path}") from exc
+        return _json_answer(resp, path)
 
     # --- API -----------------------------------------------------------------------
     def health(self) -> dict:
@@ -139,10 +139,7 @@ class EngineClient:
         speaker profile: the engine's whole answer,
         ``{"profile": {...}, "analysis": {...}}``. Refusals (``no_speech``,
         ``bad_audio``...) raise ``EngineError``."""
-        data = self._request_json("POST", "/speakers/encode", content=wav_bytes, headers={"content-type": "audio/wav"})
-        if not isinstance(data, dict) or not isinstance(data.get("profile"), dict):
-            raise EngineUnavailable("engine's /speakers/encode answer has no profile")
-        return data
+        return _speaker_encoded(self._request_json("POST", "/speakers/encode", **_encode_request(wav_bytes)))
 
     def synthesize(
         self,
@@ -194,3 +191,58 @@ class EngineClient:
             raise EngineUnavailable(f"engine connection failed ({self.base_url}): {exc!r}") from exc
         except ProtocolError as exc:
             raise EngineUnavailable(f"garbled stream from the engine: {exc}") from exc
+
+
+def _json_answer(resp: httpx.Response, path: str):
+    EngineClient._raise_for_status(resp)
+    try:
+        return resp.json()
+    except ValueError as exc:
+        raise EngineUnavailable(f"engine sent non-JSON for {path}") from exc
+
+
+def _encode_request(wav_bytes: bytes) -> dict:
+    return {"content": wav_bytes, "headers": {"content-type": "audio/wav"}}
+
+
+def _speaker_encoded(data) -> dict:
+    if not isinstance(data, dict) or not isinstance(data.get("profile"), dict):
+        raise EngineUnavailable("engine's /speakers/encode answer has no profile")
+    return data
+
+
+class AsyncEngineClient:
+    """The engine's speaker encoding for async code (the web's clone requests), on
+    httpx.AsyncClient: the same requests, answers and failures as EngineClient's."""
+
+    def __init__(
+        self, base_url: str, timeout: float = 60.0, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncEngineClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def _request_json(self, method: str, path: str, **kwargs):
+        try:
+            resp = await self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise EngineUnavailable(f"engine timed out on {path}: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"engine unreachable at {self.base_url}: {exc!r}") from exc
+        return _json_answer(resp, path)
+
+    async def encode_speaker(self, wav_bytes: bytes) -> dict:
+        """As EngineClient.encode_speaker."""
+        return _speaker_encoded(await self._request_json("POST", "/speakers/encode", **_encode_request(wav_bytes)))

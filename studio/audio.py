@@ -1,7 +1,10 @@
-"""The product's audio format (24 kHz, mono, 16-bit PCM WAV) and its waveform peaks."""
+"""The product's audio format (24 kHz, mono, 16-bit PCM WAV), its waveform peaks, and decoding
+untrusted audio into it."""
 
 import io
+import resource
 import struct
+import subprocess
 
 import numpy as np
 
@@ -78,3 +81,62 @@ def flac_from_pcm(pcm: bytes) -> bytes:
     buffer = io.BytesIO()
     segment.export(buffer, format="flac")
     return buffer.getvalue()
+
+
+# ---------- decoding untrusted audio ----------
+
+# What ffmpeg may do with bytes a user sent: one demuxer (told, never guessed), the pipe as its only
+# protocol (a playlist inside the bytes cannot make it fetch a URL), these decoders only, and bounded
+# time, CPU and memory.
+_DECODABLE_FORMATS = {"wav", "mp3"}
+_DECODERS = "pcm_u8,pcm_s16le,pcm_s24le,pcm_s32le,pcm_f32le,pcm_f64le,pcm_alaw,pcm_mulaw,mp3float,mp3"
+DECODE_TIMEOUT_SECONDS = 20.0
+_DECODE_CPU_SECONDS = 10
+# ffmpeg maps its many codec libraries at start (about 300 MB of address space); this leaves room
+# for decoding 10 MB, not for a file that makes it allocate without end.
+_DECODE_ADDRESS_SPACE_BYTES = 768 * 1024 * 1024
+
+
+class AudioUndecodable(ValueError):
+    """ffmpeg could not decode the bytes, or was stopped for taking too long."""
+
+
+def _decoder_limits() -> None:
+    # Runs in the child between fork and exec: only setrlimit calls, nothing that takes a lock.
+    resource.setrlimit(resource.RLIMIT_CPU, (_DECODE_CPU_SECONDS, _DECODE_CPU_SECONDS + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (_DECODE_ADDRESS_SPACE_BYTES, _DECODE_ADDRESS_SPACE_BYTES))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # it writes to pipes only, never a file
+
+
+def pcm_from_untrusted_audio(data: bytes, *, input_format: str, max_seconds: float) -> bytes:
+    """Audio bytes from a user, as the product's PCM (24 kHz mono s16le, channels mixed down), of at
+    most `max_seconds`. ffmpeg reads them from stdin as `input_format` ("wav" or "mp3", from the
+    bytes' content) and is killed if it takes longer than DECODE_TIMEOUT_SECONDS."""
+    if input_format not in _DECODABLE_FORMATS:
+        raise ValueError(f"not a format to decode untrusted audio as: {input_format!r}")
+    # fmt: off
+    command = [
+        # Only fatal messages: a garbage file makes an error line per frame, megabytes of them.
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "fatal", "-threads", "1",
+        "-protocol_whitelist", "pipe", "-codec_whitelist", _DECODERS,
+        "-f", input_format, "-i", "pipe:0",
+        "-map", "0:a:0", "-t", f"{max_seconds:.3f}",
+        "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1",
+    ]
+    # fmt: on
+    try:
+        decoded = subprocess.run(
+            command,
+            input=data,
+            capture_output=True,
+            timeout=DECODE_TIMEOUT_SECONDS,
+            preexec_fn=_decoder_limits,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed it
+        raise AudioUndecodable("decoding took too long") from None
+    if decoded.returncode != 0:
+        reason = decoded.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioUndecodable(reason[-1] if reason else f"ffmpeg exited with {decoded.returncode}")
+    pcm = decoded.stdout
+    return pcm[: len(pcm) - len(pcm) % SAMPLE_WIDTH]

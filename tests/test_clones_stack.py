@@ -13,6 +13,7 @@ from billing.selectors import ledger_sum, wallet_for
 from studio.models import Generation
 from tests.audio_checks import median_f0, transcribe, wav_info, word_error_rate
 from tests.reference_clips import clip, noise, to_mp3, to_wav
+from tests.waiting import wait_for
 from voices.models import Voice
 
 pytestmark = pytest.mark.stack
@@ -35,7 +36,7 @@ def test_clone_from_a_recording_speaks_new_text_in_that_direction(api, user):
     response = create(api, "Stella", to_wav(*clip("slt", 8)))
     assert response.status_code == 201, response.text
     data = response.json()["data"]
-    assert data["speaker_name"] == "Stella" and data["voice_id"] and data["created_at"]
+    assert data["speaker_name"] == data["name"] == "Stella" and data["voice_id"] and data["created_at"]
     assert data["speech_seconds"] > 6 and data["warnings"] == []
 
     # Usable at once, in the voice list and for speech.
@@ -57,7 +58,9 @@ def test_clone_from_a_recording_speaks_new_text_in_that_direction(api, user):
     assert entry.amount == -25_000 and str(entry.voice_id) == data["voice_id"]
     assert wallet_for(user).balance == ledger_sum(user)
     voice = Voice.objects.get(id=data["voice_id"])
-    assert voice.profile["version"] == 1 and not voice.reference and voice.preview
+    assert voice.profile["version"] == 1 and not voice.reference
+    # The preview is recorded by a worker after the clone is created.
+    wait_for(lambda: Voice.objects.get(id=voice.id).preview, what="the clone's preview")
 
 
 def test_json_base64_mp3_and_the_tutorials_name_field(api):
@@ -70,6 +73,7 @@ def test_json_base64_mp3_and_the_tutorials_name_field(api):
     assert response.status_code == 201, response.text
     listed = api.get("/api/v1/voice-clones").json()["data"]
     assert {c["speaker_name"] for c in listed["voice_clones"]} == {"Kal", "Kal two"}
+    assert {c["name"] for c in listed["voice_clones"]} == {"Kal", "Kal two"}
     assert listed["quota"] == {"used": 2, "limit": 1000}
 
 
@@ -156,7 +160,10 @@ def test_legacy_api_finds_a_clone_by_name(api, web_url, user):
     assert response.status_code == 200 and '"request_finished": true' in response.text
 
 
-def test_voice_clone_page_creates_lists_previews_and_deletes(transactional_db, web_url, user, builtin_voices):
+def test_voice_clone_page_creates_lists_previews_and_deletes(
+    transactional_db, web_url, engine_url, user, builtin_voices, settings
+):
+    settings.ENGINE_URLS = [engine_url]  # the page runs in this process, and calls the stack's engine
     page = Client()
     page.force_login(user)
     wav = to_wav(*clip("slt", 7))
@@ -171,6 +178,8 @@ def test_voice_clone_page_creates_lists_previews_and_deletes(transactional_db, w
     )
     assert made.status_code == 200 and "is ready" in made.content.decode()
     voice = Voice.objects.get(kind="clone")
+    # A worker records the preview after the clone is made; until then the page is told to wait.
+    wait_for(lambda: page.get(f"/studio/voices/{voice.id}/preview").status_code == 200, what="the preview")
     preview = page.get(f"/studio/voices/{voice.id}/preview")
     assert preview.status_code == 200 and wav_info(b"".join(preview.streaming_content))[3] > 1
     studio = page.get("/studio/", follow=True).content.decode()

@@ -1,19 +1,19 @@
 """Checks of a reference recording for voice cloning, and turning it into the engine's format.
 
-What a person uploads is untrusted: the format is told by the content, never the file name; the
-decoder (ffmpeg, through pydub) is stopped after a bounded length, so a file that claims hours of
+What a person uploads is untrusted: the format is told by the content, never the file name, and
+ffmpeg is told it (studio.audio.pcm_from_untrusted_audio: no probing, no protocol but the pipe,
+bounded time and memory); decoding stops after a bounded length, so a file that claims hours of
 audio cannot make it work for hours; the result is 24 kHz mono 16-bit PCM with the silence at both
 ends trimmed. Whether there is enough speech in it is for the engine's speaker encoder to say.
 """
 
-import io
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydub import AudioSegment
-from pydub.exceptions import CouldntDecodeError
 
 from engine.protocol import SAMPLE_RATE
+from studio.audio import AudioUndecodable, pcm_from_untrusted_audio
 
 MIN_SECONDS = 5.0
 MAX_SECONDS = 10.0
@@ -26,6 +26,10 @@ _TRIM_BELOW_PEAK_DB = 40
 _FRAME_SECONDS = 0.02
 _CLIPPED_LEVEL = 32_000
 _CLIPPED_SHARE = 0.001
+# One speaker, recorded in mono or stereo; more channels is a mix or surround, not a reference.
+_MAX_CHANNELS = 2
+# A WAV's chunks before its format chunk are looked through this far, no further.
+_WAV_HEADER_SCAN_BYTES = 1 << 20
 
 
 class ReferenceRejected(ValueError):
@@ -57,20 +61,22 @@ def reference_prepare(data: bytes) -> Reference:
     kind = reference_format(data)
     if kind is None:
         raise ReferenceRejected("The file is not WAV or MP3 audio (judged by its content, not its name).")
+    if kind == "wav":
+        _wav_channels_check(data)
+    undecodable = f"The {kind.upper()} file could not be decoded: it may be damaged or truncated."
     try:
-        segment = AudioSegment.from_file(io.BytesIO(data), format=kind, duration=_DECODE_LIMIT_SECONDS)
-    except (CouldntDecodeError, IndexError, ValueError, OSError):
-        raise ReferenceRejected(
-            f"The {kind.upper()} file could not be decoded: it may be damaged or truncated."
-        ) from None
-    seconds = len(segment) / 1000
+        pcm = pcm_from_untrusted_audio(data, input_format=kind, max_seconds=_DECODE_LIMIT_SECONDS)
+    except AudioUndecodable:
+        raise ReferenceRejected(undecodable) from None
+    if not pcm:
+        raise ReferenceRejected(undecodable)
+    samples = np.frombuffer(pcm, dtype="<i2")
+    seconds = samples.size / SAMPLE_RATE
     if seconds > MAX_SECONDS + _TOLERANCE_SECONDS:
         raise ReferenceRejected(f"The recording is longer than {MAX_SECONDS:.0f} s: trim it to 5–10 seconds.")
     if seconds < MIN_SECONDS - _TOLERANCE_SECONDS:
         raise ReferenceRejected(f"The recording is {seconds:.1f} s long: it needs 5–10 seconds of speech.")
 
-    segment = segment.set_channels(1).set_frame_rate(SAMPLE_RATE).set_sample_width(2)
-    samples = np.frombuffer(segment.raw_data, dtype="<i2")
     warnings = []
     if np.count_nonzero(np.abs(samples.astype(np.int32)) >= _CLIPPED_LEVEL) > _CLIPPED_SHARE * max(1, samples.size):
         warnings.append("The recording shows clipping (it was recorded too loud); the clone may sound harsh.")
@@ -84,6 +90,26 @@ def reference_prepare(data: bytes) -> Reference:
         source_format=kind,
         warnings=warnings,
     )
+
+
+def _wav_channels_check(data: bytes) -> None:
+    """Refuses a WAV whose format chunk declares no channels or more than a recording of one
+    speaker has. A WAV without a readable format chunk is left to the decoder to refuse."""
+    position, end = 12, min(len(data), _WAV_HEADER_SCAN_BYTES)
+    while position + 8 <= end:
+        chunk_id, size = data[position : position + 4], struct.unpack("<I", data[position + 4 : position + 8])[0]
+        if chunk_id == b"fmt ":
+            if size < 4 or position + 12 > len(data):
+                return
+            channels = struct.unpack("<H", data[position + 10 : position + 12])[0]
+            if channels == 0:
+                raise ReferenceRejected("The WAV file declares no audio channels: it is damaged.")
+            if channels > _MAX_CHANNELS:
+                raise ReferenceRejected(
+                    f"The WAV file has {channels} channels: send a mono or stereo recording of one speaker."
+                )
+            return
+        position += 8 + size + size % 2  # chunks are padded to an even length
 
 
 def _trim_silence(samples: np.ndarray) -> np.ndarray:

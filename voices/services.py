@@ -1,29 +1,34 @@
-import json
+import asyncio
+import logging
 import uuid
 from dataclasses import dataclass
 from functools import cache
 
 import redis
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.db import transaction
 
 from accounts.models import User
-from billing.models import LedgerEntry
+from billing.models import LedgerEntry, Wallet
 from billing.pricing import CLONE_PRICE
 from billing.selectors import wallet_for
-from billing.services import InsufficientCredits, credits_change
+from billing.services import credits_change, wallet_lock
+from config.asyncdb import db_work
 from config.text import name_clean
-from engine.client import Audio, EngineClient, EngineError, EngineFailure
+from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure
+from engine.pool import NoEngineAvailable
 from studio.audio import wav_from_pcm
 from studio.engines import engine_pool
+from studio.ratelimit import clone_rate_limit_hit
 from voices.builtin import BUILTIN_VOICES
 from voices.models import Voice
 from voices.reference import Reference, ReferenceRejected, reference_prepare
 from voices.selectors import clones_count
 
-JOB_TTL_SECONDS = 600
+logger = logging.getLogger(__name__)
+
 PREVIEW_TEXT = "Hello! This is how I sound. I hope you like my voice."
 
 
@@ -55,10 +60,11 @@ def voices_sync_builtin() -> list[Voice]:
 class CloneRefused(Exception):
     """A clone request that was not carried out; nothing was stored or charged."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -67,49 +73,99 @@ class CloneCreated:
     reference: Reference
 
 
-def clone_create(*, user: User, speaker_name: object, audio: bytes, consent: bool = True) -> CloneCreated:
-    """Checks the recording, has the engine encode it (a Celery job), then stores the clone and
-    charges for it in one transaction. The reference is not kept unless VOICE_CLONE_KEEP_REFERENCE."""
+_ENGINE_UNAVAILABLE = "The speech engine is unavailable right now. Please try again shortly."
+
+
+async def clone_create(*, user: User, speaker_name: object, audio: bytes, consent: bool = True) -> CloneCreated:
+    """Checks the request and the recording, has the engine encode it (awaited here: no thread
+    waits), then stores the clone and charges for it in one transaction. Its preview is recorded
+    afterwards by a worker. The reference is not kept unless VOICE_CLONE_KEEP_REFERENCE."""
+    name = await db_work(_clone_admit)(user=user, speaker_name=speaker_name, consent=consent)
+    try:
+        # ffmpeg in a thread of its own: decoding holds no database connection and no request's thread.
+        reference = await sync_to_async(reference_prepare, thread_sensitive=False)(audio)
+    except ReferenceRejected as rejected:
+        raise CloneRefused("VALIDATION_ERROR", str(rejected)) from None
+    encoded = await _speaker_encode(reference)
+    voice = await db_work(_clone_store)(user=user, name=name, reference=reference, profile=encoded["profile"])
+    return CloneCreated(voice=voice, reference=reference)
+
+
+def _clone_admit(*, user: User, speaker_name: object, consent: bool) -> str:
+    """Counts the attempt against the account's hourly limit (before anything can refuse it), then
+    refuses what can be refused without the recording. Returns the clone's name."""
+    retry_after = clone_rate_limit_hit(user.id)
+    if retry_after is not None:
+        raise CloneRefused(
+            "TTS_RATE_LIMITED",
+            f"Too many voice-clone attempts: the limit is {settings.VOICE_CLONE_RATE_LIMIT_PER_HOUR} an hour. "
+            f"Retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
     name = name_clean(speaker_name, min_length=2, max_length=80)
     if not name:
-        raise CloneRefused("VALIDATION_ERROR", "speaker_name must be 2 to 80 characters.")
+        raise CloneRefused("VALIDATION_ERROR", "speaker_name (or name) must be 2 to 80 characters.")
     if not consent:
         raise CloneRefused("VALIDATION_ERROR", "Confirm that you have the right to clone this voice.")
+    _clone_room_check(user, wallet_for(user))
+    return name
+
+
+def _clone_room_check(user: User, wallet: Wallet) -> None:
     used = clones_count(user)
     if used >= settings.VOICE_CLONE_LIMIT:
         raise CloneRefused("VALIDATION_ERROR", f"You have {used} voice clones, the most an account may have.")
-    if wallet_for(user).available < CLONE_PRICE:
+    if wallet.available < CLONE_PRICE:
         raise CloneRefused("INSUFFICIENT_CREDITS", "A voice clone costs 0.025 credits; top up to create one.")
-    try:
-        reference = reference_prepare(audio)
-    except ReferenceRejected as rejected:
-        raise CloneRefused("VALIDATION_ERROR", str(rejected)) from None
 
-    result = _clone_encode_on_worker(reference)
-    preview_name = result.get("preview")
+
+async def _speaker_encode(reference: Reference) -> dict:
+    """The engine's speaker profile for the recording, within VOICE_CLONE_ENCODE_TIMEOUT_SECONDS."""
+    pool = engine_pool()
     try:
-        with transaction.atomic():
-            voice = Voice.objects.create(
-                speaker_name=name,
-                kind=Voice.Kind.CLONE,
-                owner=user,
-                # The engine speaks a clone from its profile alone.
-                engine_voice="",
-                gender=result["profile"].get("base", ""),
-                description=f"Cloned from a {reference.speech_seconds:.1f} s recording",
-                profile=result["profile"],
-                preview=preview_name or "",
-            )
-            credits_change(
-                user=user, amount=-CLONE_PRICE, kind=LedgerEntry.Kind.CLONE, reason=f"Voice clone “{name}”", voice=voice
-            )
-            if settings.VOICE_CLONE_KEEP_REFERENCE:
-                voice.reference.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(reference.pcm)), save=True)
-    except InsufficientCredits:
-        if preview_name:
-            storages["audio"].delete(preview_name)
-        raise CloneRefused("INSUFFICIENT_CREDITS", "A voice clone costs 0.025 credits; top up to create one.") from None
-    return CloneCreated(voice=voice, reference=reference)
+        # With several engines the first pick asks each for its load: not on the event loop.
+        engine = await sync_to_async(pool.pick, thread_sensitive=False)()
+    except NoEngineAvailable:
+        raise CloneRefused("TTS_PROVIDER_UNAVAILABLE", _ENGINE_UNAVAILABLE) from None
+    timeout = settings.VOICE_CLONE_ENCODE_TIMEOUT_SECONDS
+    try:
+        with pool.lease(engine):
+            # The deadline bounds the whole call; the client's own (per wait) is only a backstop.
+            async with asyncio.timeout(timeout), AsyncEngineClient(engine.url, timeout=timeout + 5) as client:
+                return await client.encode_speaker(wav_from_pcm(reference.pcm))
+    except TimeoutError:
+        raise CloneRefused("TTS_PROVIDER_UNAVAILABLE", "Encoding the voice took too long. Please try again.") from None
+    except EngineError as error:
+        message = "There is not enough clear speech in the recording." if error.code == "no_speech" else error.message
+        raise CloneRefused("VALIDATION_ERROR", message) from None
+    except EngineFailure as failure:
+        logger.warning("voice clone: engine %s unavailable: %s", engine.url, failure)
+        pool.mark_down(engine.url)
+        raise CloneRefused("TTS_PROVIDER_UNAVAILABLE", _ENGINE_UNAVAILABLE) from None
+
+
+@transaction.atomic
+def _clone_store(*, user: User, name: str, reference: Reference, profile: dict) -> Voice:
+    # Under the wallet's row lock, this account's clone creations (and charges) take turns: the
+    # count checked here cannot change before the insert, so concurrent uploads cannot pass the limit.
+    _clone_room_check(user, wallet_lock(user))
+    voice = Voice.objects.create(
+        speaker_name=name,
+        kind=Voice.Kind.CLONE,
+        owner=user,
+        # The engine speaks a clone from its profile alone.
+        engine_voice="",
+        gender=profile.get("base", ""),
+        description=f"Cloned from a {reference.speech_seconds:.1f} s recording",
+        profile=profile,
+    )
+    credits_change(
+        user=user, amount=-CLONE_PRICE, kind=LedgerEntry.Kind.CLONE, reason=f"Voice clone “{name}”", voice=voice
+    )
+    if settings.VOICE_CLONE_KEEP_REFERENCE:
+        voice.reference.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(reference.pcm)), save=True)
+    transaction.on_commit(lambda: voice_preview_request(voice))
+    return voice
 
 
 def clone_delete(*, user: User, voice_id: uuid.UUID) -> bool:
@@ -122,53 +178,6 @@ def clone_delete(*, user: User, voice_id: uuid.UUID) -> bool:
             stored.delete(save=False)
     voice.delete()
     return True
-
-
-def _job_key(job_id: str, part: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:clone-job:{job_id}:{part}"
-
-
-def _clone_encode_on_worker(reference: Reference) -> dict:
-    """Hands the recording to a Celery job through Redis (short-lived, never the database) and
-    waits for the engine's profile."""
-    from voices.tasks import clone_encode_task
-
-    job_id = uuid.uuid4().hex
-    client = _redis()
-    client.set(_job_key(job_id, "reference"), reference.pcm, ex=JOB_TTL_SECONDS)
-    clone_encode_task.delay(job_id)
-    answer = client.blpop([_job_key(job_id, "result")], timeout=settings.VOICE_CLONE_ENCODE_TIMEOUT_SECONDS)
-    client.delete(_job_key(job_id, "reference"))
-    if answer is None:
-        raise CloneRefused("TTS_PROVIDER_UNAVAILABLE", "Encoding the voice took too long. Please try again.")
-    result = json.loads(answer[1])
-    if "error" in result:
-        raise CloneRefused(result["error"], result["message"])
-    return result
-
-
-def clone_encode(*, job_id: str) -> None:
-    """The job: the engine encodes the recording and speaks a short preview with the new profile."""
-    client = _redis()
-    pcm = client.getdel(_job_key(job_id, "reference"))
-    if pcm is None:
-        return  # the request gave up and removed it
-    pool = engine_pool()
-    try:
-        with pool.lease(pool.pick()) as engine:
-            encoded = engine.encode_speaker(wav_from_pcm(pcm))
-            preview = _preview_speak(engine, profile=encoded["profile"])
-        preview_name = storages["audio"].save(f"previews/{job_id}.wav", ContentFile(wav_from_pcm(preview)))
-        result = {"profile": encoded["profile"], "analysis": encoded.get("analysis", {}), "preview": preview_name}
-    except EngineError as error:
-        message = "There is not enough clear speech in the recording." if error.code == "no_speech" else error.message
-        result = {"error": "VALIDATION_ERROR", "message": message}
-    except EngineFailure:
-        result = {"error": "TTS_PROVIDER_UNAVAILABLE", "message": "The speech engine is unavailable right now."}
-    pipe = client.pipeline()
-    pipe.rpush(_job_key(job_id, "result"), json.dumps(result))
-    pipe.expire(_job_key(job_id, "result"), JOB_TTL_SECONDS)
-    pipe.execute()
 
 
 def _preview_speak(engine: EngineClient, *, voice: str | None = None, profile: dict | None = None) -> bytes:
@@ -192,14 +201,17 @@ def voice_preview_make(*, voice_id: str) -> None:
     pool = engine_pool()
     with pool.lease(pool.pick()) as engine:
         pcm = _preview_speak(engine, voice=voice.engine_voice or None, profile=voice.profile)
-    voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=True)
+    voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=False)
+    # Only the preview is written, and only to a voice that still exists: a clone deleted while its
+    # preview was spoken stays deleted (a whole save() would insert it again).
+    if not Voice.objects.filter(id=voice.id).update(preview=voice.preview.name):
+        voice.preview.delete(save=False)
 
 
 @cache
-def _redis_for(url: str, wait_seconds: int) -> redis.Redis:
-    # redis-py's default socket timeout (5 s) would end a longer blocking wait.
-    return redis.Redis.from_url(url, socket_timeout=wait_seconds + 10)
+def _redis_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
 
 
 def _redis() -> redis.Redis:
-    return _redis_for(settings.REDIS_URL, settings.VOICE_CLONE_ENCODE_TIMEOUT_SECONDS)
+    return _redis_for(settings.REDIS_URL)

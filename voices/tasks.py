@@ -1,13 +1,6 @@
 from celery import shared_task
 
 
-@shared_task(name="voices.clone_encode")
-def clone_encode_task(job_id: str) -> None:
-    from voices.services import clone_encode
-
-    clone_encode(job_id=job_id)
-
-
 @shared_task(name="voices.preview_make")
 def voice_preview_task(voice_id: str) -> None:
     from voices.services import voice_preview_make

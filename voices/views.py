@@ -1,3 +1,4 @@
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,22 +23,30 @@ def clones(request: HttpRequest) -> HttpResponse:
     return _clones_page(request)
 
 
+_REFUSED_STATUS = {"INSUFFICIENT_CREDITS": 402, "TTS_RATE_LIMITED": 429, "TTS_PROVIDER_UNAVAILABLE": 502}
+
+
 @login_required
 @require_POST
-def clone_new(request: HttpRequest) -> HttpResponse:
+async def clone_new(request: HttpRequest) -> HttpResponse:
+    # Async, as the API's: creating a clone awaits the engine without holding a thread.
+    user = await request.auser()
+    page = sync_to_async(_clones_page)  # the page's template reads the database
     upload = request.FILES.get("audio")
     name = request.POST.get("speaker_name", "")
     if upload is None:
-        return _clones_page(request, error="Choose a recording (WAV or MP3) or record one.", name=name, status=400)
+        return await page(request, error="Choose a recording (WAV or MP3) or record one.", name=name, status=400)
     if upload.size > settings.VOICE_CLONE_MAX_UPLOAD_BYTES:
-        return _clones_page(request, error="The recording is larger than 10 MB.", name=name, status=400)
+        return await page(request, error="The recording is larger than 10 MB.", name=name, status=400)
     try:
-        created = clone_create(
-            user=request.user, speaker_name=name, audio=upload.read(), consent=request.POST.get("consent") == "on"
+        created = await clone_create(
+            user=user, speaker_name=name, audio=upload.read(), consent=request.POST.get("consent") == "on"
         )
     except CloneRefused as refused:
-        status = 402 if refused.code == "INSUFFICIENT_CREDITS" else 400
-        return _clones_page(request, error=refused.message, name=name, status=status)
+        response = await page(request, error=refused.message, name=name, status=_REFUSED_STATUS.get(refused.code, 400))
+        if refused.retry_after:
+            response["Retry-After"] = str(refused.retry_after)
+        return response
     messages.success(
         request,
         f"“{created.voice.speaker_name}” is ready: {created.reference.speech_seconds:.1f} s of speech used. "

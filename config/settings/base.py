@@ -244,9 +244,11 @@ SIGNUP_GRANT_MICROCREDITS = env_int("SIGNUP_GRANT_MICROCREDITS", 1_000_000, mini
 # When they are given: at sign-up, or once the account has verified an address (production's
 # default, so that made-up addresses farm no credits).
 SIGNUP_GRANT_ON = env_choice("SIGNUP_GRANT_ON", "signup", choices={"signup", "verified"})
-# Voice clones: how many an account may have, how long creating one may wait for the engine, and
+# Voice clones: how many an account may have, how many attempts to create one it may make an hour
+# (refused ones count: each decodes an upload), how long creating one may wait for the engine, and
 # whether the reference recording is kept (the published docs promise it is not).
 VOICE_CLONE_LIMIT = env_int("VOICE_CLONE_LIMIT", 1000, minimum=0)
+VOICE_CLONE_RATE_LIMIT_PER_HOUR = env_int("VOICE_CLONE_RATE_LIMIT_PER_HOUR", 30, minimum=1)
 VOICE_CLONE_ENCODE_TIMEOUT_SECONDS = env_int("VOICE_CLONE_ENCODE_TIMEOUT_SECONDS", 90, minimum=1)
 VOICE_CLONE_KEEP_REFERENCE = env_bool("VOICE_CLONE_KEEP_REFERENCE", False)
 VOICE_CLONE_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
