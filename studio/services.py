@@ -92,6 +92,7 @@ def generation_create(
     voice_id: object,
     session: Session | None = None,
     source: str = Generation.Source.STUDIO,
+    delivery: str = Generation.Delivery.PROGRESSIVE,
     api_token: ApiToken | None = None,
     temperature: float | None = None,
 ) -> Generation:
@@ -117,6 +118,7 @@ def generation_create(
                 user=user,
                 session=session,
                 source=source,
+                delivery=delivery,
                 api_token=api_token,
                 voice=voice,
                 voice_name=voice.speaker_name,
@@ -420,8 +422,9 @@ def _generation_end(
     failure: tuple[str, str] | None = None,
     cancelled: bool = False,
 ) -> None:
-    """Stores what was produced (also the part before a failure or a cancel, which the caller has
-    heard and pays for), settles the hold, and tells the page and the API stream."""
+    """Stores what was produced (also the part before a failure or a cancel, which a caller of a
+    progressive delivery has heard and pays for; a whole-file delivery that did not finish has
+    delivered nothing and costs nothing), settles the hold, and tells the page and the API stream."""
     if pcm:
         wav = ContentFile(wav_from_pcm(pcm))
         generation.audio.save(f"{generation.user_id}/{generation.id}.wav", wav, save=False)
@@ -434,7 +437,10 @@ def _generation_end(
     generation.stage = Generation.Stage.NONE
     generation.finished_at = timezone.now()
     with transaction.atomic():
-        generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)))
+        delivered = (
+            generation.status == Generation.Status.DONE or generation.delivery == Generation.Delivery.PROGRESSIVE
+        )
+        generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)) if delivered else 0)
         generation.save(
             update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
         )
