@@ -26,6 +26,7 @@ import httpx
 import pytest
 from django.db import connection
 from outeai import AsyncOuteAI, OuteAI, OuteAIError
+from outeai.api.v1 import LegacyAPIError, TTSClient
 
 from accounts.services import token_create
 from billing.models import Hold, LedgerEntry
@@ -188,10 +189,19 @@ def test_a_legacy_stream_that_fails_says_why_then_is_cut_off_and_charges_nothing
     assert lines[0]["generation_status"]
     assert lines[-1]["success"] is False and lines[-1]["code"] == "TTS_PROVIDER_UNAVAILABLE", lines[-1]
     assert not any("data" in line for line in lines), "no audio line"
-    generation = Generation.objects.get()
-    assert generation.status == "failed" and generation.seconds > 0
-    # The legacy API delivers its audio only at the end: nothing was delivered, nothing is charged.
-    assert generation.cost == 0
+    # The repo SDK's legacy client reads that last line and raises with its code.
+    with (
+        TTSClient(token=secret, base_url=fault_web) as client,
+        engine_killed_mid_text(fault_engine) as killed,
+        pytest.raises(LegacyAPIError) as raised,
+    ):
+        client.generate(text=TEXT, speaker={"default": VOICE}, verbose=False)
+    assert killed.is_set() and raised.value.code == "TTS_PROVIDER_UNAVAILABLE"
+    for generation in Generation.objects.all():
+        assert generation.status == "failed" and generation.seconds > 0, "audio was made before the failure"
+        # The legacy API delivers its audio only at the end: nothing was delivered, nothing is charged.
+        assert generation.cost == 0
+    assert Generation.objects.count() == 2
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.GENERATION).exists()
     assert wallet_for(user).balance == GRANT
     assert_nothing_held(user)
