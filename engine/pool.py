@@ -73,10 +73,12 @@ class EnginePool:
             return
 
         def refresh() -> None:
-            with self._refreshing:
-                for engine in stale:
-                    self._refresh(engine, time.monotonic())
-            self._heard.set()
+            try:
+                with self._refreshing:
+                    for engine in stale:
+                        self._refresh(engine, time.monotonic())
+            finally:
+                self._heard.set()
 
         threading.Thread(target=refresh, name="engine-pool-health", daemon=True).start()
 

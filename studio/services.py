@@ -422,9 +422,8 @@ def _generation_end(
     failure: tuple[str, str] | None = None,
     cancelled: bool = False,
 ) -> None:
-    """Stores what was produced (also the part before a failure or a cancel, which a caller of a
-    progressive delivery has heard and pays for; a whole-file delivery that did not finish has
-    delivered nothing and costs nothing), settles the hold, and tells the page and the API stream."""
+    """Stores what was produced (also the part before a failure or a cancel, which the caller has
+    heard and pays for), settles the hold, and tells the page and the API stream."""
     if pcm:
         wav = ContentFile(wav_from_pcm(pcm))
         generation.audio.save(f"{generation.user_id}/{generation.id}.wav", wav, save=False)
@@ -437,6 +436,7 @@ def _generation_end(
     generation.stage = Generation.Stage.NONE
     generation.finished_at = timezone.now()
     with transaction.atomic():
+        # A whole-file delivery (tts_non_stream, legacy) that did not finish delivered nothing.
         delivered = (
             generation.status == Generation.Status.DONE or generation.delivery == Generation.Delivery.PROGRESSIVE
         )
