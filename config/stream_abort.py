@@ -23,11 +23,16 @@ class _Abort:
 _current: ContextVar[_Abort | None] = ContextVar("outeai_stream_abort", default=None)
 
 
+class StreamAborted(Exception):
+    """Raised by `response_abort` when no StreamAbort wrapper serves the request: the exception
+    then cuts the transfer off all the same (the server logs it as an error)."""
+
+
 def response_abort(reason: str) -> None:
     """From a streaming response's iterator: end the transfer without its final chunk."""
     state = _current.get()
     if state is None:
-        raise RuntimeError("response_abort() outside a request served through StreamAbort")
+        raise StreamAborted(reason)
     state.reason = reason
 
 
