@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 ENGINE_PORT ?= 8001
-export ENGINE_URL ?= http://127.0.0.1:$(ENGINE_PORT)
+# Given to `make run`'s processes only: the tests choose their own engines (config/settings/test.py).
+ENGINE_URL ?= http://127.0.0.1:$(ENGINE_PORT)
 
 .PHONY: run test setup-run setup-test lint format bench clean
 
@@ -29,7 +30,7 @@ setup-run: $(VENV)/.run-deps
 ## Set up everything and start web, worker and engine on 127.0.0.1:$(PORT).
 run: setup-run
 	@echo "Starting OuteAI Studio on http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" WEB_PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) $(BIN)/honcho start
+	PATH="$(CURDIR)/$(BIN):$$PATH" WEB_PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) ENGINE_URL=$(ENGINE_URL) $(BIN)/honcho start
 
 setup-test: $(VENV)/.test-deps
 	@command -v chromium >/dev/null || { echo "Chromium is missing for the browser tests: sudo apt-get install chromium"; exit 1; }

@@ -25,7 +25,8 @@ class SpeechRequest(Schema):
 class LegacySpeechRequest(Schema):
     """The body of the legacy POST /api/v1/tts: the token travels in the body."""
 
-    token: StrictStr
+    # Optional here so that a body without one is answered 401 UNAUTHORIZED, not 400.
+    token: StrictStr | None = None
     text: StrictStr
     speaker: dict[str, StrictStr] = Field(
         description='{"default": "EN-FEMALE-1-NEUTRAL"} for a built-in voice or {"custom": NAME} for a clone.'

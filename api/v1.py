@@ -22,9 +22,10 @@ from accounts.services import TokenRefused, token_authenticate, token_create, to
 from api import schemas
 from api.auth import bearer_all_scopes, bearer_speech, bearer_tokens_or_session, bearer_voices, scope_require
 from api.errors import CODE_BY_STATUS, STATUS_BY_CODE, ApiError, error_response, ok
+from config.stream_abort import response_abort
 from config.text import name_clean
-from engine.client import EngineClient, EngineFailure
 from studio.audio import flac_from_pcm, pcm_seconds, wav_from_pcm, wav_header
+from studio.engines import engines_health
 from studio.models import Generation
 from studio.relay import RelayEvent, relay_read
 from studio.services import GenerationRefused, generation_cancel, generation_create
@@ -123,22 +124,10 @@ def _validation_message(errors: list[dict]) -> str:
 
 @api.get("/health", auth=None, summary="Service health")
 async def health(request: HttpRequest) -> dict:
-    engine = await sync_to_async(_engine_health)()
+    # Read from what the process last heard (no request waits on an engine); in a thread all the
+    # same, as a process's first call waits for the first answers.
+    engine = await asyncio.to_thread(engines_health)
     return ok({"status": "ok", "api_version": API_VERSION, "engine": engine})
-
-
-def _engine_health() -> dict:
-    """Whether any engine answers, and whether one is warm (a cold one loads its model first)."""
-    answers = []
-    for url in settings.ENGINE_URLS:
-        try:
-            with EngineClient(url, timeout=1.0) as client:
-                answers.append(client.health())
-        except EngineFailure:
-            continue
-    if not answers:
-        return {"status": "unavailable", "engines": 0}
-    return {"status": "ok", "warm": any(a.get("warm") for a in answers), "engines": len(answers)}
 
 
 def _voice(voice: Voice) -> dict:
@@ -160,7 +149,7 @@ def voices(request: HttpRequest) -> dict:
 # ---------- speech ----------
 
 
-def _speech_start(request: HttpRequest, payload: schemas.SpeechRequest) -> Generation:
+def _speech_start(request: HttpRequest, payload: schemas.SpeechRequest, *, delivery: str) -> Generation:
     if payload.model_name != settings.TTS_MODEL_NAME:
         raise ApiError("VALIDATION_ERROR", f"Unknown model {payload.model_name!r}: use {settings.TTS_MODEL_NAME!r}.")
     if payload.response_format != "wav":
@@ -170,6 +159,7 @@ def _speech_start(request: HttpRequest, payload: schemas.SpeechRequest) -> Gener
         text=payload.text,
         voice_id=payload.voice_id,
         source=Generation.Source.API,
+        delivery=delivery,
         api_token=getattr(request, "api_token", None),
     )
 
@@ -204,7 +194,7 @@ def _events(generation: Generation) -> AsyncIterator[RelayEvent]:
 
 @api.post("/tts_non_stream", auth=bearer_speech, summary="Speech as a complete WAV file", openapi_extra=AUDIO_RESPONSE)
 async def tts_non_stream(request: HttpRequest, payload: schemas.SpeechRequest) -> HttpResponse:
-    generation = await _db_work(_speech_start)(request, payload)
+    generation = await _db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
     pcm = bytearray()
     end: dict = {}
     try:
@@ -225,7 +215,7 @@ async def tts_non_stream(request: HttpRequest, payload: schemas.SpeechRequest) -
 
 @api.post("/tts_stream", auth=bearer_speech, summary="Speech as a chunked WAV stream", openapi_extra=AUDIO_RESPONSE)
 async def tts_stream(request: HttpRequest, payload: schemas.SpeechRequest) -> HttpResponse:
-    generation = await _db_work(_speech_start)(request, payload)
+    generation = await _db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
     events = aiter(_events(generation))
     # Wait for the first audio, so that a failure before it keeps its own status (502, 404, ...).
     try:
@@ -236,20 +226,32 @@ async def tts_stream(request: HttpRequest, payload: schemas.SpeechRequest) -> Ht
         raise
 
     async def body() -> AsyncIterator[bytes]:
-        finished = False
+        end: dict | None = None
         try:
             yield wav_header() + first_pcm
             async for event in events:
                 if event.kind == "audio":
                     yield event.pcm
                 elif event.kind == "end":
-                    finished = True
+                    end = event.data
+        except TimeoutError:
+            pass
         finally:
             await events.aclose()
-            if not finished:
+            if end is None:
                 await _cancel(generation)
+        if end is None or end.get("status") != Generation.Status.DONE:
+            # The status line went out with the first audio; only a cut-off transfer can tell the
+            # caller this file is not whole (a clean end would look like a short, finished WAV).
+            response_abort(_abort_reason(generation, end))
 
     return StreamingHttpResponse(body(), content_type="audio/wav")
+
+
+def _abort_reason(generation: Generation, end: dict | None) -> str:
+    if end is None:
+        return f"generation {generation.id}: no word from the worker in time"
+    return f"generation {generation.id} {end.get('status')}: {end.get('error_code')} {end.get('error')}"
 
 
 async def _first_audio(events: AsyncIterator[RelayEvent]) -> bytes:
@@ -271,7 +273,7 @@ LEGACY_GENERATING = "Generating linguistic features"
 
 
 def _legacy_start(payload: schemas.LegacySpeechRequest) -> Generation:
-    api_token = token_authenticate(payload.token)
+    api_token = token_authenticate(payload.token) if payload.token else None
     if api_token is None:
         raise ApiError("UNAUTHORIZED", "Missing or invalid token.")
     scope_require(api_token, Scope.SPEECH)
@@ -287,6 +289,7 @@ def _legacy_start(payload: schemas.LegacySpeechRequest) -> Generation:
         text=payload.text,
         voice_id=str(voice.id),
         source=Generation.Source.LEGACY_API,
+        delivery=Generation.Delivery.WHOLE,
         api_token=api_token,
         temperature=float(payload.temperature),
     )
@@ -310,7 +313,7 @@ async def legacy_tts(request: HttpRequest, payload: schemas.LegacySpeechRequest)
 
     async def lines() -> AsyncIterator[bytes]:
         pcm = bytearray()
-        end: dict = {}
+        end: dict | None = None
         try:
             async for event in _chain(first, events):
                 if event.kind == "audio":
@@ -320,18 +323,22 @@ async def legacy_tts(request: HttpRequest, payload: schemas.LegacySpeechRequest)
                 else:
                     end = event.data
         except TimeoutError:
-            end = {"error_code": "TTS_PROVIDER_UNAVAILABLE", "error": "The speech engine did not answer in time."}
+            pass
         finally:
             await events.aclose()
-            if not end:
+            if end is None:
                 await _cancel(generation)
-        if end.get("status") == Generation.Status.DONE:
+        if end is not None and end.get("status") == Generation.Status.DONE:
             flac = await sync_to_async(flac_from_pcm)(bytes(pcm))
             data = {"audio_bytes": base64.b64encode(flac).decode(), "duration": round(end["seconds"], 3)}
             yield _json_line({"data": {**data, "request_finished": True}})
         else:
-            failure = _failure(end)
+            # The legacy format has no error event: its readers wait for `request_finished`. A last
+            # line in the API's envelope tells a reader of lines why; the cut-off transfer after it
+            # tells every HTTP client (which would otherwise see a clean end) that this failed.
+            failure = _failure(end or {"error": "The speech engine did not answer in time."})
             yield _json_line({"success": False, "code": failure.code, "message": failure.message})
+            response_abort(_abort_reason(generation, end))
 
     return StreamingHttpResponse(lines(), content_type="application/x-ndjson")
 

@@ -1,3 +1,4 @@
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -10,14 +11,16 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from config.body_limit import BodySizeLimit  # noqa: E402
+from config.stream_abort import AbortedStreamNoteFilter, StreamAbort  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
+
+logging.getLogger("uvicorn.error").addFilter(AbortedStreamNoteFilter())
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimit(django_asgi_app, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
+        "http": BodySizeLimit(StreamAbort(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -1,28 +1,71 @@
-"""An ASGI wrapper that refuses request bodies over the largest the product accepts, before they
-are read: Django's ASGI handler reads a whole body before any middleware or view can look at it.
+"""An ASGI wrapper that refuses request bodies over the size their route accepts, before they are
+read: Django's ASGI handler reads a whole body before any middleware or view can look at it.
+
+Each route has its own limit (`body_limit_for`): a clone upload takes a 10 MB recording, a speech
+request only its text, a token request a name, a page a form. The legacy /api/v1/tts carries its
+token in the body, so it cannot be authenticated before the body is read: its small limit is what
+keeps a stranger from making the server buffer megabytes.
 
 A body that declares its length is refused from its headers alone; one sent in chunks without a
 length is counted as it arrives and refused as soon as it passes the limit.
 """
 
 import json
+import re
+from functools import cache
+
+from django.conf import settings
 
 _ENVELOPE = json.dumps(
     {"success": False, "code": "PAYLOAD_TOO_LARGE", "message": "The request body is too large."}
 ).encode()
 
+# A page's form (sign-in, share, rename, the admin): Django's own default for form data.
+PAGE_BODY_MAX = 2_621_440
+# A token's name (and what else a token request carries): a few hundred bytes.
+TOKEN_BODY_MAX = 8 * 1024
+# Multipart framing and the form's other fields around a clone's recording.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def speech_body_max() -> int:
+    """A speech request's JSON: the longest text, each character written at its longest (a
+    surrogate pair escaped as \\uXXXX\\uXXXX is 12 bytes), and room for the other fields."""
+    return max(64 * 1024, settings.TTS_MAX_TEXT_CHARS * 12 + 4 * 1024)
+
+
+@cache
+def _routes() -> list[tuple[re.Pattern, int]]:
+    speech = speech_body_max()
+    return [
+        (re.compile(r"/api/v1/(tts|tts_stream|tts_non_stream)/?"), speech),
+        (re.compile(r"/studio/sessions/[^/]+/generations"), speech),
+        # The API's clone route also takes the recording as base64 in JSON (4/3 of it).
+        (re.compile(r"/api/v1/voice-clones/?"), settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
+        (re.compile(r"/studio/voices/new"), settings.VOICE_CLONE_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD),
+        (re.compile(r"/api/v1/tokens(/.*)?|/account/tokens/.*"), TOKEN_BODY_MAX),
+    ]
+
+
+def body_limit_for(path: str) -> int:
+    """The largest body the route at `path` accepts."""
+    for pattern, limit in _routes():
+        if pattern.fullmatch(path):
+            return limit
+    return PAGE_BODY_MAX
+
 
 class BodySizeLimit:
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app) -> None:
         self.app = app
-        self.max_bytes = max_bytes
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = body_limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
             await self._refuse(send)
             return
         if declared is not None:
@@ -38,7 +81,7 @@ class BodySizeLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = message.get("more_body", False)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 await self._refuse(send)
                 return
         body = b"".join(chunks)

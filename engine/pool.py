@@ -3,7 +3,8 @@
 Each worker process keeps one pool. It counts the syntheses it has running on each engine, and
 asks each engine's /health (at most once a second, in the background) how busy it is from
 everyone's requests; it picks the engine with the least work. An engine that fails is left out
-for `down_seconds`, then tried again.
+for `down_seconds`, then tried again. The web keeps a pool too, only to answer /api/v1/health from
+what it last heard (`health`), so no request there ever waits on an engine.
 """
 
 import random
@@ -26,6 +27,8 @@ class _Engine:
     reported_load: int = 0
     checked_at: float = field(default=float("-inf"))
     down_until: float = field(default=float("-inf"))
+    # Its last answer to /health; None until it answers, and once it fails.
+    health: dict | None = None
 
 
 class NoEngineAvailable(EngineFailure):
@@ -40,6 +43,7 @@ class EnginePool:
         self.down_seconds = down_seconds
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
+        self._heard = threading.Event()  # a first round of /health has been asked
 
     def pick(self, *, avoid: set[str] = frozenset()) -> _Engine:
         """The up engine with the least work, never one in `avoid` (those that failed this job).
@@ -69,9 +73,12 @@ class EnginePool:
             return
 
         def refresh() -> None:
-            with self._refreshing:
-                for engine in stale:
-                    self._refresh(engine, time.monotonic())
+            try:
+                with self._refreshing:
+                    for engine in stale:
+                        self._refresh(engine, time.monotonic())
+            finally:
+                self._heard.set()
 
         threading.Thread(target=refresh, name="engine-pool-health", daemon=True).start()
 
@@ -82,12 +89,23 @@ class EnginePool:
         try:
             health = engine.client.health()
         except EngineFailure:
+            engine.health = None
             self.mark_down(engine.url)
             return
+        engine.health = health
         # What the engine runs and queues for everyone, less what this process already counts.
         busy = int(health.get("requests", int(health.get("active", 0)) + int(health.get("waiting", 0))))
         engine.reported_load = max(0, busy - engine.running_here)
         engine.down_until = float("-inf")  # it answers: it is back
+
+    def health(self, *, wait: float = 0.0) -> list[dict | None]:
+        """Each engine's last answer to /health (None: down, or not heard from), never waiting on
+        the network: those asked more than HEALTH_CACHE_SECONDS ago are asked again in the
+        background, once for every caller. A pool just made waits up to `wait` for its first round."""
+        self._refresh_in_background(self.engines, time.monotonic())
+        if wait:
+            self._heard.wait(wait)
+        return [engine.health for engine in self.engines]
 
     def _answers(self, engine: _Engine) -> bool:
         engine.checked_at = float("-inf")

@@ -55,11 +55,20 @@ class Generation(models.Model):
         API = "api", "API"
         LEGACY_API = "legacy_api", "Legacy API"
 
+    class Delivery(models.TextChoices):
+        # The caller hears the audio as it is made (the Studio, tts_stream): after a failure it
+        # still has, and pays for, what came before it.
+        PROGRESSIVE = "progressive", "As it is made"
+        # The audio reaches the caller only once the text is done (tts_non_stream, the legacy
+        # API): a generation that does not finish delivers, and costs, nothing.
+        WHOLE = "whole", "Once done"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The account that asked for it (and pays); API generations belong to no session.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
     session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE, related_name="generations")
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.STUDIO)
+    delivery = models.CharField(max_length=12, choices=Delivery.choices, default=Delivery.PROGRESSIVE)
     api_token = models.ForeignKey(
         "accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )

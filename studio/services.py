@@ -95,6 +95,7 @@ def generation_create(
     voice_id: object,
     session: Session | None = None,
     source: str = Generation.Source.STUDIO,
+    delivery: str = Generation.Delivery.PROGRESSIVE,
     api_token: ApiToken | None = None,
     temperature: float | None = None,
 ) -> Generation:
@@ -125,6 +126,7 @@ def generation_create(
                 user=user,
                 session=session,
                 source=source,
+                delivery=delivery,
                 api_token=api_token,
                 voice=voice,
                 voice_name=voice.speaker_name,
@@ -453,7 +455,11 @@ def _generation_end(
             generation.audio.delete(save=False)
             return
         generation.deleted_at = row[0]
-        generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)))
+        # A whole-file delivery (tts_non_stream, legacy) that did not finish delivered nothing.
+        delivered = (
+            generation.status == Generation.Status.DONE or generation.delivery == Generation.Delivery.PROGRESSIVE
+        )
+        generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)) if delivered else 0)
         generation.save(
             update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
         )

@@ -74,7 +74,15 @@ def _answers(url: str) -> bool:
 
 
 def stack_env(**overrides: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    """The environment of a process the tests start: pytest's own (whose test settings have already
+    put aside the developer's services, config/settings/test.py), marked as a test stack's, so
+    that the services given here are kept."""
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "OUTEAI_TEST_STACK": "1",
+    }
     env.update(overrides)
     return env
 

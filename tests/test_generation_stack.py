@@ -61,6 +61,7 @@ def test_engine_outage_fails_the_generation_with_a_plain_reason(user, builtin_vo
     from tests.processes import free_port
 
     settings.ENGINE_URL = f"http://127.0.0.1:{free_port()}"
+    settings.ENGINE_URLS = [settings.ENGINE_URL]  # the pool reads ENGINE_URLS
     session = session_create(owner=user)
     generation = generation_create(
         user=user, session=session, text="Nobody will hear this.", voice_id=builtin_voices["EN-MALE-1-NEUTRAL"].id

@@ -4,18 +4,39 @@ import os
 import tempfile
 from pathlib import Path
 
-# pytest-django makes and drops its own database (test_outeai) beside this one.
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+# The processes of a test stack (tests/processes.py `stack_env`) are given their services
+# explicitly and keep them. pytest's own process never takes a service from the developer's shell:
+# `make run`'s ENGINE_URL, a DATABASE_URL or REDIS_URL exported for the developer's own stack, a
+# CELERY_QUEUE its workers read. The machine's services for the tests are OUTEAI_TEST_DATABASE_URL
+# and OUTEAI_TEST_REDIS_URL; a test that needs an engine starts its own.
+STACK_CHILD = os.environ.get("OUTEAI_TEST_STACK") == "1"
+if not STACK_CHILD:
+    for _name in ("ENGINE_URLS", "PORT", "WEB_PORT", "ENGINE_PORT"):
+        os.environ.pop(_name, None)
+    # pytest-django makes and drops its own database (test_outeai_<run>) beside this one.
+    os.environ["DATABASE_URL"] = os.environ.get(
+        "OUTEAI_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+    )
+    os.environ["REDIS_URL"] = os.environ.get("OUTEAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+    # Port 9 (discard): nothing answers there, so code that reaches for an engine no test started
+    # fails instead of finding the developer's.
+    os.environ["ENGINE_URL"] = "http://127.0.0.1:9"
 # The test runner creates and drops its database; a pool's kept connections would hold it open.
 os.environ.setdefault("DATABASE_POOL", "false")
 # Each run keeps to its own database, queue and Redis keys, so two runs on one machine (a
 # developer's and CI's, say) never take each other's work. The stack's processes inherit them.
 _run = os.environ.setdefault("OUTEAI_TEST_RUN", str(os.getpid()))
-os.environ.setdefault("TEST_DATABASE_NAME", f"test_outeai_{_run}")
-os.environ.setdefault("CHANNELS_PREFIX", f"outeai-test-{_run}")
-os.environ.setdefault("CELERY_QUEUE", f"outeai-test-{_run}")
-os.environ.setdefault("REDIS_KEY_PREFIX", f"outeai-test-{_run}")
+_own = {
+    "TEST_DATABASE_NAME": f"test_outeai_{_run}",
+    "CHANNELS_PREFIX": f"outeai-test-{_run}",
+    "CELERY_QUEUE": f"outeai-test-{_run}",
+    "REDIS_KEY_PREFIX": f"outeai-test-{_run}",
+}
+for _name, _value in _own.items():
+    if STACK_CHILD:
+        os.environ.setdefault(_name, _value)
+    else:
+        os.environ[_name] = _value
 
 from config.settings.base import *  # noqa: E402,F403
 from config.settings.base import BASE_DIR  # noqa: E402

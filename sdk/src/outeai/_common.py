@@ -91,6 +91,21 @@ def _wav_data_offset(wav: bytes) -> int | None:
     return None
 
 
+def wav_sizes_write(handle: IO[bytes]) -> None:
+    """Writes a saved stream's true sizes into its WAV header, which was sent before the length was
+    known: the RIFF size and the data chunk's. A file that is not a WAV is left as it came."""
+    end = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    data_offset = _wav_data_offset(handle.read(4096))
+    if data_offset is None:
+        return
+    handle.seek(4)
+    handle.write(struct.pack("<I", min(end - 8, 0xFFFFFFFF)))
+    handle.seek(data_offset - 4)
+    handle.write(struct.pack("<I", min(end - data_offset, 0xFFFFFFFF)))
+    handle.seek(end)
+
+
 def _wav_chunks(wav: bytes) -> Iterator[tuple[bytes, int, int]]:
     if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
         return

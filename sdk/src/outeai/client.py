@@ -35,6 +35,7 @@ from ._common import (
     speech_result,
     transport_error,
     tts_payload,
+    wav_sizes_write,
 )
 from ._version import SDK_VERSION
 from .exceptions import OuteAIError
@@ -104,10 +105,18 @@ class SpeechStream:
             self.close()
 
     def save(self, path: str | os.PathLike[str]) -> Path:
+        """Writes the stream to `path` with the true sizes in its WAV header. A stream that breaks
+        off raises OuteAIError and leaves no file: a short WAV would look like a finished one."""
         output_path = Path(path)
-        with output_path.open("wb") as handle:
-            for chunk in self:
-                handle.write(chunk)
+        with output_path.open("w+b") as handle:
+            try:
+                for chunk in self:
+                    handle.write(chunk)
+            except BaseException:
+                handle.close()
+                output_path.unlink(missing_ok=True)
+                raise
+            wav_sizes_write(handle)
         return output_path
 
 
