@@ -2,7 +2,6 @@
 
 import asyncio
 import base64
-import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -10,7 +9,6 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Status
@@ -22,6 +20,7 @@ from accounts.services import TokenRefused, token_authenticate, token_create, to
 from api import schemas
 from api.auth import bearer_all_scopes, bearer_speech, bearer_tokens_or_session, bearer_voices, scope_require
 from api.errors import CODE_BY_STATUS, STATUS_BY_CODE, ApiError, error_response, ok
+from config.asyncdb import db_work
 from config.stream_abort import response_abort
 from config.text import name_clean
 from studio.audio import flac_from_pcm, pcm_seconds, wav_from_pcm, wav_header
@@ -164,28 +163,13 @@ def _speech_start(request: HttpRequest, payload: schemas.SpeechRequest, *, deliv
     )
 
 
-def _db_work(func):
-    """Runs a service from an async view and then hands its database connection back: the
-    request goes on streaming for seconds, and must not hold a connection of the pool meanwhile."""
-
-    @functools.wraps(func)
-    def run(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if connection.settings_dict.get("OPTIONS", {}).get("pool"):
-                connection.close()  # with a pool, closing is giving back
-
-    return sync_to_async(run)
-
-
 def _failure(end: dict) -> ApiError:
     code = end.get("error_code") or "TTS_PROVIDER_UNAVAILABLE"
     return ApiError(code if code in STATUS_BY_CODE else "TTS_PROVIDER_UNAVAILABLE", end.get("error") or "Failed.")
 
 
 async def _cancel(generation: Generation) -> None:
-    await _db_work(generation_cancel)(generation_id=generation.id)
+    await db_work(generation_cancel)(generation_id=generation.id)
 
 
 def _events(generation: Generation) -> AsyncIterator[RelayEvent]:
@@ -194,7 +178,7 @@ def _events(generation: Generation) -> AsyncIterator[RelayEvent]:
 
 @api.post("/tts_non_stream", auth=bearer_speech, summary="Speech as a complete WAV file", openapi_extra=AUDIO_RESPONSE)
 async def tts_non_stream(request: HttpRequest, payload: schemas.SpeechRequest) -> HttpResponse:
-    generation = await _db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
     pcm = bytearray()
     end: dict = {}
     try:
@@ -215,7 +199,7 @@ async def tts_non_stream(request: HttpRequest, payload: schemas.SpeechRequest) -
 
 @api.post("/tts_stream", auth=bearer_speech, summary="Speech as a chunked WAV stream", openapi_extra=AUDIO_RESPONSE)
 async def tts_stream(request: HttpRequest, payload: schemas.SpeechRequest) -> HttpResponse:
-    generation = await _db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
     events = aiter(_events(generation))
     # Wait for the first audio, so that a failure before it keeps its own status (502, 404, ...).
     try:
@@ -297,7 +281,7 @@ def _legacy_start(payload: schemas.LegacySpeechRequest) -> Generation:
 
 @api.post("/tts", auth=None, summary="Legacy: speech with progress as JSON lines, audio as base64 FLAC")
 async def legacy_tts(request: HttpRequest, payload: schemas.LegacySpeechRequest) -> HttpResponse:
-    generation = await _db_work(_legacy_start)(payload)
+    generation = await db_work(_legacy_start)(payload)
     events = aiter(_events(generation))
     # As with tts_stream, a failure before the first event keeps its own status.
     try:
