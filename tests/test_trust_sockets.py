@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pytest
@@ -209,26 +210,21 @@ def _live(socket: ClientConnection, session_id) -> bool:
 
 def test_sockets_per_account_are_capped_and_a_closed_one_frees_its_place(stack, web_url, user, settings):
     session = session_create(owner=user)
-    cap = settings.WEBSOCKETS_PER_USER_MAX
     sign_in = _signed_in(user)
-    sockets = [_open(web_url, session.id, sign_in) for _ in range(cap)]
-    try:
+    with ExitStack() as opened:
+        sockets = [
+            opened.enter_context(_open(web_url, session.id, sign_in)) for _ in range(settings.WEBSOCKETS_PER_USER_MAX)
+        ]
         assert all(_live(socket, session.id) for socket in sockets)
         with _open(web_url, session.id, sign_in) as extra:
             assert _until_closed(extra) == ([], 4429)
-        sockets.pop().close()
+        sockets[0].close()
 
         def another_is_taken() -> bool:
-            socket = _open(web_url, session.id, sign_in)
-            if _live(socket, session.id):
-                sockets.append(socket)
-                return True
-            return False
+            with _open(web_url, session.id, sign_in) as socket:
+                return _live(socket, session.id)
 
         wait_for(another_is_taken, timeout=30, what="a socket accepted after one closed")
-    finally:
-        for socket in sockets:
-            socket.close()
 
 
 def test_sockets_of_a_dead_web_process_stop_counting(stack, web_url, user, settings):
@@ -316,7 +312,7 @@ def _buttons(page, generation: Generation) -> list[str]:
 
 
 def test_a_viewer_sees_neither_cancel_nor_delete(stack, browser, web_url, shared, builtin_voices):
-    session_share(session=shared.session, by=shared.owner, team_id=shared.team.id, role="viewer")
+    _in_thread(session_share, session=shared.session, by=shared.owner, team_id=shared.team.id, role="viewer")
     running = _made(shared.owner, shared.session, builtin_voices, "Still speaking.", "running")
     done = _made(shared.owner, shared.session, builtin_voices, "Spoken.", "done")
     viewer_page = _page(browser, web_url, shared.member, shared.session)
@@ -347,7 +343,7 @@ def test_an_editor_sees_delete_only_on_their_own_generations(stack, browser, web
 def test_the_page_says_access_ended_and_stops_reconnecting(stack, browser, web_url, shared):
     page = _page(browser, web_url, shared.member, shared.session)
     sockets = []
-    page.on("websocket", sockets.append)
+    page.on("websocket", lambda socket: sockets.append(socket))
     _in_thread(team_remove_member, team=shared.team, by=shared.owner, user_id=shared.member.id)
     page.wait_for_selector("#connection[data-state=closed]", timeout=30_000)
     assert page.locator("#connection").inner_text() == "You no longer have access to this session."
