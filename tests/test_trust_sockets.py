@@ -131,6 +131,29 @@ def test_the_socket_closes_when_access_ends_before_the_next_generation(ending, s
     assert all(event["generation"]["text"] == marker for event in owner_heard)
 
 
+def test_a_removed_member_hears_nothing_the_worker_sends_after_the_removal(stack, web_url, shared, builtin_voices):
+    """The member watches the worker's progress on a long generation and is removed midway. Every
+    update the worker saves after the removal committed (more seconds of audio than the row had
+    then) reaches the owner, and none reaches the member, whose socket is closed with 4403."""
+    from tests.test_browser import LONG
+
+    with (
+        _open(web_url, shared.session.id, _signed_in(shared.member)) as member_socket,
+        _open(web_url, shared.session.id, _signed_in(shared.owner)) as owner_socket,
+    ):
+        generation = _generate(shared.owner, shared.session, builtin_voices, LONG)
+        while json.loads(member_socket.recv(timeout=120))["generation"]["seconds"] == 0:
+            pass  # until the worker's audio is arriving
+        team_remove_member(team=shared.team, by=shared.owner, user_id=shared.member.id)
+        seconds_at_removal = Generation.objects.get(id=generation.id).seconds
+        member_heard, code = _until_closed(member_socket)
+        owner_heard = _until_done(owner_socket, generation.id)
+
+    assert code == 4403
+    assert max((e["generation"]["seconds"] for e in member_heard), default=0) <= seconds_at_removal
+    assert owner_heard[-1]["generation"]["seconds"] > seconds_at_removal, "the worker went on after the removal"
+
+
 def test_a_socket_closes_when_its_session_is_deleted(stack, web_url, shared, builtin_voices):
     with (
         _open(web_url, shared.session.id, _signed_in(shared.member)) as member_socket,
