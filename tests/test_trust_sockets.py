@@ -272,6 +272,22 @@ def test_sockets_of_a_dead_web_process_stop_counting(stack, web_url, user, setti
     wait_for(accepted, timeout=60, what="a socket accepted once the dead ones' places ran out")
 
 
+@pytest.mark.django_db
+def test_a_socket_renewing_its_place_is_not_counted_twice(settings):
+    """What an open socket does every 20 s: renewing its own lease never needs a free place."""
+    from studio.realtime import websocket_lease_release
+
+    settings.WEBSOCKETS_PER_USER_MAX = 2
+    user_id = 10**9 + os.getpid()  # no account: the count is all this test looks at
+    assert websocket_lease_take(user_id=user_id, socket_id="a") and websocket_lease_take(user_id=user_id, socket_id="b")
+    assert not websocket_lease_take(user_id=user_id, socket_id="c")
+    assert websocket_lease_take(user_id=user_id, socket_id="a"), "a renewal at the cap"
+    websocket_lease_release(user_id=user_id, socket_id="a")
+    assert websocket_lease_take(user_id=user_id, socket_id="c")
+    for socket_id in "bc":
+        websocket_lease_release(user_id=user_id, socket_id=socket_id)
+
+
 # ---------- the Studio page ----------
 
 
