@@ -1,41 +1,186 @@
+import asyncio
+import logging
+import uuid
+from importlib import import_module
+
+import redis
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.utils.crypto import constant_time_compare
 
-from studio.realtime import session_group_name, user_group_name
-from studio.selectors import session_get_for_user
+from accounts.models import User
+from studio.models import Session
+from studio.realtime import (
+    WEBSOCKET_LEASE_SECONDS,
+    browser_session_digest,
+    session_group_name,
+    user_group_name,
+    websocket_lease_release,
+    websocket_lease_take,
+)
+from studio.selectors import SessionAccess, generation_actions, session_access
 
-# Sent when refusing a socket; the page treats it as "gone" and stops reconnecting.
+logger = logging.getLogger(__name__)
+
+# Close codes the page explains (static/studio/studio.js); it reconnects after any other.
+# Refused at connect, or the session was deleted: "This session is no longer available."
 CLOSE_NOT_FOUND = 4404
+# Access ended while open (removed from the team, share revoked, account deactivated).
+CLOSE_ACCESS_ENDED = 4403
+# This browser signed out.
+CLOSE_SIGNED_OUT = 4401
+# The account has WEBSOCKETS_PER_USER_MAX sockets open already.
+CLOSE_TOO_MANY = 4429
+# The client sent a frame: the socket only pushes.
+CLOSE_UNEXPECTED_FRAME = 1008
+
+_SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def _socket_access(*, session_key: str | None, user_id: int, session_id: uuid.UUID) -> SessionAccess | None:
+    """What the socket's user may do in the session now, read afresh: None once the browser signed
+    out (or its sign-in was invalidated), the account was deactivated, or the session is no longer
+    theirs to see. Read-only, unlike django.contrib.auth.get_user, which may rotate the session."""
+    store = _SessionStore(session_key)
+    if str(store.get(SESSION_KEY)) != str(user_id):
+        return None
+    user = User.objects.filter(id=user_id, is_active=True).first()
+    if user is None:
+        return None
+    signed = store.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(signed, expected) for expected in hashes):
+        return None
+    return session_access(user, session_id)
+
+
+def _session_exists(session_id: uuid.UUID) -> bool:
+    return Session.objects.filter(id=session_id).exists()
+
+
+_lease_take = sync_to_async(websocket_lease_take, thread_sensitive=False)
+_lease_release = sync_to_async(websocket_lease_release, thread_sensitive=False)
 
 
 class SessionConsumer(AsyncJsonWebsocketConsumer):
-    """Live updates of one Studio session, for those who may see it."""
+    """Live updates of one Studio session, for those who may see it, as long as they may.
+
+    Channels hands a consumer its events one at a time, in order: an "access.check" is answered
+    (access read again, the socket closed if it ended) before the next update is looked at.
+    """
 
     groups_joined: tuple[str, ...] = ()
+    # Set while the socket may hear the session; None before accepting and once it ended.
+    access: SessionAccess | None = None
+    leased = False
+    lease_renewal: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Even when a handler failed: the count then runs out instead of being renewed for ever.
+            if self.lease_renewal is not None:
+                self.lease_renewal.cancel()
 
     async def connect(self) -> None:
-        session_id = self.scope["url_route"]["kwargs"]["session_id"]
-        session = await database_sync_to_async(session_get_for_user)(self.scope["user"], session_id)
-        if session is None:
+        user = self.scope["user"]
+        if not user.is_authenticated:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.groups_joined = (session_group_name(session.id), user_group_name(self.scope["user"].id))
+        session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        # Joined before access is read, so an access change committed in between is heard.
+        self.groups_joined = (session_group_name(session_id), user_group_name(user.id))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        self.browser_session_key = self.scope["session"].session_key
+        access = await database_sync_to_async(_socket_access)(
+            session_key=self.browser_session_key, user_id=user.id, session_id=session_id
+        )
+        if access is None:
+            await self._leave()
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.leased = await _lease_take(user_id=user.id, socket_id=self.channel_name)
+        # Accepted either way: a socket refused before accepting reaches the page without its code.
         await self.accept()
+        if not self.leased:
+            await self._end(CLOSE_TOO_MANY)
+            return
+        self.lease_renewal = asyncio.create_task(self._lease_renew(user.id))
+        self.access = access
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._leave()
 
-    async def receive_json(self, content, **kwargs) -> None:
-        """The socket only pushes; the page acts through HTTP, where CSRF and forms apply."""
+    async def _end(self, code: int) -> None:
+        self.access = None
+        await self._leave()
+        await self.close(code=code)
+
+    async def _leave(self) -> None:
+        self.access = None
+        groups, self.groups_joined = self.groups_joined, ()
+        for group in groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.lease_renewal is not None:
+            self.lease_renewal.cancel()
+            self.lease_renewal = None
+        if self.leased:
+            self.leased = False
+            await _lease_release(user_id=self.scope["user"].id, socket_id=self.channel_name)
+
+    async def _lease_renew(self, user_id: int) -> None:
+        while True:
+            await asyncio.sleep(WEBSOCKET_LEASE_SECONDS / 3)
+            try:
+                await _lease_take(user_id=user_id, socket_id=self.channel_name)
+            except redis.RedisError:
+                logger.warning("could not renew the count of websocket %s", self.channel_name, exc_info=True)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """The socket only pushes; the page acts through HTTP, where CSRF and forms apply. A frame
+        from the client (decoded or not) ends it."""
+        await self._end(CLOSE_UNEXPECTED_FRAME)
+
+    # ---------- events from the channel layer ----------
+
+    async def access_check(self, event: dict) -> None:
+        if self.access is None or event.get("user_id") not in (None, self.access.user_id):
+            return
+        session_id = self.access.session.id
+        access = await database_sync_to_async(_socket_access)(
+            session_key=self.browser_session_key, user_id=self.access.user_id, session_id=session_id
+        )
+        if access is not None:
+            self.access = access  # a role may have changed (viewer, editor)
+            return
+        gone = not await database_sync_to_async(_session_exists)(session_id)
+        await self._end(CLOSE_NOT_FOUND if gone else CLOSE_ACCESS_ENDED)
+
+    async def access_signed_out(self, event: dict) -> None:
+        digest = event.get("session_digest")
+        if self.access is None:
+            return
+        if digest is None or digest == browser_session_digest(self.browser_session_key or ""):
+            await self._end(CLOSE_SIGNED_OUT)
 
     async def generation_update(self, event: dict) -> None:
+        if self.access is None:
+            return
+        event = dict(event)
+        generated_by = event.pop("generated_by", None)
+        state = event["generation"]
+        event["generation"] = state | generation_actions(self.access, generated_by=generated_by, status=state["status"])
         await self.send_json(event)
 
     async def generation_deleted(self, event: dict) -> None:
-        await self.send_json(event)
+        if self.access is not None:
+            await self.send_json(event)
 
     async def wallet_update(self, event: dict) -> None:
-        await self.send_json(event)
+        if self.access is not None:
+            await self.send_json(event)

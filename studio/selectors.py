@@ -27,7 +27,10 @@ class SessionAccess:
 
     def may_manage(self, generation: Generation) -> bool:
         """Cancel or delete: the one who generated it, or the session's owner."""
-        return self.is_owner or generation.user_id == self.user_id
+        return self.may_manage_work_of(generation.user_id)
+
+    def may_manage_work_of(self, user_id: int | None) -> bool:
+        return self.is_owner or user_id == self.user_id
 
 
 def sessions_for_user(user: User) -> QuerySet[Session]:
@@ -123,8 +126,15 @@ def session_shares(session: Session) -> QuerySet[SessionShare]:
     return session.shares.select_related("team").order_by("team__name")
 
 
-def generation_state(generation: Generation, *, with_peaks: bool = True) -> dict:
-    """What the Studio shows of a generation; sent in the page and over the websocket."""
+def generation_actions(viewer: SessionAccess, *, generated_by: int | None, status: str) -> dict:
+    """The buttons the page shows the viewer: those the views would allow (`may_manage`)."""
+    may_manage = viewer.may_manage_work_of(generated_by)
+    return {"can_cancel": may_manage and status not in Generation.FINISHED, "can_delete": may_manage}
+
+
+def generation_state(generation: Generation, *, with_peaks: bool = True, viewer: SessionAccess | None = None) -> dict:
+    """What the Studio shows of a generation; sent in the page and over the websocket (whose
+    consumer adds the viewer's actions to each update)."""
     # Cancelled and failed generations keep the audio made before they stopped (and paid for).
     audio_url = reverse("studio:generation_audio", args=[generation.id]) if generation.audio else None
     return {
@@ -145,4 +155,5 @@ def generation_state(generation: Generation, *, with_peaks: bool = True) -> dict
         "audio_url": audio_url,
         "download_url": f"{audio_url}?download=1" if audio_url else None,
         **({"peaks": generation.peaks} if with_peaks else {}),
+        **(generation_actions(viewer, generated_by=generation.user_id, status=generation.status) if viewer else {}),
     }

@@ -501,6 +501,7 @@ def _progress_save(generation: Generation, *, new_peaks: list[float], peaks_offs
         {
             "type": "generation.update",
             "generation": generation_state(generation, with_peaks=False),
+            "generated_by": generation.user_id,
             "peaks": new_peaks,
             "peaks_offset": peaks_offset,
         },
@@ -521,10 +522,13 @@ def _wallet_broadcast_on_commit(user_id: int) -> None:
 def _broadcast_on_commit(generation: Generation) -> None:
     if generation.session_id is None or generation.deleted_at is not None:
         return
-    state = generation_state(generation, with_peaks=generation.is_finished)
-    transaction.on_commit(
-        lambda: session_broadcast(generation.session_id, {"type": "generation.update", "generation": state})
-    )
+    # Each socket adds what its viewer may do with it (studio.consumers), from `generated_by`.
+    event = {
+        "type": "generation.update",
+        "generation": generation_state(generation, with_peaks=generation.is_finished),
+        "generated_by": generation.user_id,
+    }
+    transaction.on_commit(lambda: session_broadcast(generation.session_id, event))
 
 
 # ---------- sessions: rename, delete, share ----------

@@ -84,7 +84,7 @@ def session_detail(request: HttpRequest, session_id) -> HttpResponse:
             "access": access,
             "sessions": sessions,
             "voices": list(voices_available(request.user)),
-            "feed": [generation_state(g) for g in feed],
+            "feed": [generation_state(g, viewer=access) for g in feed],
             "earlier_before": feed[0].id if has_earlier and feed else None,
             "max_chars": settings.TTS_MAX_TEXT_CHARS,
             "shares": session_shares(access.session) if access.is_owner else [],
@@ -143,7 +143,7 @@ def session_generations(request: HttpRequest, session_id) -> JsonResponse:
     session = access.session
     if request.method == "GET":
         window, _ = generations_page(session, since=request.GET.get("since"))
-        return JsonResponse({"generations": [generation_state(g) for g in window]})
+        return JsonResponse({"generations": [generation_state(g, viewer=access) for g in window]})
     if not access.can_generate:
         return JsonResponse({"error": "You can listen to this session, but not generate in it."}, status=403)
     try:
@@ -158,7 +158,9 @@ def session_generations(request: HttpRequest, session_id) -> JsonResponse:
         )
     except GenerationRefused as refused:
         return _refused(refused)
-    return JsonResponse({"generation": generation_state(generation), "session_title": session.title}, status=201)
+    return JsonResponse(
+        {"generation": generation_state(generation, viewer=access), "session_title": session.title}, status=201
+    )
 
 
 def _generation_for_action(request: HttpRequest, generation_id) -> tuple[Generation, object]:
@@ -177,7 +179,7 @@ def generation_action(request: HttpRequest, generation_id, action: str) -> JsonR
     try:
         if action == "again" and access.can_generate:
             again = generation_again(generation=generation, user=request.user)
-            return JsonResponse({"generation": generation_state(again)}, status=201)
+            return JsonResponse({"generation": generation_state(again, viewer=access)}, status=201)
         if action == "cancel" and access.may_manage(generation):
             generation_cancel(generation_id=generation.id)
             return JsonResponse({"ok": True})

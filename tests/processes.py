@@ -118,6 +118,9 @@ def web_command(port: int) -> list[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        # As the Procfile: the Studio's socket only pushes, so a client's frame stays small.
+        "--ws-max-size",
+        "4096",
         "--no-access-log",
     ]
 

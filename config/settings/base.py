@@ -239,6 +239,8 @@ TTS_RATE_LIMIT_PER_MINUTE = env_int("TTS_RATE_LIMIT_PER_MINUTE", 60, minimum=1)
 # and workers serve the accounts in turn (studio.dispatch). Keep it under the workers' total
 # (WORKER_CONCURRENCY times the workers), so an account arriving finds a worker free.
 GENERATION_ACCOUNT_CONCURRENCY = env_int("GENERATION_ACCOUNT_CONCURRENCY", 2, minimum=1)
+# Studio websockets one account may have open at once (every tab of a session holds one).
+WEBSOCKETS_PER_USER_MAX = env_int("WEBSOCKETS_PER_USER_MAX", 20, minimum=1)
 # Credits, in micro-credits (1 credit = 1,000,000): what every new account starts with.
 SIGNUP_GRANT_MICROCREDITS = env_int("SIGNUP_GRANT_MICROCREDITS", 1_000_000, minimum=0)
 # When they are given: at sign-up, or once the account has verified an address (production's

@@ -99,12 +99,13 @@ function renderActions(item) {
   const { el, state } = item;
   const box = el.querySelector(".gen-actions");
   const running = state.status === "queued" || state.status === "running";
-  const key = `${state.status}:${Boolean(state.audio_url)}`;
+  // can_cancel and can_delete come from the server, computed for this viewer by its own rule.
+  const key = `${state.status}:${Boolean(state.audio_url)}:${Boolean(state.can_cancel)}:${Boolean(state.can_delete)}`;
   if (box.dataset.key === key) return;
   box.dataset.key = key;
   box.replaceChildren();
   if (running) {
-    box.append(actionButton("Cancel", "cancel", state));
+    if (state.can_cancel) box.append(actionButton("Cancel", "cancel", state));
     return;
   }
   if (state.download_url) {
@@ -118,7 +119,7 @@ function renderActions(item) {
     box.append(wav, mp3);
   }
   if (canGenerate) box.append(actionButton("Generate again", "again", state));
-  if (canGenerate) box.append(actionButton("Delete", "delete", state, "danger-link"));
+  if (state.can_delete) box.append(actionButton("Delete", "delete", state, "danger-link"));
 }
 
 async function act(action, generationId, button) {
@@ -294,7 +295,11 @@ function updateCounter() {
   estimate.textContent = micro ? `≈ ${formatCredits(micro)} credits` : "";
 }
 
+let submitting = false;
+
 async function submit() {
+  // One generation per press, however fast the presses: the composer waits for the server's answer.
+  if (submitting) return;
   const text = textarea.value.trim();
   if (!text) {
     showError("Type some text to speak first.");
@@ -302,7 +307,10 @@ async function submit() {
     return;
   }
   showError("");
+  submitting = true;
   submitButton.disabled = true;
+  textarea.readOnly = true;
+  form.setAttribute("aria-busy", "true");
   try {
     const response = await fetch(generationsUrl, {
       method: "POST",
@@ -323,8 +331,13 @@ async function submit() {
   } catch (error) {
     showError("Could not reach the server. Check your connection and try again.");
   } finally {
-    submitButton.disabled = false;
-    textarea.focus();
+    submitting = false;
+    form.removeAttribute("aria-busy");
+    if (!liveEnded) {
+      submitButton.disabled = false;
+      textarea.readOnly = false;
+      textarea.focus();
+    }
   }
 }
 
@@ -369,6 +382,26 @@ if (canGenerate) {
 
 let socket = null;
 let retryDelay = 500;
+let liveEnded = false;
+
+// Close codes the server (studio/consumers.py) ends a socket with, and what the page then says.
+// After any other code the page reconnects.
+const CLOSE_MESSAGES = {
+  4401: "You signed out in this browser. Sign in again to follow this session.",
+  4403: "You no longer have access to this session.",
+  4404: "This session is no longer available.",
+  4429: "Too many Studio pages are open for your account. Close some, then reload this one.",
+};
+
+function endLive(message) {
+  liveEnded = true;
+  setConnection("closed", message);
+  if (canGenerate) {
+    textarea.readOnly = true;
+    submitButton.disabled = true;
+  }
+  for (const button of feed.querySelectorAll(".gen-actions button")) button.disabled = true;
+}
 
 function setConnection(state, label) {
   connection.dataset.state = state;
@@ -405,8 +438,8 @@ function connect() {
     }
   });
   socket.addEventListener("close", (event) => {
-    if (event.code === 4404) {
-      setConnection("closed", "This session is no longer available.");
+    if (CLOSE_MESSAGES[event.code]) {
+      endLive(CLOSE_MESSAGES[event.code]);
       return;
     }
     setConnection("connecting", "Reconnecting…");
