@@ -2,7 +2,10 @@
 and close before any later update; hooked on the models, so every path (services, admin, cascades)
 is covered."""
 
+from allauth.account.signals import password_changed, password_reset, password_set
+from allauth.usersessions.models import UserSession
 from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -48,3 +51,20 @@ def user_signed_out(sender, request, user, **kwargs) -> None:
     """Sent before the session is flushed, so the sockets cannot read that yet: told directly."""
     if user is not None:
         user_signed_out_broadcast(user.id, request.session.session_key if request is not None else None)
+
+
+@receiver(post_delete, sender=UserSession, dispatch_uid="studio.browser_session_ended")
+def browser_session_ended(sender, instance: UserSession, **kwargs) -> None:
+    """A sign-in ended from elsewhere ("Sign out every other session", allauth's session list):
+    that browser's sockets close as at a sign-out."""
+    user_id, session_key = instance.user_id, instance.session_key
+    transaction.on_commit(lambda: user_signed_out_broadcast(user_id, session_key))
+
+
+@receiver(password_changed, dispatch_uid="studio.password_changed")
+@receiver(password_reset, dispatch_uid="studio.password_reset")
+@receiver(password_set, dispatch_uid="studio.password_set")
+def password_replaced(sender, request, user, **kwargs) -> None:
+    """A new password invalidates the account's other sign-ins (Django's session hash): their sockets
+    look again and close; the browser that changed it keeps its own, re-signed already."""
+    user_access_check_on_commit(user.id)

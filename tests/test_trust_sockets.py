@@ -389,3 +389,60 @@ def test_the_page_says_access_ended_and_stops_reconnecting(stack, browser, web_u
     assert page.locator("#composer-submit").is_disabled()
     page.wait_for_timeout(2_000)
     assert sockets == [], "the page does not reconnect"
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def _browser(user: User) -> tuple[Client, str]:
+    """A browser signed in to the account through the sign-in form (so allauth records the sign-in
+    in its list of sessions): the client and its session cookie."""
+    client = Client()
+    signed_in = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    assert signed_in.status_code == 302, signed_in.content[:300]
+    return client, client.cookies["sessionid"].value
+
+
+def test_signing_out_every_other_session_closes_their_sockets(stack, web_url, shared, builtin_voices):
+    """The account page's "Sign out every other session": the phone's socket closes with 4401 and
+    hears nothing more; the laptop that asked keeps hearing the session."""
+    laptop, laptop_key = _browser(shared.member)
+    _, phone_key = _browser(shared.member)
+    marker = f"After the other sign-ins ended {uuid.uuid4().hex[:8]}."
+    with (
+        _open(web_url, shared.session.id, laptop_key) as laptop_socket,
+        _open(web_url, shared.session.id, phone_key) as phone_socket,
+    ):
+        assert laptop.post("/accounts/sessions/").status_code == 302
+        generation = _generate(shared.owner, shared.session, builtin_voices, marker)
+        laptop_heard = _until_done(laptop_socket, generation.id)
+        phone_heard, code = _until_closed(phone_socket)
+
+    assert (phone_heard, code) == ([], 4401)
+    assert laptop_heard[-1]["generation"]["text"] == marker
+
+
+def test_a_password_change_closes_the_other_sign_ins_sockets(stack, web_url, shared, builtin_voices):
+    """A new password signs the other browsers out (Django's session hash): their sockets close
+    before the next update. The browser that changed it is signed in again under a new key, so its
+    socket closes too (the page sees it may still follow the session and reconnects)."""
+    laptop, laptop_key = _browser(shared.member)
+    _, phone_key = _browser(shared.member)
+    marker = f"After the new password {uuid.uuid4().hex[:8]}."
+    with (
+        _open(web_url, shared.session.id, laptop_key) as laptop_socket,
+        _open(web_url, shared.session.id, phone_key) as phone_socket,
+    ):
+        new = "amber lighthouse 93 kites"
+        changed = laptop.post(
+            "/accounts/password/change/",
+            {"oldpassword": PASSWORD, "password1": new, "password2": new},
+        )
+        assert changed.status_code == 302
+        generation = _generate(shared.owner, shared.session, builtin_voices, marker)
+        phone_heard, code = _until_closed(phone_socket)
+        laptop_heard, _ = _until_closed(laptop_socket)
+        assert laptop.get(f"/studio/sessions/{shared.session.id}/generations").status_code == 200
+
+    assert (phone_heard, code) == ([], 4403)
+    assert all(event["generation"]["id"] != str(generation.id) for event in laptop_heard)

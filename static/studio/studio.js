@@ -393,6 +393,17 @@ const CLOSE_MESSAGES = {
   4429: "Too many Studio pages are open for your account. Close some, then reload this one.",
 };
 
+const RECHECKED_CLOSE_CODES = new Set([4401, 4403]);
+
+async function stillAllowed() {
+  try {
+    const response = await fetch(generationsUrl, { credentials: "same-origin" });
+    return response.ok && response.headers.get("content-type")?.includes("json");
+  } catch {
+    return false;
+  }
+}
+
 function endLive(message) {
   liveEnded = true;
   setConnection("closed", message);
@@ -437,8 +448,15 @@ function connect() {
       if (balance) balance.textContent = event.balance_credits;
     }
   });
-  socket.addEventListener("close", (event) => {
+  socket.addEventListener("close", async (event) => {
     if (CLOSE_MESSAGES[event.code]) {
+      // A socket opened with a sign-in that was renewed since (a password change in this browser
+      // re-signs it under a new key) closes too; the page still sees the session, so it goes on.
+      if (RECHECKED_CLOSE_CODES.has(event.code) && (await stillAllowed())) {
+        setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 10000);
+        return;
+      }
       endLive(CLOSE_MESSAGES[event.code]);
       return;
     }
