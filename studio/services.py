@@ -436,15 +436,19 @@ def _generation_end(
 ) -> None:
     """Stores what was produced (also the part before a failure or a cancel, which the caller has
     heard and pays for), settles the hold, and tells the page and the API stream."""
-    if pcm:
-        wav = ContentFile(wav_from_pcm(pcm))
-        generation.audio.save(f"{generation.user_id}/{generation.id}.wav", wav, save=False)
-    generation.seconds = pcm_seconds(len(pcm))
     if failure:
         generation.status = Generation.Status.FAILED
         generation.error_code, generation.error = failure[0], failure[1][:300]
     else:
         generation.status = Generation.Status.CANCELLED if cancelled else Generation.Status.DONE
+    # A whole-file delivery (tts_non_stream, legacy) that did not finish delivered nothing: it keeps
+    # no audio and costs nothing.
+    if generation.status != Generation.Status.DONE and generation.delivery == Generation.Delivery.WHOLE:
+        pcm = b""
+    if pcm:
+        wav = ContentFile(wav_from_pcm(pcm))
+        generation.audio.save(f"{generation.user_id}/{generation.id}.wav", wav, save=False)
+    generation.seconds = pcm_seconds(len(pcm))
     generation.stage = Generation.Stage.NONE
     generation.finished_at = timezone.now()
     with transaction.atomic():
@@ -455,11 +459,7 @@ def _generation_end(
             generation.audio.delete(save=False)
             return
         generation.deleted_at = row[0]
-        # A whole-file delivery (tts_non_stream, legacy) that did not finish delivered nothing.
-        delivered = (
-            generation.status == Generation.Status.DONE or generation.delivery == Generation.Delivery.PROGRESSIVE
-        )
-        generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)) if delivered else 0)
+        generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)))
         generation.save(
             update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
         )

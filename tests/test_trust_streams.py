@@ -198,7 +198,8 @@ def test_a_legacy_stream_that_fails_says_why_then_is_cut_off_and_charges_nothing
         client.generate(text=TEXT, speaker={"default": VOICE}, verbose=False)
     assert killed.is_set() and raised.value.code == "TTS_PROVIDER_UNAVAILABLE"
     for generation in Generation.objects.all():
-        assert generation.status == "failed" and generation.seconds > 0, "audio was made before the failure"
+        assert generation.status == "failed" and generation.peaks, "audio was made before the failure"
+        assert not generation.audio and generation.seconds == 0, "undelivered audio is not kept"
         # The legacy API delivers its audio only at the end: nothing was delivered, nothing is charged.
         assert generation.cost == 0
     assert Generation.objects.count() == 2
@@ -244,7 +245,8 @@ def test_a_whole_file_request_whose_engine_dies_is_502_and_charges_nothing(fault
     assert response.status_code == 502, response.text
     assert response.json()["success"] is False and response.json()["code"] == "TTS_PROVIDER_UNAVAILABLE"
     generation = Generation.objects.get()
-    assert generation.status == "failed" and generation.seconds > 0, "audio was made before the failure"
+    assert generation.status == "failed" and generation.peaks, "audio was made before the failure"
+    assert not generation.audio and generation.seconds == 0, "undelivered audio is not kept"
     # Before: the hold was settled at the audio made, though the caller received none of it.
     assert generation.cost == 0
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.GENERATION).exists()
