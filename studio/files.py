@@ -1,7 +1,9 @@
-"""Serving private files with HTTP Range support, so players can seek without downloading it all."""
+"""Private stored files: served with HTTP Range support, so players can seek without downloading
+it all, and removed with the rows that name them."""
 
 import re
 
+from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
@@ -36,3 +38,16 @@ def ranged_file_response(
     if download_name:
         response["Content-Disposition"] = content_disposition_header(True, download_name)
     return response
+
+
+def stored_files_delete_on_commit(*files: FieldFile) -> None:
+    """Removes the files once the transaction that deleted their row commits (never before, so no
+    row that stays names a missing file; a rolled-back delete keeps them)."""
+    stored = [(file.storage, file.name) for file in files if file]
+
+    def delete() -> None:
+        for storage, name in stored:
+            storage.delete(name)
+
+    if stored:
+        transaction.on_commit(delete)

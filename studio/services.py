@@ -567,17 +567,14 @@ def deletions_complete(*, generation_ids: list[uuid.UUID] | None = None) -> int:
     settled = deleted.filter(status__in=Generation.FINISHED).exclude(
         Exists(Hold.objects.filter(generation=OuterRef("pk"), settled_at__isnull=True))
     )
-    audio, removed = [], 0
+    removed = 0
     with transaction.atomic():
         # A row locked by a job that is ending it is skipped: that job calls this once it has ended.
+        # Their audio goes once the rows are gone (studio.signals).
         for generation in settled.select_for_update(skip_locked=True).only("id", "audio"):
-            if generation.audio:
-                audio.append(generation.audio)
             generation.delete()
             removed += 1
         Session.objects.filter(deleted_at__isnull=False, generations__isnull=True).delete()
-    for file in audio:  # once the rows are gone, so no row ever names a missing file
-        file.storage.delete(file.name)
     return removed
 
 

@@ -10,7 +10,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import Membership, User
-from studio.models import Session, SessionShare
+from studio.files import stored_files_delete_on_commit
+from studio.models import Generation, Session, SessionShare
 from studio.realtime import sessions_access_check_on_commit, user_access_check_on_commit, user_signed_out_broadcast
 
 
@@ -68,3 +69,10 @@ def password_replaced(sender, request, user, **kwargs) -> None:
     """A new password invalidates the account's other sign-ins (Django's session hash): their sockets
     look again and close; the browser that changed it keeps its own, re-signed already."""
     user_access_check_on_commit(user.id)
+
+
+@receiver(post_delete, sender=Generation, dispatch_uid="studio.generation_removed")
+def generation_removed(sender, instance: Generation, **kwargs) -> None:
+    """However a generation goes (its delete carried through, its account deleted in the admin), its
+    audio goes with it."""
+    stored_files_delete_on_commit(instance.audio)

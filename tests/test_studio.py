@@ -37,7 +37,7 @@ def _done(session, user, builtin_voices, text="Hello there.") -> Generation:
     return generation
 
 
-def test_sessions_are_renamed_deleted_and_listed_newest_first(user, builtin_voices):
+def test_sessions_are_renamed_deleted_and_listed_newest_first(transactional_db, user, builtin_voices):
     client = login(user)
     first = session_create(owner=user, title="First")
     second = session_create(owner=user, title="Second")

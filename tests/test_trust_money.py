@@ -243,7 +243,7 @@ def test_a_deleted_job_taken_again_ends_at_once_and_goes(user, builtin_voices):
     credits_check()
 
 
-def test_the_sweep_removes_deleted_work_that_has_ended(user, builtin_voices):
+def test_the_sweep_removes_deleted_work_that_has_ended(transactional_db, user, builtin_voices):
     session = session_create(owner=user)
     generation = _done(session, user, builtin_voices)
     assert audio_files_of(generation.id)
@@ -353,3 +353,22 @@ def test_a_removed_member_acting_on_their_own_generation_gets_404(user, builtin_
     assert page.get(f"/studio/generations/{made.id}/audio?download=1").status_code == 404
     assert Generation.objects.filter(id__in=[made.id, queued.id]).count() == 2
     assert Generation.objects.get(id=queued.id).status == Generation.Status.QUEUED
+
+
+def test_deleting_an_account_removes_its_audio_and_its_voices_files(transactional_db, user, builtin_voices):
+    """An account deleted in the admin (or the shell) takes its generations' WAVs and its clones'
+    previews with it: nothing of it is left on disk."""
+    from django.core.files.base import ContentFile
+
+    from studio.audio import wav_from_pcm
+    from voices.models import Voice
+
+    generation = _done(session_create(owner=user), user, builtin_voices)
+    clone = Voice.objects.create(speaker_name="Mine", kind=Voice.Kind.CLONE, owner=user, engine_voice="", profile={})
+    clone.preview.save(f"{clone.id}.wav", ContentFile(wav_from_pcm(b"\0\0" * 2400)), save=True)
+    files = [Path(generation.audio.path), Path(clone.preview.path)]
+    assert all(path.exists() for path in files)
+
+    user.delete()
+
+    assert [path for path in files if path.exists()] == []

@@ -173,10 +173,7 @@ def clone_delete(*, user: User, voice_id: uuid.UUID) -> bool:
     voice = Voice.objects.filter(id=voice_id, owner=user, kind=Voice.Kind.CLONE).first()
     if voice is None:
         return False
-    for stored in (voice.preview, voice.reference):
-        if stored:
-            stored.delete(save=False)
-    voice.delete()
+    voice.delete()  # its preview and reference go with it (voices.signals)
     return True
 
 
