@@ -8,7 +8,6 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.pricing import credits_format
-from studio.models import Generation
 
 
 def wallet_for(user: User) -> Wallet:
@@ -75,7 +74,8 @@ def credits_problems() -> tuple[int, list[str]]:
             .values_list("user_id", "id", "balance_after", "running")
         )
         stranded = list(
-            Hold.objects.filter(settled_at__isnull=True, generation__status__in=Generation.FINISHED).values_list(
+            # Ended (every end stamps finished_at), yet still holding.
+            Hold.objects.filter(settled_at__isnull=True, generation__finished_at__isnull=False).values_list(
                 "user_id", "generation_id", "amount"
             )
         )
