@@ -8,7 +8,6 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.pricing import credits_format
-from studio.models import Generation
 
 
 def wallet_for(user: User) -> Wallet:
@@ -74,8 +73,9 @@ def credits_problems() -> tuple[int, list[str]]:
             .filter(~Q(running=F("balance_after")))
             .values_list("user_id", "id", "balance_after", "running")
         )
+        # A generation's finished_at is set in the same write as its final status.
         stranded = list(
-            Hold.objects.filter(settled_at__isnull=True, generation__status__in=Generation.FINISHED).values_list(
+            Hold.objects.filter(settled_at__isnull=True, generation__finished_at__isnull=False).values_list(
                 "user_id", "generation_id", "amount"
             )
         )
