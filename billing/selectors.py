@@ -73,8 +73,8 @@ def credits_problems() -> tuple[int, list[str]]:
             .filter(~Q(running=F("balance_after")))
             .values_list("user_id", "id", "balance_after", "running")
         )
+        # A generation's finished_at is set in the same write as its final status.
         stranded = list(
-            # Ended (every end stamps finished_at), yet still holding.
             Hold.objects.filter(settled_at__isnull=True, generation__finished_at__isnull=False).values_list(
                 "user_id", "generation_id", "amount"
             )

@@ -33,15 +33,11 @@ def wallet_get_or_create(user: User) -> Wallet:
     return Wallet.objects.get_or_create(user=user)[0]
 
 
-def _wallet_locked(user: User) -> Wallet:
-    wallet_get_or_create(user)
-    return Wallet.objects.select_for_update().get(user=user)
-
-
 def wallet_lock(user: User) -> Wallet:
     """The user's wallet with its row locked until the transaction ends: what else the account
     does under the same lock (a charge, a clone) waits, so a count taken under it stays true."""
-    return _wallet_locked(user)
+    wallet_get_or_create(user)
+    return Wallet.objects.select_for_update().get(user=user)
 
 
 @transaction.atomic
@@ -57,7 +53,7 @@ def credits_change(
 ) -> LedgerEntry:
     """Adds (or, negative, takes) micro-credits. Taking more than is free to spend is refused:
     credits held by generations under way stay theirs."""
-    wallet = _wallet_locked(user)
+    wallet = wallet_lock(user)
     if amount < 0 and -amount > wallet.available:
         raise InsufficientCredits(-amount, wallet.available)
     if wallet.balance + amount > BALANCE_MAX:
@@ -83,7 +79,7 @@ def credits_signup_grant(user: User) -> LedgerEntry | None:
     amount = settings.SIGNUP_GRANT_MICROCREDITS
     if amount <= 0:
         return None
-    _wallet_locked(user)
+    wallet_lock(user)
     if LedgerEntry.objects.filter(user=user, kind=LedgerEntry.Kind.SIGNUP_GRANT).exists():
         return None
     return credits_change(user=user, amount=amount, kind=LedgerEntry.Kind.SIGNUP_GRANT, reason="Welcome credits")

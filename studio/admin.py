@@ -22,6 +22,17 @@ class _DeletesThroughServices:
     def _under_way(self, obj) -> bool:
         raise NotImplementedError
 
+    def _delete(self, obj) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        self._delete(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for obj in queryset:
+            if not self._under_way(obj):
+                self._delete(obj)
+
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and not (obj is not None and self._under_way(obj))
 
@@ -44,13 +55,8 @@ class SessionAdmin(_DeletesThroughServices, admin.ModelAdmin):
     def _under_way(self, obj: Session) -> bool:
         return obj.generations.exclude(status__in=Generation.FINISHED).exists()
 
-    def delete_model(self, request: HttpRequest, obj: Session) -> None:
+    def _delete(self, obj: Session) -> None:
         session_delete(session=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for session in queryset:
-            if not self._under_way(session):
-                session_delete(session=session)
 
 
 @admin.register(Generation)
@@ -68,10 +74,5 @@ class GenerationAdmin(_DeletesThroughServices, admin.ModelAdmin):
     def _under_way(self, obj: Generation) -> bool:
         return not obj.is_finished
 
-    def delete_model(self, request: HttpRequest, obj: Generation) -> None:
+    def _delete(self, obj: Generation) -> None:
         generation_delete(generation=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for generation in queryset:
-            if not self._under_way(generation):
-                generation_delete(generation=generation)

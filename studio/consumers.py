@@ -58,7 +58,8 @@ def _socket_access(*, session_key: str | None, user_id: int, session_id: uuid.UU
 
 
 def _session_exists(session_id: uuid.UUID) -> bool:
-    return Session.objects.filter(id=session_id).exists()
+    # A deleted one is gone for everyone, even while its row waits for its work to end.
+    return Session.objects.filter(id=session_id, deleted_at__isnull=True).exists()
 
 
 _lease_take = sync_to_async(websocket_lease_take, thread_sensitive=False)

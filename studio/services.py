@@ -38,7 +38,7 @@ from studio.dispatch import (
 from studio.engines import engine_pool
 from studio.models import Generation, Session, SessionShare
 from studio.ratelimit import generation_rate_limit_hit
-from studio.realtime import session_broadcast, user_broadcast
+from studio.realtime import session_broadcast, sessions_access_check_on_commit, user_broadcast
 from studio.relay import RelayWriter, relay_cancel_request
 from studio.selectors import generation_state
 from studio.tasks import generations_dispatch_task
@@ -551,6 +551,8 @@ def session_delete(*, session: Session) -> None:
     with transaction.atomic():
         Session.objects.filter(id=session.id).update(deleted_at=now)
         session.generations.filter(deleted_at__isnull=True).update(deleted_at=now)
+        # Its sockets close now, not once its row goes (after the work under way in it has ended).
+        sessions_access_check_on_commit([session.id])
     deletions_complete()
 
 

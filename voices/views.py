@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from api.errors import STATUS_BY_CODE
 from studio.files import ranged_file_response
 from voices.selectors import clones_for, voice_get_available
 from voices.services import CloneRefused, clone_create, clone_delete, voice_preview_request
@@ -21,9 +22,6 @@ def _clones_page(request: HttpRequest, *, status: int = 200, **extra) -> HttpRes
 @require_GET
 def clones(request: HttpRequest) -> HttpResponse:
     return _clones_page(request)
-
-
-_REFUSED_STATUS = {"INSUFFICIENT_CREDITS": 402, "TTS_RATE_LIMITED": 429, "TTS_PROVIDER_UNAVAILABLE": 502}
 
 
 @login_required
@@ -43,7 +41,7 @@ async def clone_new(request: HttpRequest) -> HttpResponse:
             user=user, speaker_name=name, audio=upload.read(), consent=request.POST.get("consent") == "on"
         )
     except CloneRefused as refused:
-        response = await page(request, error=refused.message, name=name, status=_REFUSED_STATUS.get(refused.code, 400))
+        response = await page(request, error=refused.message, name=name, status=STATUS_BY_CODE[refused.code])
         if refused.retry_after:
             response["Retry-After"] = str(refused.retry_after)
         return response
