@@ -395,12 +395,14 @@ const CLOSE_MESSAGES = {
 
 const RECHECKED_CLOSE_CODES = new Set([4401, 4403]);
 
-async function stillAllowed() {
+// Whether this browser may still follow the session: "yes", "no" (the feed answers 404, or the
+// sign-in page), or "unknown" (the network is down; keep trying).
+async function followAllowed() {
   try {
     const response = await fetch(generationsUrl, { credentials: "same-origin" });
-    return response.ok && response.headers.get("content-type")?.includes("json");
+    return response.ok && response.headers.get("content-type")?.includes("json") ? "yes" : "no";
   } catch {
-    return false;
+    return "unknown";
   }
 }
 
@@ -434,7 +436,9 @@ async function catchUp() {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}/ws/studio/sessions/${sessionId}/`);
+  let opened = false;
   socket.addEventListener("open", () => {
+    opened = true;
     retryDelay = 500;
     setConnection("open", "Live");
     catchUp();
@@ -452,12 +456,17 @@ function connect() {
     if (CLOSE_MESSAGES[event.code]) {
       // A socket opened with a sign-in that was renewed since (a password change in this browser
       // re-signs it under a new key) closes too; the page still sees the session, so it goes on.
-      if (RECHECKED_CLOSE_CODES.has(event.code) && (await stillAllowed())) {
+      if (RECHECKED_CLOSE_CODES.has(event.code) && (await followAllowed()) === "yes") {
         setTimeout(connect, retryDelay);
         retryDelay = Math.min(retryDelay * 2, 10000);
         return;
       }
       endLive(CLOSE_MESSAGES[event.code]);
+      return;
+    }
+    // A socket refused before it opened carries no code (1006): the feed says whether it ever will.
+    if (!opened && (await followAllowed()) === "no") {
+      endLive(CLOSE_MESSAGES[4403]);
       return;
     }
     setConnection("connecting", "Reconnecting…");
