@@ -29,6 +29,10 @@ class _Engine:
     down_until: float = field(default=float("-inf"))
     # Its last answer to /health; None until it answers, and once it fails.
     health: dict | None = None
+    # When this process last sent it work: between equals, the one sent work longest ago goes
+    # next. It starts at a random point, so processes starting together do not all begin with the
+    # first engine listed.
+    picked_at: float = field(default_factory=lambda: -random.random())
 
 
 class NoEngineAvailable(EngineFailure):
@@ -63,9 +67,11 @@ class EnginePool:
             candidates = [e for e in self.engines if e.url not in avoid and self._answers(e)]
         if not candidates:
             raise NoEngineAvailable("no speech engine is available")
-        # Between equals, chance: workers whose news of the loads is equally old do not all pile
-        # onto the first engine listed.
-        return min(candidates, key=lambda e: (e.running_here + e.reported_load, e.running_here, random.random()))
+        # Between equals, the engine this process sent work to longest ago: a worker's jobs take
+        # turns over idle engines instead of landing on one by chance.
+        chosen = min(candidates, key=lambda e: (e.running_here + e.reported_load, e.running_here, e.picked_at))
+        chosen.picked_at = time.monotonic()
+        return chosen
 
     def _refresh_in_background(self, engines: list[_Engine], now: float) -> None:
         stale = [e for e in engines if now - e.checked_at >= HEALTH_CACHE_SECONDS]

@@ -36,6 +36,16 @@ def test_the_pool_prefers_the_less_busy_engine_and_leaves_out_a_failed_one(engin
         pool.pick(avoid={b.url})
 
 
+def test_a_worker_takes_turns_over_idle_engines(engines):
+    """Jobs one after another on idle engines go to each in turn (before: to either by chance, so
+    a worker's jobs could all land on one engine while the other stayed cold)."""
+    a, b = engines
+    pool = EnginePool([a.url, b.url], timeout=30)
+    picked = [pool.pick().url for _ in range(6)]
+    assert sorted(picked[:2]) == sorted([a.url, b.url])
+    assert picked == picked[:2] * 3
+
+
 def test_a_restarted_engine_is_used_again(engines):
     a, b = engines
     b.stop()
