@@ -14,7 +14,7 @@ from django.conf import settings
 
 from tests.processes import (
     RestartableProcess,
-    engine_command,
+    engine_running,
     free_port,
     running_process,
     stack_env,
@@ -68,13 +68,8 @@ def _credits_check_after_committed_tests(request) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def engine_process() -> Iterator[RestartableProcess]:
     """The real engine, started once for the whole run (cold on its first request)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = RestartableProcess("engine", engine_command(port), env=stack_env(), ready_url=f"{url}/health")
-    process.url = url
-    process.start()
-    yield process
-    process.stop()
+    with engine_running("engine") as process:
+        yield process
 
 
 @pytest.fixture(scope="session")

@@ -146,3 +146,18 @@ class RestartableProcess:
         if self._context is not None:
             self.process.kill()
             self.stop()
+
+
+@contextmanager
+def engine_running(name: str) -> Iterator[RestartableProcess]:
+    """A real engine on a free port of its own (`.url`), which a test may stop and start again there;
+    stopped after the block."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    engine = RestartableProcess(name, engine_command(port), env=stack_env(), ready_url=f"{url}/health")
+    engine.url = url
+    engine.start()
+    try:
+        yield engine
+    finally:
+        engine.stop()

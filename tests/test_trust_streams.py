@@ -35,7 +35,7 @@ from billing.selectors import ledger_sum, wallet_for
 from studio.engines import HEALTH_TIMEOUT_SECONDS
 from studio.models import Generation
 from tests.conftest import private_stack
-from tests.processes import ROOT, RestartableProcess, engine_command, free_port, stack_env
+from tests.processes import ROOT, RestartableProcess, engine_running, free_port, stack_env
 
 pytestmark = pytest.mark.stack
 
@@ -57,13 +57,8 @@ CUT_OFF = "peer closed connection without sending complete message body"
 
 @pytest.fixture(scope="module")
 def fault_engine() -> Iterator[RestartableProcess]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    engine = RestartableProcess("streams-engine", engine_command(port), env=stack_env(), ready_url=f"{url}/health")
-    engine.url = url
-    engine.start()
-    yield engine
-    engine.stop()
+    with engine_running("streams-engine") as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
