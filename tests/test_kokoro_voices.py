@@ -51,7 +51,8 @@ def test_each_generation_is_spoken_by_an_engine_that_has_its_voice(user, builtin
         generation.refresh_from_db()
         assert generation.status == Generation.Status.DONE, (name, generation.error)
         wav = generation.audio.read()
-        assert word_error_rate(SENTENCE, transcribe(wav)) <= 0.35, name
+        # Spoken, not just sounded (each voice's intelligibility is measured in tests/engine/).
+        assert word_error_rate(SENTENCE, transcribe(wav)) <= 0.5, name
         pitch[name] = median_f0(wav)
     print(pitch)
     assert pitch["EN-FEMALE-1-NEUTRAL"] >= 165
