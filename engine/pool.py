@@ -4,8 +4,8 @@ Each worker process keeps one pool. It counts the syntheses it has running on ea
 asks each engine's /health (at most once a second, in the background) how busy it is from
 everyone's requests; it picks, among the engines that speak the job's voice (each /health lists
 its voices, and whether it speaks speaker profiles), the one with the least work. An engine that
-fails is left out for `down_seconds`, then tried again. The web keeps a pool too, only to answer /api/v1/health from
-what it last heard (`health`), so no request there ever waits on an engine.
+fails is left out for `down_seconds`, then tried again. The web keeps a pool too, only to answer
+/api/v1/health from what it last heard (`health`), so no request there ever waits on an engine.
 """
 
 import random
