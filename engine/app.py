@@ -1,12 +1,14 @@
 """The engine's HTTP service (Starlette). See ``engine/README.md``.
 
-    GET  /health      {"status": "ok", "engine": "piper-cpu", "warm": bool, "active": int, ...}
-    GET  /voices      {"voices": [{"name", "gender", "language", "description"}]}
+    GET  /health      {"status": "ok", "engine": "piper-cpu+kokoro-cpu", "warm": bool, "active": int,
+                       "voices": [...], "profiles": bool, "backends": [...], ...}
+    GET  /voices      {"voices": [{"name", "gender", "language", "description", "engine"}]}
     POST /synthesize  JSON {"text", "voice" | "profile", "max_seconds", "temperature", "start_chunk", "tenant"}
                       -> frame stream
     POST /speakers/encode  audio/wav body -> {"profile": {...}, "analysis": {...}}
 
 Settings (environment):
+    ENGINE_BACKENDS             the backends this process hosts, in order (piper,kokoro; engine/backends.py)
     ENGINE_THREADS              threads for one chunk's synthesis (default: the cores, at most 4)
     ENGINE_CONCURRENCY          chunks synthesised at once (default: cores / ENGINE_THREADS), shared
                                 fairly between tenants (engine/slots.py)
@@ -40,7 +42,8 @@ from starlette.types import Receive, Scope, Send
 from engine import protocol as proto
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
-from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, PiperEngine, to_pcm16
+from engine.backends import Backends, backends_from_env
+from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, to_pcm16
 from engine.slots import FairSlots
 
 log = logging.getLogger("engine.app")
@@ -62,6 +65,7 @@ class Settings:
     max_text_chars: int
     max_clip_seconds: float = 30.0
     threads: int = 0
+    backends: tuple[str, ...] = ("piper", "kokoro")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,6 +81,7 @@ class Settings:
             idle_unload_seconds=float(os.environ.get("ENGINE_IDLE_UNLOAD_SECONDS") or 600),
             max_text_chars=int(os.environ.get("ENGINE_MAX_TEXT_CHARS") or 20000),
             max_clip_seconds=float(os.environ.get("ENGINE_MAX_CLIP_SECONDS") or 30),
+            backends=backends_from_env(),
         )
 
 
@@ -85,6 +90,7 @@ class Synthesis:
     """A /synthesize request, checked."""
 
     text: str
+    backend: object  # the backend that speaks the voice (engine/backends.py)
     voice: object  # a built-in voice, or one made from a speaker profile
     max_seconds: float | None
     temperature: float | None
@@ -147,9 +153,11 @@ class FrameStream(Response):
 
 
 class EngineService:
-    def __init__(self, settings: Settings, engine: PiperEngine | None = None) -> None:
+    def __init__(self, settings: Settings, backends: Backends | None = None) -> None:
         self.settings = settings
-        self.engine = engine or PiperEngine(idle_unload_seconds=settings.idle_unload_seconds, threads=settings.threads)
+        self.backends = backends or Backends.create(
+            settings.backends, idle_unload_seconds=settings.idle_unload_seconds, threads=settings.threads
+        )
         self.slots = FairSlots(settings.concurrency)
         self.requests = 0  # syntheses under way, between chunks or waiting for a place too
         self.started = time.time()
@@ -199,41 +207,50 @@ class EngineService:
         if len(text) > self.settings.max_text_chars:
             raise BadRequest("text_too_long", f"'text' is longer than {self.settings.max_text_chars} characters")
         if profile is not None:  # a speaker profile wins; 'voice' is then ignored
+            backend = self.backends.profiles
+            if backend is None:
+                raise BadRequest("profiles_unavailable", "this engine does not speak speaker profiles (no piper)")
             try:
-                voice = self.engine.profile_voice(profile)
+                voice = backend.profile_voice(profile)
             except vtm.ProfileError as exc:
                 raise BadRequest("invalid_profile", str(exc)) from None
         else:
-            voice = self.engine.resolve_voice(voice_name)
-            if voice is None:
-                names = ", ".join(self.engine.voices)
+            resolved = self.backends.resolve(voice_name)
+            if resolved is None:
+                names = ", ".join(self.backends.voice_names())
                 raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
-        return Synthesis(text, voice, max_seconds, temperature, start_chunk, tenant)
+            backend, voice = resolved.backend, resolved.voice
+        return Synthesis(text, backend, voice, max_seconds, temperature, start_chunk, tenant)
 
     # --- endpoints --------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
         return JSONResponse(
             {
                 "status": "ok",
-                "engine": self.engine.name,
-                "warm": self.engine.warm,
+                "engine": self.backends.name,
+                "warm": self.backends.warm,
                 "active": self.slots.active,
                 "waiting": self.slots.waiting,
                 "requests": self.requests,
                 "concurrency": self.settings.concurrency,
                 "sample_rate": proto.SAMPLE_RATE,
+                # What the workers' pool routes on: the voices this process speaks, and whether it
+                # speaks (and makes) speaker profiles.
+                "voices": self.backends.voice_names(),
+                "profiles": self.backends.profiles is not None,
+                "backends": self.backends.describe(),
             }
         )
 
     async def voices(self, request: Request) -> JSONResponse:
-        return JSONResponse({"voices": self.engine.list_voices()})
+        return JSONResponse({"voices": self.backends.list_voices()})
 
     async def synthesize(self, request: Request) -> Response:
         try:
             synthesis = await self.parse(request)
         except BadRequest as exc:
             return _bad(exc.code, exc.message)
-        chunks = await anyio.to_thread.run_sync(self.engine.prepare, synthesis.text)
+        chunks = await anyio.to_thread.run_sync(synthesis.backend.prepare, synthesis.text)
         if not chunks:
             return _bad("no_speech", "the text has nothing speakable (no words after removing symbols and punctuation)")
         if synthesis.start_chunk >= len(chunks):
@@ -242,6 +259,9 @@ class EngineService:
         return FrameStream(self._produce(synthesis, chunks, cancelled), cancelled)
 
     async def encode_speaker(self, request: Request) -> JSONResponse:
+        backend = self.backends.profiles
+        if backend is None:
+            return _bad("profiles_unavailable", "this engine does not make speaker profiles (no piper backend)")
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in WAV_TYPES:
             return _bad("bad_content_type", "send the reference clip as a WAV body with Content-Type: audio/wav")
@@ -260,9 +280,9 @@ class EngineService:
         if x.size > self.settings.max_clip_seconds * fs:
             return _bad("clip_too_long", f"the clip is longer than {self.settings.max_clip_seconds:g} s")
         try:
-            async with self._work(), self.slots.slot(f"encode:{id(body)}"):
+            async with self._work(backend), self.slots.slot(f"encode:{id(body)}"):
                 t0 = time.perf_counter()
-                profile, analysis = await anyio.to_thread.run_sync(self.engine.encode_speaker, x, fs)
+                profile, analysis = await anyio.to_thread.run_sync(backend.encode_speaker, x, fs)
                 log.info("speaker encoded in %.1fs (%s)", time.perf_counter() - t0, analysis)
         except vf.NoSpeech as exc:
             return _bad("no_speech", f"not enough speech to clone: {exc}")
@@ -272,18 +292,18 @@ class EngineService:
         return JSONResponse({"profile": profile, "analysis": analysis})
 
     @contextlib.asynccontextmanager
-    async def _work(self):
-        """A request under way (counted in `requests`): the model is not unloaded meanwhile."""
-        self.engine.begin()
+    async def _work(self, backend):
+        """A request under way (counted in `requests`): its backend's model is not unloaded meanwhile."""
+        backend.begin()
         self.requests += 1
         try:
             yield
         finally:
             self.requests -= 1
-            self.engine.end()
+            backend.end()
 
     async def _produce(self, synthesis: Synthesis, chunks, cancelled: threading.Event):
-        engine = self.engine
+        engine = synthesis.backend
         voice, temperature, start_chunk = synthesis.voice, synthesis.temperature, synthesis.start_chunk
         tenant = synthesis.tenant or f"request:{id(cancelled)}"  # without one, a tenant of its own
         rate = proto.SAMPLE_RATE
@@ -292,7 +312,7 @@ class EngineService:
         truncated = False
         n = len(chunks)
         try:
-            async with self._work():
+            async with self._work(engine):
                 if not engine.warm:
                     yield proto.warming_up()
                     async with self.slots.slot(tenant):
@@ -336,7 +356,7 @@ class EngineService:
         while True:
             await asyncio.sleep(interval)
             try:
-                await anyio.to_thread.run_sync(self.engine.unload_if_idle)
+                await anyio.to_thread.run_sync(self.backends.unload_if_idle)
             except Exception:  # pragma: no cover
                 log.exception("idle unload failed")
 
@@ -358,9 +378,9 @@ def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
     return x, int(fs)
 
 
-def create_app(settings: Settings | None = None, engine: PiperEngine | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, backends: Backends | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    service = EngineService(settings, engine)
+    service = EngineService(settings, backends)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

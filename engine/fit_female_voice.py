@@ -1,4 +1,4 @@
-"""Fit the EN-FEMALE-1-NEUTRAL voice transform (run once; output is shipped).
+"""Fit the WORLD female base (the female clones' start; EN-FEMALE-1-NEUTRAL before Kokoro) once; output is shipped.
 
     .venv/bin/python -m engine.fit_female_voice [--out engine/voices/female_1.json] [--check]
 

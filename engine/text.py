@@ -16,7 +16,12 @@ of cancellation).
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+
+# espeak-ng keeps its state in globals (the voice set, the text being read): one phonemisation at
+# a time in the process, whichever backend asks.
+ESPEAK_LOCK = threading.Lock()
 
 MAX_CHUNK_CHARS = 240
 MAX_WORD_CHARS = 40

@@ -2,8 +2,8 @@
 
 One piece of code for both ways the engine gets a voice from a reference:
 
-- **parallel** (``engine/fit_female_voice.py``, run once for the shipped
-  ``EN-FEMALE-1-NEUTRAL``): the reference and Joe say the *same* sentences;
+- **parallel** (``engine/fit_female_voice.py``, run once for the shipped WORLD
+  female base, ``EN-FEMALE-1-NEUTRAL`` before Kokoro): the reference and Joe say the *same* sentences;
   their envelopes are aligned by DTW (``dtw_path``);
 - **one-shot** (``encode_reference``, the ``POST /speakers/encode`` endpoint):
   a 5-10 s clip of *unknown* text. Joe's side is a calibration corpus he

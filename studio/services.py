@@ -363,7 +363,9 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
     tried: set[str] = set()
     while True:
         try:
-            engine = pool.pick(avoid=tried)
+            engine = pool.pick(
+                avoid=tried, voice=generation.voice.engine_voice or None, profile=generation.voice.profile is not None
+            )
         except NoEngineAvailable:
             return _UNAVAILABLE
         pending = bytearray()  # the audio of the chunk under way

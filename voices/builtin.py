@@ -21,7 +21,11 @@ class BuiltinVoice:
         return uuid.uuid5(BUILTIN_VOICE_NAMESPACE, self.speaker_name)
 
 
+# The engine speaks EN-MALE-1-NEUTRAL with Piper (Joe) and the others with Kokoro-82M
+# (engine/backends.py). A description that changes here means the voice sounds different: its
+# stored preview is made again (voices_sync_builtin).
 BUILTIN_VOICES = (
-    BuiltinVoice("EN-FEMALE-1-NEUTRAL", "female", "Warm, even female voice (US English)"),
+    BuiltinVoice("EN-FEMALE-1-NEUTRAL", "female", "Natural, bright female voice (US English)"),
     BuiltinVoice("EN-MALE-1-NEUTRAL", "male", "Clear, steady male voice (US English)"),
+    BuiltinVoice("EN-MALE-2-NEUTRAL", "male", "Calm, deep male voice (US English)"),
 )

@@ -21,6 +21,7 @@ from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, E
 from engine.pool import NoEngineAvailable
 from studio.audio import wav_from_pcm
 from studio.engines import engine_pool
+from studio.files import stored_files_delete_on_commit
 from studio.ratelimit import clone_rate_limit_hit
 from voices.builtin import BUILTIN_VOICES
 from voices.models import Voice
@@ -37,6 +38,12 @@ def voices_sync_builtin() -> list[Voice]:
     """Make the built-in voice rows match the catalogue; those no longer in it are deactivated."""
     synced = []
     for builtin in BUILTIN_VOICES:
+        # A built-in voice whose description changed sounds different now (another engine or
+        # recipe): its old preview goes, and the next listen records a new one.
+        stale = Voice.objects.filter(id=builtin.voice_id).exclude(description=builtin.description).first()
+        if stale is not None and stale.preview:
+            Voice.objects.filter(id=stale.id).update(preview="")
+            stored_files_delete_on_commit(stale.preview)
         voice, _ = Voice.objects.update_or_create(
             id=builtin.voice_id,
             defaults={
@@ -124,7 +131,7 @@ async def _speaker_encode(reference: Reference) -> dict:
     pool = engine_pool()
     try:
         # With several engines the first pick asks each for its load: not on the event loop.
-        engine = await sync_to_async(pool.pick, thread_sensitive=False)()
+        engine = await sync_to_async(pool.pick, thread_sensitive=False)(profile=True)
     except NoEngineAvailable:
         raise CloneRefused("TTS_PROVIDER_UNAVAILABLE", _ENGINE_UNAVAILABLE) from None
     timeout = settings.VOICE_CLONE_ENCODE_TIMEOUT_SECONDS
@@ -196,7 +203,7 @@ def voice_preview_make(*, voice_id: str) -> None:
     if voice is None or voice.preview:
         return
     pool = engine_pool()
-    with pool.lease(pool.pick()) as engine:
+    with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile is not None)) as engine:
         pcm = _preview_speak(engine, voice=voice.engine_voice or None, profile=voice.profile)
     voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=False)
     # Only the preview is written, and only to a voice that still exists: a clone deleted while its

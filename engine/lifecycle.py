@@ -1,0 +1,81 @@
+"""A model loaded on first use, kept while it is used, dropped after a while without work.
+
+Every backend (``engine.piper_engine``, ``engine.kokoro_engine``) is one: the process loads only
+the models its requests need, and gives their memory back when they go idle (scale-to-zero on GPU
+machines, RSS on small ones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import logging
+import threading
+import time
+
+log = logging.getLogger("engine.lifecycle")
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by an unloaded model back to the system. glibc keeps freed arenas for
+    reuse: without this a dropped Kokoro session (~135 MB) stayed in the RSS (measured: 170 MB
+    after the session was deleted, 61 MB after malloc_trim)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class LazyModel:
+    """Subclasses set ``name`` and implement ``_open()`` (the loaded model, kept in ``_model``)."""
+
+    name = "model"
+
+    def __init__(self, idle_unload_seconds: float = 600.0) -> None:
+        self.idle_unload_seconds = float(idle_unload_seconds)
+        self._model = None
+        self._lock = threading.Lock()
+        self._users = 0
+        self.last_used = time.monotonic()
+        self.loads = 0
+
+    def _open(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def warm(self) -> bool:
+        return self._model is not None
+
+    def begin(self) -> None:
+        """A request starts using the model (blocks idle unloading)."""
+        with self._lock:
+            self._users += 1
+            self.last_used = time.monotonic()
+
+    def end(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            self.last_used = time.monotonic()
+
+    def load(self) -> bool:
+        """Load the model if needed; True if this call loaded it."""
+        with self._lock:
+            if self._model is not None:
+                return False
+            t0 = time.perf_counter()
+            self._model = self._open()
+            self.loads += 1
+            log.info("%s: model loaded in %.2fs", self.name, time.perf_counter() - t0)
+            return True
+
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._model is None or self._users > 0:
+                return False
+            if now - self.last_used < self.idle_unload_seconds:
+                return False
+            self._model = None
+        gc.collect()
+        release_freed_memory()
+        log.info("%s: model unloaded after %.0fs idle", self.name, now - self.last_used)
+        return True

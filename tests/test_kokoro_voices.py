@@ -1,0 +1,89 @@
+"""The product's built-in voices on two kinds of engine: a job goes to an engine that has its voice
+(ENGINE_URLS may mix engines serving different voices), and a built-in voice that now sounds
+different gets a new preview."""
+
+import pytest
+from django.core.files.base import ContentFile
+
+from studio.audio import wav_from_pcm
+from studio.models import Generation
+from studio.services import generation_create, generation_run, session_create
+from tests.audio_checks import median_f0, transcribe, word_error_rate
+from tests.processes import RestartableProcess, engine_command, free_port, stack_env
+from voices.models import Voice
+from voices.services import voice_preview_make, voices_sync_builtin
+
+SENTENCE = "We will meet at the station at noon and take the train to the city."
+
+
+@pytest.fixture
+def split_engines():
+    """One engine with Piper only (Joe, clones), one with Kokoro only (the other built-ins)."""
+    started = {}
+    for backends in ("piper", "kokoro"):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        engine = RestartableProcess(
+            f"engine-{backends}",
+            engine_command(port),
+            env=stack_env(ENGINE_BACKENDS=backends),
+            ready_url=f"{url}/health",
+        )
+        engine.url = url
+        engine.start()
+        started[backends] = engine
+    yield started
+    for engine in started.values():
+        engine.stop()
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(600)
+def test_each_generation_is_spoken_by_an_engine_that_has_its_voice(user, builtin_voices, settings, split_engines):
+    """The job's own code (run here, with `db`, so the stack's worker does not take it) against two
+    real engines, the Kokoro one listed first: each voice is spoken, and by the right engine."""
+    settings.ENGINE_URLS = [split_engines["kokoro"].url, split_engines["piper"].url]
+    session = session_create(owner=user)
+    pitch = {}
+    for name in ("EN-FEMALE-1-NEUTRAL", "EN-MALE-1-NEUTRAL", "EN-MALE-2-NEUTRAL"):
+        generation = generation_create(user=user, session=session, text=SENTENCE, voice_id=builtin_voices[name].id)
+        generation_run(generation_id=generation.id)
+        generation.refresh_from_db()
+        assert generation.status == Generation.Status.DONE, (name, generation.error)
+        wav = generation.audio.read()
+        # Spoken, not just sounded (each voice's intelligibility is measured in tests/engine/).
+        assert word_error_rate(SENTENCE, transcribe(wav)) <= 0.5, name
+        pitch[name] = median_f0(wav)
+    print(pitch)
+    assert pitch["EN-FEMALE-1-NEUTRAL"] >= 165
+    assert pitch["EN-MALE-1-NEUTRAL"] < 165 and pitch["EN-MALE-2-NEUTRAL"] < 165
+
+
+def test_a_builtin_voice_that_sounds_different_now_gets_a_new_preview(db, django_capture_on_commit_callbacks):
+    voices = {voice.speaker_name: voice for voice in voices_sync_builtin()}
+    old_wav = wav_from_pcm(b"\0\0" * 2400)
+    for voice in voices.values():
+        voice.preview.save(f"{voice.id}.wav", ContentFile(old_wav), save=True)
+    # The female voice as it was before Kokoro spoke it.
+    Voice.objects.filter(id=voices["EN-FEMALE-1-NEUTRAL"].id).update(description="Warm, even female voice (US English)")
+    old_file = voices["EN-FEMALE-1-NEUTRAL"].preview
+    storage, name = old_file.storage, old_file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        voices_sync_builtin()
+    female = Voice.objects.get(id=voices["EN-FEMALE-1-NEUTRAL"].id)
+    assert not female.preview, "the WORLD voice's preview would be played for the Kokoro voice"
+    assert not storage.exists(name)
+    joe = Voice.objects.get(id=voices["EN-MALE-1-NEUTRAL"].id)
+    assert joe.preview, "a voice that did not change keeps its preview"
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(300)
+def test_a_kokoro_voice_preview_is_recorded_by_the_engine_that_has_it(db, settings, split_engines):
+    settings.ENGINE_URLS = [split_engines["piper"].url, split_engines["kokoro"].url]
+    female = next(v for v in voices_sync_builtin() if v.speaker_name == "EN-FEMALE-1-NEUTRAL")
+    voice_preview_make(voice_id=str(female.id))
+    female.refresh_from_db()
+    wav = female.preview.read()
+    assert median_f0(wav) >= 165
+    assert word_error_rate("Hello! This is how I sound. I hope you like my voice.", transcribe(wav)) <= 0.4
