@@ -20,6 +20,12 @@ class SpeechRequest(Schema):
         validation_alias=AliasChoices("model_name", "model"), description="Currently `outetts_1_pro`. Also `model`."
     )
     response_format: StrictStr = Field("wav", description="Must be `wav`.")
+    language: StrictStr | None = Field(
+        None,
+        description="The text's language: `en` or `ja` (a regional tag such as `en-US` or `ja-JP` is accepted). "
+        "Detected from the text when absent (kana or kanji: Japanese). A language the voice's engine does not "
+        "speak is refused with 400 before anything is charged.",
+    )
 
 
 class LegacySpeechRequest(Schema):
@@ -32,6 +38,7 @@ class LegacySpeechRequest(Schema):
         description='{"default": "EN-FEMALE-1-NEUTRAL"} for a built-in voice or {"custom": NAME} for a clone.'
     )
     temperature: StrictFloat | StrictInt = Field(0.4, ge=0.1, le=1.0)
+    language: StrictStr | None = Field(None, description="As in /api/v1/tts_stream: `en` or `ja`, detected if absent.")
 
 
 class TokenCreateRequest(Schema):
@@ -49,6 +56,7 @@ class Voice(Schema):
     is_clone: bool
     gender: str
     language: str
+    languages: list[str]
     description: str
 
 

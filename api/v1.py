@@ -29,13 +29,13 @@ from studio.models import Generation
 from studio.relay import RelayEvent, relay_read
 from studio.services import GenerationRefused, generation_cancel, generation_create
 from voices.models import Voice
-from voices.selectors import clones_for, voice_get_by_name, voices_available
+from voices.selectors import clones_for, voice_get_by_name, voice_languages, voices_available
 from voices.services import CloneRefused, clone_create, clone_delete
 
 logger = logging.getLogger(__name__)
 
 # The API's version; the Python SDK in sdk/ carries the same one.
-API_VERSION = "2.1.0"
+API_VERSION = "2.2.0"
 
 api = NinjaAPI(
     title="OuteAI API",
@@ -136,6 +136,8 @@ def _voice(voice: Voice) -> dict:
         "is_clone": voice.is_clone,
         "gender": voice.gender,
         "language": voice.language,
+        # What it may read: its engine's languages (an English Kokoro voice reads Japanese too).
+        "languages": list(voice_languages(voice)),
         "description": voice.description,
     }
 
@@ -160,6 +162,7 @@ def _speech_start(request: HttpRequest, payload: schemas.SpeechRequest, *, deliv
         source=Generation.Source.API,
         delivery=delivery,
         api_token=getattr(request, "api_token", None),
+        language=payload.language,
     )
 
 
@@ -276,6 +279,7 @@ def _legacy_start(payload: schemas.LegacySpeechRequest) -> Generation:
         delivery=Generation.Delivery.WHOLE,
         api_token=api_token,
         temperature=float(payload.temperature),
+        language=payload.language,
     )
 
 

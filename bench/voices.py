@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/voices.py                     # every built-in voice
     .venv/bin/python bench/voices.py --candidates        # also the Kokoro recipes tried for them
+    .venv/bin/python bench/voices.py --voices EN-MALE-1-NEUTRAL,tebukuro0.7+kumo0.3-0.9  # a subset
 
 For every voice it speaks HELD_OUT (sentences no voice was chosen on) in-process, on the backend
 that speaks it (engine/backends.py), with ENGINE_THREADS threads (default 2), and prints:
@@ -57,6 +58,20 @@ CANDIDATES = [
     ),
     KokoroVoice("kumo-1.0", "male", "en-US", "", (("jm_kumo", 1.0),), "jm_kumo", 1.0),
     KokoroVoice("kumo-0.9", "male", "en-US", "", (("jm_kumo", 1.0),), "jm_kumo", 0.9),
+    # For EN-FEMALE-2-NEUTRAL: the other female packs, their timbre mixed with kumo's as EN-FEMALE-1's is.
+    *(
+        KokoroVoice(
+            f"{pack[3:]}{1 - kumo:.1f}+kumo{kumo:.1f}-0.9",
+            "female",
+            "en-US",
+            "",
+            ((pack, 1 - kumo), ("jm_kumo", kumo)),
+            pack,
+            0.9,
+        )
+        for pack in ("jf_alpha", "jf_nezumi", "jf_tebukuro")
+        for kumo in (0.3, 0.4)
+    ),
 ]
 
 
@@ -77,6 +92,7 @@ def measure(backend, voice, sentences: list[str]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--candidates", action="store_true", help="also measure the Kokoro recipes tried")
+    p.add_argument("--voices", help="only these voices (comma-separated built-in or candidate names)")
     args = p.parse_args()
     threads = int(os.environ.get("ENGINE_THREADS") or 2)
     piper, kokoro = PiperEngine(threads=threads), KokoroEngine(threads=threads)
@@ -84,11 +100,17 @@ def main() -> None:
     kokoro.load()
     rows = [(name, piper, voice) for name, voice in piper.voices.items()]
     rows += [(name, kokoro, voice) for name, voice in kokoro.voices.items()]
-    if args.candidates:
+    if args.candidates or args.voices:
         for voice in CANDIDATES:
             kokoro.voices[voice.name] = voice
         kokoro._model = kokoro._open()  # the style tables of the candidates too
         rows += [(voice.name, kokoro, voice) for voice in CANDIDATES]
+    if args.voices:
+        wanted = [name.strip() for name in args.voices.split(",")]
+        rows = [row for row in rows if row[0] in wanted]
+        missing = set(wanted) - {row[0] for row in rows}
+        if missing:
+            p.error(f"unknown voices: {', '.join(sorted(missing))}")
     print(f"{len(HELD_OUT)} held-out sentences, {threads} threads\n")
     print("| voice | backend | word error | median F0 | RTF |")
     print("| --- | --- | --- | --- | --- |")

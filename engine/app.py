@@ -2,9 +2,9 @@
 
     GET  /health      {"status": "ok", "engine": "piper-cpu+kokoro-cpu", "warm": bool, "active": int,
                        "voices": [...], "profiles": bool, "backends": [...], ...}
-    GET  /voices      {"voices": [{"name", "gender", "language", "description", "engine"}]}
-    POST /synthesize  JSON {"text", "voice" | "profile", "max_seconds", "temperature", "start_chunk", "tenant"}
-                      -> frame stream
+    GET  /voices      {"voices": [{"name", "gender", "language", "description", "engine", "languages"}]}
+    POST /synthesize  JSON {"text", "voice" | "profile", "language", "max_seconds", "temperature", "start_chunk",
+                      "tenant"} -> frame stream
     POST /speakers/encode  audio/wav body -> {"profile": {...}, "analysis": {...}}
 
 Settings (environment):
@@ -43,6 +43,7 @@ from engine import protocol as proto
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.backends import Backends, backends_from_env
+from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize
 from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, to_pcm16
 from engine.slots import FairSlots
 
@@ -96,6 +97,7 @@ class Synthesis:
     temperature: float | None
     start_chunk: int
     tenant: str | None
+    language: str = "en"  # the primary tag the text is phonemised in, one of the backend's
 
 
 class BadRequest(Exception):
@@ -220,7 +222,27 @@ class EngineService:
                 names = ", ".join(self.backends.voice_names())
                 raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
             backend, voice = resolved.backend, resolved.voice
-        return Synthesis(text, backend, voice, max_seconds, temperature, start_chunk, tenant)
+        language = self._language(data.get("language"), text, backend)
+        return Synthesis(text, backend, voice, max_seconds, temperature, start_chunk, tenant, language)
+
+    @staticmethod
+    def _language(value, text: str, backend) -> str:
+        """The request's language as a primary tag (detected from the text when absent), which the
+        voice's backend must speak."""
+        if value is None:
+            language = language_detect(text)
+        else:
+            language = language_normalize(value)
+            if language is None:
+                raise BadRequest("invalid_language", "'language' must be a language tag such as 'en' or 'ja-JP'")
+        if language not in backend.languages:
+            spoken = ", ".join(backend.languages)
+            name = LANGUAGE_NAMES.get(language, repr(language))
+            raise BadRequest(
+                "unsupported_language",
+                f"this voice's engine ({backend.name}) does not speak {name}; it speaks {spoken}",
+            )
+        return language
 
     # --- endpoints --------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
@@ -238,6 +260,7 @@ class EngineService:
                 # speaks (and makes) speaker profiles.
                 "voices": self.backends.voice_names(),
                 "profiles": self.backends.profiles is not None,
+                "languages": self.backends.languages(),
                 "backends": self.backends.describe(),
             }
         )
@@ -250,7 +273,7 @@ class EngineService:
             synthesis = await self.parse(request)
         except BadRequest as exc:
             return _bad(exc.code, exc.message)
-        chunks = await anyio.to_thread.run_sync(synthesis.backend.prepare, synthesis.text)
+        chunks = await anyio.to_thread.run_sync(synthesis.backend.prepare, synthesis.text, synthesis.language)
         if not chunks:
             return _bad("no_speech", "the text has nothing speakable (no words after removing symbols and punctuation)")
         if synthesis.start_chunk >= len(chunks):

@@ -3,8 +3,13 @@
 ``ENGINE_BACKENDS`` names them, in order (default ``piper,kokoro``):
 
 - ``piper``: Piper with Joe (``EN-MALE-1-NEUTRAL``); it also speaks speaker profiles (clones) and
-  makes them (``POST /speakers/encode``).
-- ``kokoro``: Kokoro-82M (``EN-FEMALE-1-NEUTRAL``, ``EN-MALE-2-NEUTRAL``).
+  makes them (``POST /speakers/encode``). It speaks English.
+- ``kokoro``: Kokoro-82M (``EN-FEMALE-1-NEUTRAL``, ``EN-FEMALE-2-NEUTRAL``, ``EN-MALE-2-NEUTRAL``,
+  ``JA-FEMALE-1-NEUTRAL``, ``JA-FEMALE-2-NEUTRAL``, ``JA-MALE-1-NEUTRAL``). It speaks English and
+  Japanese, in every one of its voices.
+
+Each backend declares the languages it speaks (``languages``, from engine/languages.py); a
+request's language must be one of its voice's backend.
 
 A voice name belongs to exactly one backend, so a name sounds the same on every engine that
 serves it; ``/voices`` and ``/health`` list what this process serves, and the workers' pool
@@ -95,11 +100,27 @@ class Backends:
     def voice_names(self) -> list[str]:
         return [name for backend in self.all for name in backend.voices]
 
+    def languages(self) -> list[str]:
+        """Every language some backend here speaks."""
+        return list(dict.fromkeys(lang for backend in self.all for lang in backend.languages))
+
     def list_voices(self) -> list[dict]:
-        return [{**voice.public(), "engine": backend.name} for backend in self.all for voice in backend.voices.values()]
+        return [
+            {**voice.public(), "engine": backend.name, "languages": list(backend.languages)}
+            for backend in self.all
+            for voice in backend.voices.values()
+        ]
 
     def describe(self) -> list[dict]:
-        return [{"name": backend.name, "warm": backend.warm, "voices": list(backend.voices)} for backend in self.all]
+        return [
+            {
+                "name": backend.name,
+                "warm": backend.warm,
+                "voices": list(backend.voices),
+                "languages": list(backend.languages),
+            }
+            for backend in self.all
+        ]
 
     def unload_if_idle(self) -> None:
         for backend in self.all:

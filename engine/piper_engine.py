@@ -31,6 +31,7 @@ import soxr
 
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
+from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
 from engine.text import ESPEAK_LOCK, split_chunks
@@ -93,6 +94,7 @@ class PiperEngine(LazyModel):
     name = "piper-cpu"
     # It speaks speaker profiles (clones) and encodes references into them.
     speaks_profiles = True
+    languages = BACKEND_LANGUAGES["piper"]  # Joe's espeak-ng en-us phonemes
 
     def __init__(
         self, idle_unload_seconds: float = 600.0, model_path: str | Path | None = None, threads: int = 0
@@ -176,8 +178,9 @@ class PiperEngine(LazyModel):
         return PiperVoice(session=session, config=self.config)
 
     # --- text -------------------------------------------------------------------------
-    def prepare(self, text: str) -> list[Chunk]:
-        """Clean, chunk and phonemise ``text``; chunks with nothing to say are dropped."""
+    def prepare(self, text: str, language: str = "en") -> list[Chunk]:
+        """Clean, chunk and phonemise ``text`` (English, the one language in ``languages``); chunks
+        with nothing to say are dropped."""
         chunks: list[Chunk] = []
         for piece in split_chunks(text):
             if not any(ch.isalnum() for ch in piece):

@@ -76,6 +76,9 @@ class Generation(models.Model):
     # Kept so the feed still names the voice after a clone is deleted.
     voice_name = models.CharField(max_length=80)
     text = models.TextField()
+    # The text's language as a primary tag ("en", "ja"): as the request named it, or detected from
+    # the text; the engine phonemises by it. Blank on generations made before languages.
+    language = models.CharField(max_length=8, blank=True, default="")
     # Sampling temperature passed to the engine (the legacy API's `temperature`); None: its default.
     temperature = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from billing.pricing import credits_format
+from engine.languages import LANGUAGE_NAMES
 from studio.models import Generation, Session, SessionShare
 
 ROLE_OWNER, ROLE_EDITOR, ROLE_VIEWER = "owner", "editor", "viewer"
@@ -143,6 +144,8 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         "text": generation.text,
         "voice_id": str(generation.voice_id) if generation.voice_id else None,
         "voice_name": generation.voice_name,
+        "language": generation.language,
+        "language_name": LANGUAGE_NAMES.get(generation.language, generation.language),
         "status": generation.status,
         "stage": generation.stage,
         "chunk": generation.chunk,

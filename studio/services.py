@@ -24,6 +24,7 @@ from billing.selectors import wallet_for_id
 from billing.services import InsufficientCredits, hold_place, hold_settle
 from config.text import name_clean, text_storable, text_without_controls
 from engine.client import Audio, Done, EngineError, EngineFailure, Progress
+from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize, languages_spoken
 from engine.pool import NoEngineAvailable
 from studio.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds, wav_from_pcm
 from studio.dispatch import (
@@ -42,7 +43,8 @@ from studio.realtime import session_broadcast, sessions_access_check_on_commit, 
 from studio.relay import RelayWriter, relay_cancel_request
 from studio.selectors import generation_state
 from studio.tasks import generations_dispatch_task
-from voices.selectors import voice_get_available
+from voices.models import Voice
+from voices.selectors import voice_get_available, voice_languages
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,37 @@ def generation_text_clean(text: object) -> str:
     return cleaned
 
 
+def _language_name(language: str) -> str:
+    return f"{LANGUAGE_NAMES[language]} ({language})" if language in LANGUAGE_NAMES else repr(language)
+
+
+def generation_language(*, text: str, voice: Voice, language: object = None) -> str:
+    """The text's language as a primary tag: the one the request names ("ja-JP" -> "ja") or, when
+    it names none, the text's script's. GenerationRefused when no engine speaks it, or the voice's
+    engine does not (Joe and WORLD clones read English only)."""
+    if language is None or language == "":
+        tag = language_detect(text)
+    else:
+        tag = language_normalize(language)
+        if tag is None:
+            raise GenerationRefused(
+                "VALIDATION_ERROR", "language must be a language tag such as 'en', 'en-US' or 'ja'."
+            )
+    spoken = languages_spoken()
+    if tag not in spoken:
+        names = ", ".join(_language_name(lang) for lang in spoken)
+        raise GenerationRefused(
+            "VALIDATION_ERROR", f"No voice speaks {_language_name(tag)}; the languages are {names}."
+        )
+    if tag not in voice_languages(voice):
+        readable = " and ".join(LANGUAGE_NAMES.get(lang, lang) for lang in voice_languages(voice)) or "no language"
+        raise GenerationRefused(
+            "VALIDATION_ERROR",
+            f"{voice.speaker_name} reads {readable} only, not {LANGUAGE_NAMES[tag]}: choose a voice that speaks it.",
+        )
+    return tag
+
+
 def generation_create(
     *,
     user: User,
@@ -98,6 +131,7 @@ def generation_create(
     delivery: str = Generation.Delivery.PROGRESSIVE,
     api_token: ApiToken | None = None,
     temperature: float | None = None,
+    language: object = None,
 ) -> Generation:
     """Validates a request, records it as queued and starts its job once the row is committed.
     Every caller (the Studio, the API, the legacy API) comes through here."""
@@ -105,6 +139,7 @@ def generation_create(
     voice = voice_get_available(user, str(voice_id)) if voice_id else None
     if voice is None:
         raise GenerationRefused("NOT_FOUND", "Voice not found: choose one of your available voices.")
+    language = generation_language(text=cleaned, voice=voice, language=language)
     retry_after = generation_rate_limit_hit(user.id)
     if retry_after is not None:
         raise GenerationRefused(
@@ -131,6 +166,7 @@ def generation_create(
                 voice=voice,
                 voice_name=voice.speaker_name,
                 text=cleaned,
+                language=language,
                 temperature=temperature,
                 max_seconds=seconds_max,
             )
@@ -380,6 +416,7 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
                     profile=generation.voice.profile,
                     start_chunk=produced.chunks_done,
                     tenant=f"account:{generation.user_id}",
+                    language=generation.language or None,
                 )
                 with closing(events):
                     for event in events:

@@ -37,7 +37,7 @@ from studio.services import (
     session_share,
     session_unshare,
 )
-from voices.selectors import voices_available
+from voices.selectors import voices_by_language
 
 SIDEBAR_PAGE_SIZE = 30
 
@@ -83,7 +83,7 @@ def session_detail(request: HttpRequest, session_id) -> HttpResponse:
             "session": access.session,
             "access": access,
             "sessions": sessions,
-            "voices": list(voices_available(request.user)),
+            "voice_groups": voices_by_language(request.user),
             "feed": [generation_state(g, viewer=access) for g in feed],
             "earlier_before": feed[0].id if has_earlier and feed else None,
             "max_chars": settings.TTS_MAX_TEXT_CHARS,
@@ -136,7 +136,8 @@ def session_share_edit(request: HttpRequest, session_id) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def session_generations(request: HttpRequest, session_id) -> JsonResponse:
     """GET: the feed's current state (the page catches up with it after a reconnect).
-    POST: a new generation from the composer, JSON {"text", "voice_id"}."""
+    POST: a new generation from the composer, JSON {"text", "voice_id"} and optionally "language"
+    (detected from the text without it)."""
     access = session_access(request.user, session_id)
     if access is None:
         return JsonResponse({"error": "No such session."}, status=404)
@@ -154,7 +155,11 @@ def session_generations(request: HttpRequest, session_id) -> JsonResponse:
         return JsonResponse({"error": "The request body must be a JSON object."}, status=400)
     try:
         generation = generation_create(
-            user=request.user, session=session, text=body.get("text"), voice_id=body.get("voice_id")
+            user=request.user,
+            session=session,
+            text=body.get("text"),
+            voice_id=body.get("voice_id"),
+            language=body.get("language"),
         )
     except GenerationRefused as refused:
         return _refused(refused)

@@ -130,7 +130,7 @@ def clone_endpoints_missing(error: OuteAIAPIError) -> bool:
 
 
 def test_version_matches_the_servers_api_version(client):
-    assert outeai.__version__ == outeai.API_VERSION == outeai.SDK_VERSION == API_VERSION == "2.1.0"
+    assert outeai.__version__ == outeai.API_VERSION == outeai.SDK_VERSION == API_VERSION == "2.2.0"
     health = client.health()
     assert health["success"] is True and health["data"]["api_version"] == API_VERSION
     assert client.session.headers  # the httpx client is exposed, as the published SDK's session was
@@ -708,5 +708,5 @@ def test_pip_install_sdk_in_a_fresh_virtualenv_runs_the_quick_start(secret, web_
         timeout=60,
     )
     version, no_requests, location = report.stdout.split()
-    assert (version, no_requests) == ("2.1.0", "True") and str(venv) in location
+    assert (version, no_requests) == ("2.2.0", "True") and str(venv) in location
     assert (Path(location).parent / "py.typed").exists()

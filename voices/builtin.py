@@ -1,7 +1,9 @@
 """The built-in voices the engine speaks, as the product's docs name them.
 
 Their voice_ids are derived from their names, so they are the same on every installation and an
-API user's saved voice_id keeps working.
+API user's saved voice_id keeps working. Each names the engine backend that speaks it
+(engine/backends.py): the languages a voice may read are its backend's (engine/languages.py), its
+own `language` is the one it was made for.
 """
 
 import uuid
@@ -15,6 +17,8 @@ class BuiltinVoice:
     speaker_name: str
     gender: str
     description: str
+    backend: str  # "piper" or "kokoro"
+    language: str = "en-US"
 
     @property
     def voice_id(self) -> uuid.UUID:
@@ -25,7 +29,13 @@ class BuiltinVoice:
 # (engine/backends.py). A description that changes here means the voice sounds different: its
 # stored preview is made again (voices_sync_builtin).
 BUILTIN_VOICES = (
-    BuiltinVoice("EN-FEMALE-1-NEUTRAL", "female", "Natural, bright female voice (US English)"),
-    BuiltinVoice("EN-MALE-1-NEUTRAL", "male", "Clear, steady male voice (US English)"),
-    BuiltinVoice("EN-MALE-2-NEUTRAL", "male", "Calm, deep male voice (US English)"),
+    BuiltinVoice("EN-FEMALE-1-NEUTRAL", "female", "Natural, bright female voice (US English)", "kokoro"),
+    BuiltinVoice("EN-FEMALE-2-NEUTRAL", "female", "Warm, soft female voice (US English)", "kokoro"),
+    BuiltinVoice("EN-MALE-1-NEUTRAL", "male", "Clear, steady male voice (US English)", "piper"),
+    BuiltinVoice("EN-MALE-2-NEUTRAL", "male", "Calm, deep male voice (US English)", "kokoro"),
+    BuiltinVoice("JA-FEMALE-1-NEUTRAL", "female", "Natural female voice (Japanese)", "kokoro", "ja-JP"),
+    BuiltinVoice("JA-FEMALE-2-NEUTRAL", "female", "Gentle female voice (Japanese)", "kokoro", "ja-JP"),
+    BuiltinVoice("JA-MALE-1-NEUTRAL", "male", "Natural male voice (Japanese)", "kokoro", "ja-JP"),
 )
+
+BUILTIN_BY_NAME = {builtin.speaker_name: builtin for builtin in BUILTIN_VOICES}

@@ -4,6 +4,8 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from config.text import text_storable
+from engine.languages import BACKEND_LANGUAGES, LANGUAGE_NAMES, language_normalize, profile_backend
+from voices.builtin import BUILTIN_BY_NAME
 from voices.models import Voice
 
 
@@ -43,3 +45,25 @@ def clones_for(user: User) -> QuerySet[Voice]:
 
 def clones_count(user: User) -> int:
     return clones_for(user).count()
+
+
+def voice_languages(voice: Voice) -> tuple[str, ...]:
+    """The languages (primary tags) the voice may read: those of the engine backend that speaks
+    it, a built-in's from the catalogue, a clone's from its profile's kind."""
+    if voice.is_clone:
+        backend = profile_backend(voice.profile or {})
+    else:
+        builtin = BUILTIN_BY_NAME.get(voice.engine_voice or voice.speaker_name)
+        backend = builtin.backend if builtin else None
+    return BACKEND_LANGUAGES.get(backend, ())
+
+
+def voices_by_language(user: User) -> list[tuple[str, list[Voice]]]:
+    """The user's available voices grouped by the language each was made for (English first),
+    each group labelled for people: [("English", [...]), ("Japanese", [...])]."""
+    groups: dict[str, list[Voice]] = {}
+    for voice in voices_available(user):
+        groups.setdefault(language_normalize(voice.language) or "", []).append(voice)
+    order = list(LANGUAGE_NAMES)
+    tags = sorted(groups, key=lambda tag: (order.index(tag) if tag in order else len(order), tag))
+    return [(LANGUAGE_NAMES.get(tag, tag or "Other"), groups[tag]) for tag in tags]

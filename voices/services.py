@@ -18,6 +18,7 @@ from billing.services import credits_change, wallet_lock
 from config.asyncdb import db_work
 from config.text import name_clean
 from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure
+from engine.languages import language_normalize
 from engine.pool import NoEngineAvailable
 from studio.audio import wav_from_pcm
 from studio.engines import engine_pool
@@ -31,6 +32,8 @@ from voices.selectors import clones_count
 logger = logging.getLogger(__name__)
 
 PREVIEW_TEXT = "Hello! This is how I sound. I hope you like my voice."
+# A voice made for another language introduces itself in it.
+PREVIEW_TEXTS = {"en": PREVIEW_TEXT, "ja": "こんにちは。これが私の声です。気に入っていただけると嬉しいです。"}
 
 
 @transaction.atomic
@@ -51,6 +54,7 @@ def voices_sync_builtin() -> list[Voice]:
                 "kind": Voice.Kind.BUILTIN,
                 "engine_voice": builtin.speaker_name,
                 "gender": builtin.gender,
+                "language": builtin.language,
                 "description": builtin.description,
                 "owner": None,
                 "is_active": True,
@@ -184,8 +188,11 @@ def clone_delete(*, user: User, voice_id: uuid.UUID) -> bool:
     return True
 
 
-def _preview_speak(engine: EngineClient, *, voice: str | None = None, profile: dict | None = None) -> bytes:
-    events = engine.synthesize(PREVIEW_TEXT, voice, profile=profile, max_seconds=8)
+def _preview_speak(
+    engine: EngineClient, *, voice: str | None = None, profile: dict | None = None, language: str = "en"
+) -> bytes:
+    language = language if language in PREVIEW_TEXTS else "en"
+    events = engine.synthesize(PREVIEW_TEXTS[language], voice, profile=profile, max_seconds=8, language=language)
     return b"".join(event.pcm for event in events if isinstance(event, Audio))
 
 
@@ -204,7 +211,12 @@ def voice_preview_make(*, voice_id: str) -> None:
         return
     pool = engine_pool()
     with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile is not None)) as engine:
-        pcm = _preview_speak(engine, voice=voice.engine_voice or None, profile=voice.profile)
+        pcm = _preview_speak(
+            engine,
+            voice=voice.engine_voice or None,
+            profile=voice.profile,
+            language=language_normalize(voice.language) or "en",
+        )
     voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=False)
     # Only the preview is written, and only to a voice that still exists: a clone deleted while its
     # preview was spoken stays deleted (a whole save() would insert it again).

@@ -71,6 +71,10 @@ function createItem(state) {
   el.id = `gen-${state.id}`;
   const meta = element("div", "gen-meta");
   meta.append(element("span", "gen-voice", state.voice_name), element("span", "gen-dot", "·"));
+  if (state.language_name) {
+    // The language the text was read in (named in the request, or detected from it).
+    meta.append(element("span", "gen-language", state.language_name), element("span", "gen-dot", "·"));
+  }
   const time = element("time", "gen-time", formatTime(state.created_at));
   time.dateTime = state.created_at;
   meta.append(time, element("span", "gen-duration"), element("span", "gen-cost"));

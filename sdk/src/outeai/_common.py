@@ -191,7 +191,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def tts_payload(*, text: str, voice_id: str, model: str) -> dict[str, str]:
+def tts_payload(*, text: str, voice_id: str, model: str, language: str | None = None) -> dict[str, str]:
     text = text.strip() if isinstance(text, str) else ""
     voice_id = voice_id.strip() if isinstance(voice_id, str) else ""
     model = model.strip() if isinstance(model, str) else ""
@@ -202,13 +202,18 @@ def tts_payload(*, text: str, voice_id: str, model: str) -> dict[str, str]:
         raise OuteAIError("`voice_id` must be a non-empty string.")
     if not model:
         raise OuteAIError("`model` must be a non-empty string.")
+    if language is not None and (not isinstance(language, str) or not language.strip()):
+        raise OuteAIError("`language` must be a language tag such as 'en' or 'ja', or None to detect it.")
 
-    return {
+    payload = {
         "text": text,
         "voice_id": voice_id,
         "model_name": model,
         "response_format": "wav",
     }
+    if language is not None:
+        payload["language"] = language.strip()
+    return payload
 
 
 def required_id(value: object, name: str) -> str:

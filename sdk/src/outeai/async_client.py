@@ -207,16 +207,24 @@ class AsyncOuteAI:
         """Built-in voices and your voice clones, each with the `voice_id` to speak with."""
         return cast("list[Voice]", json_data(await self._request("GET", "/api/v1/voices")).get("voices", []))
 
-    async def generate_speech(self, *, text: str, voice_id: str, model: str = DEFAULT_MODEL) -> SpeechResult:
+    async def generate_speech(
+        self, *, text: str, voice_id: str, model: str = DEFAULT_MODEL, language: str | None = None
+    ) -> SpeechResult:
         """Speech as one WAV file (24 kHz, mono, 16-bit)."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
         response = await self._request("POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": "audio/wav"})
         return speech_result(response.content, response.headers.get("Content-Type", "audio/wav"))
 
     async def generate_speech_to_file(
-        self, path: str | os.PathLike[str], *, text: str, voice_id: str, model: str = DEFAULT_MODEL
+        self,
+        path: str | os.PathLike[str],
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        language: str | None = None,
     ) -> Path:
-        result = await self.generate_speech(text=text, voice_id=voice_id, model=model)
+        result = await self.generate_speech(text=text, voice_id=voice_id, model=model, language=language)
         return result.save(path)
 
     def stream_speech(
@@ -226,11 +234,12 @@ class AsyncOuteAI:
         voice_id: str,
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+        language: str | None = None,
     ) -> AsyncSpeechStream:
         """Speech as a chunked WAV stream. The request is sent when the stream is entered with
         `async with` (errors raise there) or first iterated. `chunk_size=None` gives the chunks as
         they arrive."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
 
         def opener() -> Awaitable[httpx.Response]:
             return self._request(
@@ -247,8 +256,11 @@ class AsyncOuteAI:
         voice_id: str,
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+        language: str | None = None,
     ) -> Path:
-        async with self.stream_speech(text=text, voice_id=voice_id, model=model, chunk_size=chunk_size) as stream:
+        async with self.stream_speech(
+            text=text, voice_id=voice_id, model=model, chunk_size=chunk_size, language=language
+        ) as stream:
             return await stream.save(path)
 
     # ---------- voice clones ----------

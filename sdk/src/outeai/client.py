@@ -186,16 +186,24 @@ class OuteAI:
         """Built-in voices and your voice clones, each with the `voice_id` to speak with."""
         return cast("list[Voice]", json_data(self._request("GET", "/api/v1/voices")).get("voices", []))
 
-    def generate_speech(self, *, text: str, voice_id: str, model: str = DEFAULT_MODEL) -> SpeechResult:
+    def generate_speech(
+        self, *, text: str, voice_id: str, model: str = DEFAULT_MODEL, language: str | None = None
+    ) -> SpeechResult:
         """Speech as one WAV file (24 kHz, mono, 16-bit)."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
         response = self._request("POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": "audio/wav"})
         return speech_result(response.content, response.headers.get("Content-Type", "audio/wav"))
 
     def generate_speech_to_file(
-        self, path: str | os.PathLike[str], *, text: str, voice_id: str, model: str = DEFAULT_MODEL
+        self,
+        path: str | os.PathLike[str],
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        language: str | None = None,
     ) -> Path:
-        return self.generate_speech(text=text, voice_id=voice_id, model=model).save(path)
+        return self.generate_speech(text=text, voice_id=voice_id, model=model, language=language).save(path)
 
     def stream_speech(
         self,
@@ -204,10 +212,11 @@ class OuteAI:
         voice_id: str,
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+        language: str | None = None,
     ) -> SpeechStream:
         """Speech as a chunked WAV stream. The request is sent at once (errors raise here); use the
         answer in a `with` block. `chunk_size=None` gives the chunks as they arrive."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
         response = self._request(
             "POST", "/api/v1/tts_stream", json=payload, headers={"Accept": "audio/wav"}, stream=True
         )
@@ -221,8 +230,11 @@ class OuteAI:
         voice_id: str,
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+        language: str | None = None,
     ) -> Path:
-        with self.stream_speech(text=text, voice_id=voice_id, model=model, chunk_size=chunk_size) as stream:
+        with self.stream_speech(
+            text=text, voice_id=voice_id, model=model, chunk_size=chunk_size, language=language
+        ) as stream:
             return stream.save(path)
 
     # ---------- voice clones ----------

@@ -23,6 +23,7 @@ class Voice(TypedDict, total=False):
     is_clone: bool
     gender: str
     language: str
+    languages: list[str]
     description: str
 
 

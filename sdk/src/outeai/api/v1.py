@@ -126,10 +126,12 @@ class TTSClient:
         temperature: float = 0.4,
         speaker: Mapping[str, str] | None = None,
         verbose: bool = True,
+        language: str | None = None,
     ) -> AudioOutput:
         """Speech for `text` in `speaker` ({"default": NAME} for a built-in voice, {"custom": NAME}
-        for a clone), as FLAC. Logs the progress when `verbose`. Raises ValueError for bad arguments
-        and LegacyAPIError (a ValueError) when the API refuses or fails."""
+        for a clone), as FLAC. `language` ("en", "ja", ...) is the text's, detected by the server
+        when None. Logs the progress when `verbose`. Raises ValueError for bad arguments and
+        LegacyAPIError (a ValueError) when the API refuses or fails."""
         if speaker is None:
             speaker = _DEFAULT_SPEAKER
         if not text:
@@ -139,7 +141,12 @@ class TTSClient:
         if not (0.1 <= temperature <= 1.0):
             raise ValueError("The 'temperature' parameter must be between 0.1 and 1.0.")
 
+        if language is not None and (not isinstance(language, str) or not language.strip()):
+            raise ValueError("The 'language' parameter must be a language tag such as 'en' or 'ja'.")
+
         payload = {"token": self.token, "text": text, "temperature": temperature, "speaker": dict(speaker)}
+        if language is not None:
+            payload["language"] = language.strip()
         url = self.api_url
         headers = {"Accept": "application/x-ndjson", "User-Agent": f"outeai-python-sdk/{SDK_VERSION}"}
         final: dict[str, Any] | None = None
