@@ -24,9 +24,10 @@ LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
 PROFILE_KIND_BACKEND = {"world": "piper", "kokoro": "kokoro"}
 
 _TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
-# Hiragana, katakana (and their phonetic extensions), CJK ideographs (extension A, unified,
-# compatibility), half-width katakana.
-_JAPANESE = re.compile("[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+# Hiragana, katakana (with the prolonged sound mark, the phonetic extensions, the half-width forms);
+# CJK ideographs (extension A, unified, compatibility).
+KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+KANJI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def language_normalize(tag: object) -> str | None:
@@ -40,7 +41,7 @@ def language_normalize(tag: object) -> str | None:
 
 def language_detect(text: str) -> str:
     """ "ja" for a text with kana or CJK ideographs in it, "en" otherwise."""
-    return "ja" if _JAPANESE.search(text) else "en"
+    return "ja" if KANA.search(text) or KANJI.search(text) else "en"
 
 
 def languages_spoken() -> tuple[str, ...]:
