@@ -169,7 +169,10 @@ def builtin_voices() -> dict[str, KokoroVoice]:
             prosody="jm_kumo",
             speed=0.9,
         ),
-        # The packs' own language: as shipped (JA_MEASURES).
+        # The packs' own language: as shipped, the two female packs a MOS predictor (DNSMOS overall)
+        # rates highest on 7 Japanese sentences: jf_alpha 3.40, jf_nezumi 3.36, jf_gongitsune 3.20,
+        # jf_tebukuro 3.11; jm_kumo 3.47 (median F0 263, 232, 219, 312 and 92 Hz). No Japanese
+        # recogniser here to weigh intelligibility.
         KokoroVoice(
             "JA-FEMALE-1-NEUTRAL",
             "female",
@@ -182,9 +185,9 @@ def builtin_voices() -> dict[str, KokoroVoice]:
             "JA-FEMALE-2-NEUTRAL",
             "female",
             "ja-JP",
-            "Japanese female, neutral (Kokoro-82M: jf_gongitsune as shipped).",
-            timbre=(("jf_gongitsune", 1.0),),
-            prosody="jf_gongitsune",
+            "Japanese female, neutral (Kokoro-82M: jf_nezumi as shipped).",
+            timbre=(("jf_nezumi", 1.0),),
+            prosody="jf_nezumi",
         ),
         KokoroVoice(
             "JA-MALE-1-NEUTRAL",

@@ -98,7 +98,7 @@ def generation_language(*, text: str, voice: Voice, language: object = None) -> 
     """The text's language as a primary tag: the one the request names ("ja-JP" -> "ja") or, when
     it names none, the text's script's. GenerationRefused when no engine speaks it, or the voice's
     engine does not (Joe and WORLD clones read English only)."""
-    if language is None or language == "":
+    if language is None:
         tag = language_detect(text)
     else:
         tag = language_normalize(language)

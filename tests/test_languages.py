@@ -6,7 +6,6 @@ anything is held or charged; and Japanese goes through the whole stack to a WAV 
 import json
 import re
 
-import httpx
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -58,6 +57,7 @@ def test_a_language_the_voice_cannot_read_is_refused_before_anything_is_charged(
         (speech("EN-FEMALE-1-NEUTRAL", "Bonjour à tous.", language="fr"), "No voice speaks 'fr'"),
         (speech("JA-FEMALE-1-NEUTRAL", "Hello.", language="english please"), "language tag"),
         (speech("JA-FEMALE-1-NEUTRAL", "Hello.", language=5), "language"),
+        (speech("JA-FEMALE-1-NEUTRAL", "Hello.", language=""), "language tag"),
     ]
     for body, words in cases:
         response = post_json(api, path, body)
@@ -119,27 +119,45 @@ def test_the_studio_groups_its_voices_by_language(user, builtin_voices):
     assert refused.status_code == 400 and "English only" in refused.json()["error"]
 
 
+def test_the_sdk_checks_a_language_before_any_request():
+    from outeai import OuteAI, OuteAIError
+    from outeai.api import v1 as legacy
+
+    with OuteAI("oute_" + "x" * 24, base_url="http://127.0.0.1:9", max_retries=0) as sdk:
+        for language in ("", "  ", 5):
+            with pytest.raises(OuteAIError, match="language"):
+                sdk.generate_speech(text="Hi", voice_id="EN-MALE-1-NEUTRAL", language=language)
+    with pytest.raises(ValueError, match="language"):
+        legacy.TTSClient("oute_x", base_url="http://127.0.0.1:9").generate(text="Hi", language="")
+
+
 @pytest.mark.stack
 @pytest.mark.timeout(600)
-def test_japanese_through_the_stack_is_a_wav_of_its_reading_and_charged_for_it(
+def test_japanese_through_the_stack_and_the_sdk_is_a_wav_of_its_reading_charged_for_it(
     transactional_db, web_url, user, builtin_voices
 ):
+    from outeai import OuteAI, OuteAIAPIError
+    from outeai.api import v1 as legacy
+
     balance = wallet_for(user).balance
     secret = token_create(user=user, name="stack")[1]
-    with httpx.Client(base_url=web_url, headers={"Authorization": f"Bearer {secret}"}, timeout=300) as api:
-        response = api.post(
-            "/api/v1/tts_non_stream",
-            json={
-                "text": JAPANESE,
-                "voice_id": str(builtin_voices["JA-FEMALE-1-NEUTRAL"].id),
-                "model": "outetts_1_pro",
-            },
-        )
-    assert response.status_code == 200, response.text
-    rate, channels, width, seconds = wav_info(response.content)
-    assert (rate, channels, width) == (24000, 1, 2) and rms_dbfs(response.content) > -35
+    japanese_voice, joe = str(builtin_voices["JA-FEMALE-1-NEUTRAL"].id), str(builtin_voices["EN-MALE-1-NEUTRAL"].id)
+    with OuteAI(secret, base_url=web_url, timeout=300) as sdk:
+        with sdk.stream_speech(text=JAPANESE, voice_id=japanese_voice, language="ja-JP") as stream:
+            wav = b"".join(stream)
+        for voice, text, language in ((joe, "Hello.", "ja"), (japanese_voice, "Salut.", "fr")):
+            with pytest.raises(OuteAIAPIError) as refused:
+                sdk.generate_speech(text=text, voice_id=voice, language=language)
+            assert (refused.value.status_code, refused.value.code) == (400, "VALIDATION_ERROR")
+    with pytest.raises(legacy.LegacyAPIError) as refused:
+        legacy.TTSClient(secret, base_url=web_url).generate(text=JAPANESE, speaker={"default": "EN-MALE-1-NEUTRAL"})
+    assert (refused.value.status_code, refused.value.code) == (400, "VALIDATION_ERROR")
+
+    rate, channels, width, seconds = wav_info(wav)
+    assert (rate, channels, width) == (24000, 1, 2) and rms_dbfs(wav) > -35
     assert 0.07 <= seconds / morae(JAPANESE) <= 0.25, seconds  # the whole reading, not cut at the hold
-    generation = Generation.objects.get()
-    assert (generation.status, generation.language) == ("done", "ja")
+    generation = Generation.objects.get()  # the refused requests stored nothing
+    assert (generation.status, generation.language, generation.voice_name) == ("done", "ja", "JA-FEMALE-1-NEUTRAL")
     assert generation.seconds == pytest.approx(seconds, abs=0.01)
-    assert wallet_for(user).balance == balance - generation.cost and generation.cost == round(seconds * 1000)
+    assert generation.cost == pytest.approx(seconds * 1000, abs=2)  # a micro-credit a millisecond
+    assert wallet_for(user).balance == balance - generation.cost

@@ -33,9 +33,9 @@ BUILTIN_VOICES = (
     BuiltinVoice("EN-FEMALE-2-NEUTRAL", "female", "Warm, soft female voice (US English)", "kokoro"),
     BuiltinVoice("EN-MALE-1-NEUTRAL", "male", "Clear, steady male voice (US English)", "piper"),
     BuiltinVoice("EN-MALE-2-NEUTRAL", "male", "Calm, deep male voice (US English)", "kokoro"),
-    BuiltinVoice("JA-FEMALE-1-NEUTRAL", "female", "Natural female voice (Japanese)", "kokoro", "ja-JP"),
-    BuiltinVoice("JA-FEMALE-2-NEUTRAL", "female", "Gentle female voice (Japanese)", "kokoro", "ja-JP"),
-    BuiltinVoice("JA-MALE-1-NEUTRAL", "male", "Natural male voice (Japanese)", "kokoro", "ja-JP"),
+    BuiltinVoice("JA-FEMALE-1-NEUTRAL", "female", "Natural, bright female voice (Japanese)", "kokoro", "ja-JP"),
+    BuiltinVoice("JA-FEMALE-2-NEUTRAL", "female", "Soft, gentle female voice (Japanese)", "kokoro", "ja-JP"),
+    BuiltinVoice("JA-MALE-1-NEUTRAL", "male", "Calm, deep male voice (Japanese)", "kokoro", "ja-JP"),
 )
 
 BUILTIN_BY_NAME = {builtin.speaker_name: builtin for builtin in BUILTIN_VOICES}
