@@ -150,6 +150,11 @@ def builtin_voices() -> dict[str, KokoroVoice]:
             prosody="jf_gongitsune",
             speed=0.9,
         ),
+        # EN-FEMALE-2, the same recipe on the other female packs (bench/voices.py, 12 held-out
+        # sentences, Joe 0.115; DNSMOS overall on 8 of them, Joe 3.29, EN-FEMALE-1 3.22):
+        # nezumi 0.7 + kumo 0.3 at 0.9: word error 0.094, 228 Hz, DNSMOS 3.27; with 0.4 of kumo
+        # 0.087, 227 Hz, 3.26 (one word apart: the one with more of the female pack's timbre is
+        # kept); tebukuro 0.199 / 0.160 (314 / 312 Hz); alpha 0.287 (256 Hz).
         KokoroVoice(
             "EN-FEMALE-2-NEUTRAL",
             "female",
