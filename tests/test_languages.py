@@ -161,3 +161,24 @@ def test_japanese_through_the_stack_and_the_sdk_is_a_wav_of_its_reading_charged_
     assert generation.seconds == pytest.approx(seconds, abs=0.01)
     assert generation.cost == pytest.approx(seconds * 1000, abs=2)  # a micro-credit a millisecond
     assert wallet_for(user).balance == balance - generation.cost
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(300)
+def test_a_japanese_voice_introduces_itself_in_japanese(db, settings, engine_url, builtin_voices):
+    from engine.client import Audio, EngineClient
+    from tests.audio_checks import median_f0
+    from voices.services import PREVIEW_TEXTS, voice_preview_make
+
+    settings.ENGINE_URLS = [engine_url]
+    voice = builtin_voices["JA-FEMALE-2-NEUTRAL"]
+    voice_preview_make(voice_id=str(voice.id))
+    voice.refresh_from_db()
+    wav = voice.preview.read()
+    assert 0.07 <= wav_info(wav)[3] / morae(PREVIEW_TEXTS["ja"]) <= 0.25
+    assert median_f0(wav) >= 165 and rms_dbfs(wav) > -35
+    # Kokoro has no sampling noise: the preview is that Japanese sentence, read as Japanese.
+    with EngineClient(engine_url, timeout=120) as engine:
+        events = engine.synthesize(PREVIEW_TEXTS["ja"], voice.engine_voice, max_seconds=8, language="ja")
+        pcm = b"".join(event.pcm for event in events if isinstance(event, Audio))
+    assert wav[44:] == pcm
