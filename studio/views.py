@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.selectors import teams_for
 from api.errors import STATUS_BY_CODE
-from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL
+from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_PER_JAPANESE_CHAR_TYPICAL
 from studio.files import ranged_file_response
 from studio.models import Generation
 from studio.selectors import (
@@ -91,6 +91,7 @@ def session_detail(request: HttpRequest, session_id) -> HttpResponse:
             "teams": teams_for(request.user) if access.is_owner else [],
             # The composer's estimate: an ordinary reading pace, at the price of a second.
             "micro_per_char": SECONDS_PER_CHAR_TYPICAL * PRICE_PER_SECOND,
+            "micro_per_japanese_char": SECONDS_PER_JAPANESE_CHAR_TYPICAL * PRICE_PER_SECOND,
         },
     )
 

@@ -93,6 +93,25 @@ def test_a_generation_records_the_language_named_or_detected(user, builtin_voice
     assert made[0].max_seconds >= 0.25 * morae(JAPANESE) * 1.2
 
 
+def test_a_clone_reads_the_languages_of_the_engine_that_speaks_its_profile(user):
+    from studio.services import GenerationRefused
+    from voices.models import Voice
+    from voices.selectors import voice_languages
+
+    world = Voice.objects.create(
+        speaker_name="My WORLD clone", kind=Voice.Kind.CLONE, owner=user, profile={"version": 1, "base": "female"}
+    )
+    assert voice_languages(world) == ("en",)  # a WORLD transform of Joe: Piper's English
+    with pytest.raises(GenerationRefused) as refused:
+        generation_create(user=user, text="こんにちは。", voice_id=world.id)
+    assert refused.value.code == "VALIDATION_ERROR" and "English only" in refused.value.message
+    kokoro = Voice.objects.create(
+        speaker_name="My Kokoro clone", kind=Voice.Kind.CLONE, owner=user, profile={"kind": "kokoro"}
+    )
+    assert voice_languages(kokoro) == ("en", "ja")
+    assert not Generation.objects.exists()
+
+
 def test_the_studio_groups_its_voices_by_language(user, builtin_voices):
     client = Client()
     client.force_login(user)

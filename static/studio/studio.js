@@ -295,7 +295,13 @@ function updateCounter() {
   const length = textarea.value.length;
   counter.textContent = `${length.toLocaleString()} / ${maxChars.toLocaleString()}`;
   counter.classList.toggle("counter-full", length >= maxChars);
-  const micro = Math.round(textarea.value.trim().length * Number(form.dataset.microPerChar));
+  const text = textarea.value.trim();
+  // Kana and kanji (engine/languages.py's KANA and KANJI) are read more slowly than other characters.
+  const japanese = (text.match(/[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/g) || []).length;
+  const micro = Math.round(
+    (text.length - japanese) * Number(form.dataset.microPerChar) +
+      japanese * Number(form.dataset.microPerJapaneseChar),
+  );
   estimate.textContent = micro ? `≈ ${formatCredits(micro)} credits` : "";
 }
 
