@@ -3,6 +3,7 @@
     .venv/bin/python bench/voices.py                     # every built-in voice
     .venv/bin/python bench/voices.py --candidates        # also the Kokoro recipes tried for them
     .venv/bin/python bench/voices.py --voices EN-MALE-1-NEUTRAL,tebukuro0.7+kumo0.3-0.9  # a subset
+    .venv/bin/python bench/voices.py --japanese          # the Kokoro voices reading JA_HELD_OUT
 
 For every voice it speaks HELD_OUT (sentences no voice was chosen on) in-process, on the backend
 that speaks it (engine/backends.py), with ENGINE_THREADS threads (default 2), and prints:
@@ -12,7 +13,11 @@ that speaks it (engine/backends.py), with ENGINE_THREADS threads (default 2), an
 - median F0 (pyworld harvest) over all the sentences;
 - RTF: synthesis seconds / audio seconds, warm (the model load is not counted).
 
-Naturalness (a MOS predictor) is not measured here yet (issue 13's next step).
+With ``--japanese`` every Kokoro voice reads JA_HELD_OUT instead; there is no Japanese recogniser
+here, so it prints median F0, seconds per mora (of OpenJTalk's reading) and RTF.
+
+Naturalness (a MOS predictor) is not measured here yet (issue 13's next step); the DNSMOS figures
+in engine/kokoro_engine.py's comments were measured beside it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.kokoro_engine import KokoroEngine, KokoroVoice  # noqa: E402
 from engine.piper_engine import PiperEngine, to_pcm16  # noqa: E402
-from tests.audio_checks import median_f0, pcm_to_wav, transcribe, word_error_rate  # noqa: E402
+from tests.audio_checks import japanese_morae, median_f0, pcm_to_wav, transcribe, word_error_rate  # noqa: E402
 
 HELD_OUT = [
     "The library closes early on Sundays, so we should go in the morning.",
@@ -44,6 +49,17 @@ HELD_OUT = [
     "The new bridge will open next year and carry four lanes of traffic.",
     "I found my old camera in a box under the stairs last weekend.",
     "They waited at the corner until the bus finally arrived at nine.",
+]
+
+# Japanese sentences no voice was chosen on (the last kanji-heavy: the slowest to read).
+JA_HELD_OUT = [
+    "今日は朝から雨が降っていたので、駅まで傘をさして歩きました。",
+    "この本は図書館で借りたもので、来週の月曜日までに返さなければなりません。",
+    "新しいパン屋さんが近所にできたので、週末に家族で行ってみるつもりです。",
+    "彼女は毎朝六時に起きて、公園を三十分ほど散歩しています。",
+    "会議の資料は机の上に置いてありますので、後で確認してください。",
+    "夏休みには、祖父母の住む海辺の町へ電車で出かけます。",
+    "経済産業省は昨年度の国内総生産成長率を発表した。",
 ]
 
 # Kokoro recipes measured for the built-in voices (issue 13's table, here on HELD_OUT).
@@ -75,24 +91,33 @@ CANDIDATES = [
 ]
 
 
-def measure(backend, voice, sentences: list[str]) -> dict:
-    wers, pcm, synth, audio = [], b"", 0.0, 0.0
+def measure(backend, voice, sentences: list[str], language: str = "en") -> dict:
+    wers, pcm, synth, audio, morae = [], b"", 0.0, 0.0, 0
     for text in sentences:
-        chunks = backend.prepare(text)
+        chunks = backend.prepare(text, language)
         t0 = time.perf_counter()
         x = [backend.synthesize_chunk(chunk, voice) for chunk in chunks]
         synth += time.perf_counter() - t0
         part = b"".join(to_pcm16(a) for a in x)
         audio += len(part) / 48000
         pcm += part
-        wers.append(word_error_rate(text, transcribe(pcm_to_wav(part))))
-    return {"wer": statistics.mean(wers), "f0": median_f0(pcm_to_wav(pcm)), "rtf": synth / audio}
+        if language == "ja":
+            morae += japanese_morae(text)
+        else:
+            wers.append(word_error_rate(text, transcribe(pcm_to_wav(part))))
+    return {
+        "wer": statistics.mean(wers) if wers else None,
+        "f0": median_f0(pcm_to_wav(pcm)),
+        "rtf": synth / audio,
+        "s_per_mora": audio / morae if morae else None,
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--candidates", action="store_true", help="also measure the Kokoro recipes tried")
     p.add_argument("--voices", help="only these voices (comma-separated built-in or candidate names)")
+    p.add_argument("--japanese", action="store_true", help="the Kokoro voices reading Japanese instead")
     args = p.parse_args()
     threads = int(os.environ.get("ENGINE_THREADS") or 2)
     piper, kokoro = PiperEngine(threads=threads), KokoroEngine(threads=threads)
@@ -111,6 +136,15 @@ def main() -> None:
         missing = set(wanted) - {row[0] for row in rows}
         if missing:
             p.error(f"unknown voices: {', '.join(sorted(missing))}")
+    if args.japanese:
+        rows = [row for row in rows if row[1] is kokoro]
+        print(f"{len(JA_HELD_OUT)} held-out Japanese sentences, {threads} threads\n")
+        print("| voice | median F0 | s/mora | RTF |")
+        print("| --- | --- | --- | --- |")
+        for name, backend, voice in rows:
+            m = measure(backend, voice, JA_HELD_OUT, "ja")
+            print(f"| {name} | {m['f0']:.0f} Hz | {m['s_per_mora']:.3f} | {m['rtf']:.2f} |", flush=True)
+        return
     print(f"{len(HELD_OUT)} held-out sentences, {threads} threads\n")
     print("| voice | backend | word error | median F0 | RTF |")
     print("| --- | --- | --- | --- | --- |")

@@ -13,6 +13,7 @@ actually serves: a WAV file (``wav_info``, ``transcribe``) or raw PCM
 - ``base_f0(wav_or_pcm)`` the speaker's base pitch (lower quartile), steadier within one sentence
 - ``festival_wav(text, voice)`` a reference speaker's speech (Festival's text2wave)
 - ``speaker_similarity(a, b)`` Resemblyzer speaker-embedding cosine similarity
+- ``japanese_morae(text)`` the morae of a Japanese text's reading (its speech's length is judged by it)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "festival_wav",
     "speaker_embedding",
     "speaker_similarity",
+    "japanese_morae",
 ]
 
 _PCM_RATE = 24000
@@ -318,3 +320,17 @@ def speaker_similarity(a: bytes, b: bytes) -> float:
     same sex, ~0.8+ for the same speaker."""
     ea, eb = speaker_embedding(a), speaker_embedding(b)
     return float(np.dot(ea, eb) / (np.linalg.norm(ea) * np.linalg.norm(eb)))
+
+
+# --- Japanese (no recogniser here: its length is judged against its morae) ---------
+
+_SMALL_KANA = set("ァィゥェォャュョヮ")
+
+
+def japanese_morae(text: str) -> int:
+    """The morae of a Japanese text's reading, as the engine reads it (OpenJTalk's katakana): every
+    kana but the small ones that join the kana before them (ッ and ー count)."""
+    import pyopenjtalk
+
+    reading = pyopenjtalk.g2p(text, kana=True)
+    return sum(1 for ch in reading if "\u30a1" <= ch <= "\u30fc" and ch not in _SMALL_KANA)

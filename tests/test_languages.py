@@ -15,8 +15,8 @@ from billing.models import Hold
 from billing.selectors import wallet_for
 from studio.models import Generation
 from studio.services import generation_create, session_create
-from tests.audio_checks import rms_dbfs, wav_info
-from tests.engine.test_languages import JAPANESE, morae
+from tests.audio_checks import japanese_morae, rms_dbfs, wav_info
+from tests.engine.test_languages import JAPANESE
 
 SPEECH_PATHS = ["/api/v1/tts_non_stream", "/api/v1/tts_stream"]
 
@@ -90,7 +90,7 @@ def test_a_generation_records_the_language_named_or_detected(user, builtin_voice
     assert [g.language for g in made] == ["ja", "ja", "en", "en"]
     # Enough is held for the slowest Japanese reading the engine tests allow (0.25 s a mora), as
     # the engine is told not to exceed it: Japanese says more a character than English.
-    assert made[0].max_seconds >= 0.25 * morae(JAPANESE) * 1.2
+    assert made[0].max_seconds >= 0.25 * japanese_morae(JAPANESE) * 1.2
 
 
 def test_a_clone_reads_the_languages_of_the_engine_that_speaks_its_profile(user):
@@ -174,7 +174,7 @@ def test_japanese_through_the_stack_and_the_sdk_is_a_wav_of_its_reading_charged_
 
     rate, channels, width, seconds = wav_info(wav)
     assert (rate, channels, width) == (24000, 1, 2) and rms_dbfs(wav) > -35
-    assert 0.07 <= seconds / morae(JAPANESE) <= 0.25, seconds  # the whole reading, not cut at the hold
+    assert 0.07 <= seconds / japanese_morae(JAPANESE) <= 0.25, seconds  # the whole reading, not cut at the hold
     generation = Generation.objects.get()  # the refused requests stored nothing
     assert (generation.status, generation.language, generation.voice_name) == ("done", "ja", "JA-FEMALE-1-NEUTRAL")
     assert generation.seconds == pytest.approx(seconds, abs=0.01)
@@ -194,7 +194,7 @@ def test_a_japanese_voice_introduces_itself_in_japanese(db, settings, engine_url
     voice_preview_make(voice_id=str(voice.id))
     voice.refresh_from_db()
     wav = voice.preview.read()
-    assert 0.07 <= wav_info(wav)[3] / morae(PREVIEW_TEXTS["ja"]) <= 0.25
+    assert 0.07 <= wav_info(wav)[3] / japanese_morae(PREVIEW_TEXTS["ja"]) <= 0.25
     assert median_f0(wav) >= 165 and rms_dbfs(wav) > -35
     # Kokoro has no sampling noise: the preview is that Japanese sentence, read as Japanese.
     with EngineClient(engine_url, timeout=120) as engine:

@@ -15,7 +15,7 @@ import pytest
 from engine.client import Audio, Done, EngineClient, EngineError
 from engine.languages import language_detect, language_normalize
 from engine.text import split_chunks
-from tests.audio_checks import median_f0, pcm_to_wav, rms_dbfs, wav_info, wav_to_array
+from tests.audio_checks import japanese_morae, median_f0, pcm_to_wav, rms_dbfs, wav_info, wav_to_array
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(600)]
 
@@ -24,16 +24,6 @@ JA_VOICES = {"JA-FEMALE-1-NEUTRAL": "female", "JA-FEMALE-2-NEUTRAL": "female", "
 # Two sentences: the second a little kanji-heavy, and a number read with its counter.
 JAPANESE = "今日は朝から雨が降っていたので、駅まで傘をさして歩きました。会議は午後3時に始まります。"
 SHORT_JAPANESE = "おはようございます。"
-_SMALL_KANA = set("ァィゥェォャュョヮ")
-
-
-def morae(text: str) -> int:
-    """The morae of the text's reading (OpenJTalk's, as the engine reads it): every kana but the
-    small ones that join the kana before them."""
-    import pyopenjtalk
-
-    reading = pyopenjtalk.g2p(text, kana=True)
-    return sum(1 for ch in reading if "\u30a1" <= ch <= "\u30fc" and ch not in _SMALL_KANA)
 
 
 def collect(client: EngineClient, text: str, voice: str | None = None, **kw) -> tuple[list, bytes]:
@@ -67,7 +57,7 @@ def longest_pause(wav: bytes) -> float:
 def assert_japanese_speech(pcm: bytes, text: str, *, low_f0: float, high_f0: float) -> dict:
     wav = pcm_to_wav(pcm)
     rate, channels, width, seconds = wav_info(wav)
-    n = morae(text)
+    n = japanese_morae(text)
     measured = {
         "seconds": seconds,
         "morae": n,
@@ -108,9 +98,6 @@ def test_japanese_text_is_detected_as_japanese_when_no_language_is_named(client)
     # Kokoro has no sampling noise: the same phonemes give the same audio.
     assert detected == named
     assert_japanese_speech(detected, SHORT_JAPANESE, low_f0=165, high_f0=450)
-    # Read as English, the same text is something else entirely.
-    as_english = collect(client, "Good morning.", "JA-FEMALE-1-NEUTRAL")[1]
-    assert as_english != detected
 
 
 def test_a_japanese_voice_reads_english_too(client):
