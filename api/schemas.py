@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from ninja import Schema
-from pydantic import AliasChoices, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import AliasChoices, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 
 class SpeechRequest(Schema):
@@ -20,6 +20,12 @@ class SpeechRequest(Schema):
         validation_alias=AliasChoices("model_name", "model"), description="Currently `outetts_1_pro`. Also `model`."
     )
     response_format: StrictStr = Field("wav", description="Must be `wav`.")
+    verify: StrictBool = Field(
+        False,
+        description="Verified take: each part of the text is heard back by a speech recogniser (English "
+        "only) and a part whose words do not match is spoken again once, free. tts_non_stream answers "
+        "what the check found in the `X-Verification` header.",
+    )
 
 
 class LegacySpeechRequest(Schema):

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,8 +23,9 @@ from billing.pricing import credits_format, speech_cost, speech_hold, speech_sec
 from billing.selectors import wallet_for_id
 from billing.services import InsufficientCredits, hold_place, hold_settle
 from config.text import name_clean, text_storable, text_without_controls
-from engine.client import Audio, Done, EngineError, EngineFailure, Progress
+from engine.client import Audio, Done, EngineError, EngineFailure, Progress, Verified
 from engine.pool import NoEngineAvailable
+from engine.protocol import verification_summary
 from studio.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds, wav_from_pcm
 from studio.dispatch import (
     Claim,
@@ -98,6 +99,7 @@ def generation_create(
     delivery: str = Generation.Delivery.PROGRESSIVE,
     api_token: ApiToken | None = None,
     temperature: float | None = None,
+    verify: bool = False,
 ) -> Generation:
     """Validates a request, records it as queued and starts its job once the row is committed.
     Every caller (the Studio, the API, the legacy API) comes through here."""
@@ -132,6 +134,7 @@ def generation_create(
                 voice_name=voice.speaker_name,
                 text=cleaned,
                 temperature=temperature,
+                verify=verify,
                 max_seconds=seconds_max,
             )
             hold_place(user=user, generation=generation, amount=speech_hold(seconds_max))
@@ -251,6 +254,7 @@ def generation_run(*, generation_id: uuid.UUID, claim: Claim | None = None) -> N
         # The engine is told the limit; the worker holds it too, as the hold was priced from it.
         limit=int(generation.max_seconds * BYTES_PER_SECOND) // 2 * 2,
         chunks_done=prior_chunks,
+        checks=_checks_recorded(generation, upto=prior_chunks),
     )
     produced.peaks.feed(prior_pcm)
     with _heartbeat(generation.id, claim):
@@ -350,6 +354,9 @@ class _Produced:
     peaks: PeaksBuilder
     limit: int
     chunks_done: int = 0
+    # With verify: each chunk's check by chunk number (a chunk spoken again on another engine is
+    # checked again, and its new check replaces the old).
+    checks: dict[int, Verified] = field(default_factory=dict)
 
 
 _UNAVAILABLE = ("TTS_PROVIDER_UNAVAILABLE", "The speech engine is unavailable right now. Please try again shortly.")
@@ -380,6 +387,7 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
                     profile=generation.voice.profile,
                     start_chunk=produced.chunks_done,
                     tenant=f"account:{generation.user_id}",
+                    verify=generation.verify,
                 )
                 with closing(events):
                     for event in events:
@@ -392,6 +400,8 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
                             _progress_save(generation, new_peaks=[], peaks_offset=len(produced.peaks.peaks))
                         elif isinstance(event, Audio):
                             pending.extend(event.pcm)
+                        elif isinstance(event, Verified):
+                            produced.checks[event.chunk] = event
                         elif isinstance(event, Done):
                             _chunks_complete(generation, relay, produced, pending, generation.chunks)
                             return "done"
@@ -425,7 +435,23 @@ def _chunks_complete(
     produced.pcm.extend(audio)
     generation.seconds = pcm_seconds(len(produced.pcm))
     generation.peaks = produced.peaks.peaks
+    if generation.verify:
+        generation.verification = _verification(produced.checks, upto=chunks_done)
     _progress_save(generation, new_peaks=new_peaks, peaks_offset=offset)
+
+
+def _verification(checks: dict[int, Verified], *, upto: int) -> dict:
+    """What the generation records of its check: the chunks kept so far (up to `upto`)."""
+    kept = [checks[i] for i in sorted(checks) if i <= upto]
+    return {**verification_summary(kept), "chunks": [asdict(check) for check in kept]}
+
+
+def _checks_recorded(generation: Generation, *, upto: int) -> dict[int, Verified]:
+    """The checks a job that died recorded for the chunks already kept (a job going on from them)."""
+    if not generation.verify or not generation.verification:
+        return {}
+    checks = (Verified(**chunk) for chunk in generation.verification.get("chunks", []))
+    return {check.chunk: check for check in checks if check.chunk <= upto}
 
 
 def _generation_end(
@@ -463,7 +489,18 @@ def _generation_end(
         generation.deleted_at = row[0]
         generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)))
         generation.save(
-            update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
+            update_fields=[
+                "audio",
+                "peaks",
+                "seconds",
+                "cost",
+                "status",
+                "stage",
+                "error_code",
+                "error",
+                "finished_at",
+                "verification",
+            ]
         )
         # The API's caller waits for the end; the pages' broadcasts can come after it.
         end = _end_data(generation)
@@ -481,7 +518,15 @@ def _end_data(generation: Generation) -> dict:
         "error_code": generation.error_code,
         "error": generation.error,
         "cost": generation.cost,
+        "verification": _verification_public(generation.verification),
     }
+
+
+def _verification_public(verification: dict | None) -> dict | None:
+    """The check without its per-chunk detail (for the API's callers)."""
+    if verification is None:
+        return None
+    return {key: value for key, value in verification.items() if key != "chunks"}
 
 
 def _progress_data(generation: Generation) -> dict:
@@ -495,7 +540,7 @@ def _progress_data(generation: Generation) -> dict:
 
 def _progress_save(generation: Generation, *, new_peaks: list[float], peaks_offset: int) -> None:
     generation.heartbeat_at = timezone.now()
-    generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at"])
+    generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at", "verification"])
     if generation.session_id is None or Generation.objects.filter(id=generation.id, deleted_at__isnull=False).exists():
         return  # a deleted one is gone from the pages; it only runs on to its next chunk
     session_broadcast(
