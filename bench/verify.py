@@ -7,11 +7,12 @@ In-process, on the backends that speak each voice (engine/backends.py), with ENG
 (default 2), through the engine's own chunk step (``EngineService._take``, what ``/synthesize``
 runs for each chunk).
 
---calibrate speaks every sentence of SENTENCES as the engine chunks it, hears each chunk back
-(pocketsphinx, as the engine does) and prints the distribution of the word error of these good
-takes, the share of them a bar would fail, and, for contrast, two kinds of bad take: the
-transcript held against another sentence's text (wrong words), and the first half of the audio
-only (a take cut off).
+--calibrate speaks every sentence of SENTENCES, and LONG, as the engine chunks them, hears each
+chunk back (pocketsphinx, as the engine does) and prints the distribution of the match rule's
+word error (``verify.match_error``) of these good takes (and the plain word error beside it), the
+share of them a bar would fail, and, for contrast, two kinds of bad take: the transcript held
+against another sentence's text (wrong words), and the first half of the audio only (a take cut
+off).
 
 Without it, for Joe (EN-MALE-1-NEUTRAL) and EN-FEMALE-1-NEUTRAL it speaks LONG (bench/engine.py's
 long text) RUNS times with verify off and on, and prints the wall time of the whole take, the
@@ -101,32 +102,40 @@ def _pct(values: list[float], q: float) -> float:
 
 def calibrate(service: EngineService) -> None:
     never = threading.Event()
-    print(f"{len(SENTENCES)} sentences; word error of each chunk heard back (pocketsphinx)\n")
+    texts = [*SENTENCES, LONG]
+    print(f"{len(SENTENCES)} everyday sentences and LONG's chunks; each chunk heard back (pocketsphinx)\n")
+    print("match rule: verify.match_error (the engine's); plain: verify.word_error (the tests')\n")
     for name in VOICES:
         resolved = service.backends.resolve(name)
         resolved.backend.load()
-        good, wrong, cut, seconds, hear = [], [], [], 0.0, 0.0
-        for k, text in enumerate(SENTENCES):
+        rows = {"good (rule)": [], "good (plain)": [], "LONG's chunks (rule)": [], "another text": [], "first half": []}
+        seconds, hear = 0.0, 0.0
+        for k, text in enumerate(texts):
             for chunk in resolved.backend.prepare(text):
                 take = EngineService._take(_synthesis(service, name, text, verify_on=False), chunk, never)
                 t0 = time.perf_counter()
                 transcript = verify.transcribe(take.audio, SAMPLE_RATE)
                 hear += time.perf_counter() - t0
                 seconds += take.audio.size / SAMPLE_RATE
-                good.append(verify.word_error(chunk.text, transcript))
-                wrong.append(verify.word_error(SENTENCES[(k + 1) % len(SENTENCES)], transcript))
+                if text is LONG:
+                    rows["LONG's chunks (rule)"].append(verify.match_error(chunk.text, transcript))
+                    continue
+                rows["good (rule)"].append(verify.match_error(chunk.text, transcript))
+                rows["good (plain)"].append(verify.word_error(chunk.text, transcript))
+                rows["another text"].append(verify.match_error(SENTENCES[(k + 1) % len(SENTENCES)], transcript))
                 half = take.audio[: take.audio.size // 2]
-                cut.append(verify.word_error(chunk.text, verify.transcribe(half, SAMPLE_RATE)))
-        print(f"## {name} ({resolved.backend.name}): {len(good)} chunks, {seconds:.0f} s of audio")
-        print("| takes | mean | median | p90 | p95 | max | " + " | ".join(f"> {b}" for b in BARS) + " |")
-        print("| --- " * (6 + len(BARS)) + "|")
-        for label, values in (("good", good), ("another text", wrong), ("first half only", cut)):
+                rows["first half"].append(verify.match_error(chunk.text, verify.transcribe(half, SAMPLE_RATE)))
+        chunks = len(rows["good (rule)"]) + len(rows["LONG's chunks (rule)"])
+        print(f"## {name} ({resolved.backend.name}): {chunks} chunks, {seconds:.0f} s of audio")
+        print("| takes | n | mean | median | p90 | p95 | max | " + " | ".join(f"> {b}" for b in BARS) + " |")
+        print("| --- " * (7 + len(BARS)) + "|")
+        for label, values in rows.items():
             shares = " | ".join(f"{sum(v > b for v in values) / len(values):.0%}" for b in BARS)
             print(
-                f"| {label} | {statistics.mean(values):.3f} | {statistics.median(values):.3f} | "
+                f"| {label} | {len(values)} | {statistics.mean(values):.3f} | {statistics.median(values):.3f} | "
                 f"{_pct(values, 90):.3f} | {_pct(values, 95):.3f} | {max(values):.3f} | {shares} |"
             )
-        print(f"transcription: {hear / len(good) * 1000:.0f} ms a chunk, {hear / seconds:.3f} s per audio second\n")
+        print(f"transcription: {hear / chunks * 1000:.0f} ms a chunk, {hear / seconds:.3f} s per audio second\n")
 
 
 def cost(service: EngineService, runs: int) -> None:

@@ -384,6 +384,7 @@ class EngineService:
             await asyncio.sleep(interval)
             try:
                 await anyio.to_thread.run_sync(self.backends.unload_if_idle)
+                await anyio.to_thread.run_sync(vfy.unload_if_idle, self.settings.idle_unload_seconds)
             except Exception:  # pragma: no cover
                 log.exception("idle unload failed")
 

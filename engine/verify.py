@@ -3,7 +3,9 @@
 - ``transcribe(x, rate)``: pocketsphinx's bundled US English model (acoustic model, language
   model, dictionary: nothing downloaded) on float audio at any rate.
 - ``word_error(reference, hypothesis)``: word error rate after ``normalize_text`` (lowercase,
-  numbers as words, punctuation gone): word edits / reference words.
+  numbers as words, punctuation gone): word edits / reference words (what the tests measure).
+- ``match_error(text, hypothesis)``: the match rule, ``word_error`` forgiving what the recogniser
+  cannot hear as written: words out of its dictionary and spelled acronyms.
 - ``Verifier.check(text, x, language)`` -> ``Check``: whether the take passes
   (``word_error <= WORD_ERROR_MAX``), or ``checked=False`` for a language the recogniser does not
   know (only English).
@@ -15,17 +17,23 @@ failed, and keeps the take with the lower word error. The tests' listener checks
 (``tests/audio_checks.py``) use the same transcription and word error.
 
 Everything here is blocking (called from worker threads). A pocketsphinx decoder is not
-thread-safe, so each check borrows one from a small pool (at most one per concurrent check).
+thread-safe, so each check borrows one from a small pool (at most one per concurrent check),
+dropped again when idle.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from engine.lifecycle import release_freed_memory
 
 RECOGNISER_RATE = 16000
 # A chunk passes when its word error is at most this. Calibrated with bench/verify.py --calibrate on
@@ -42,7 +50,7 @@ CHECKED_LANGUAGES = ("en",)  # pocketsphinx's bundled model is US English
 
 @dataclass(frozen=True)
 class Check:
-    checked: bool  # False: the language cannot be checked (or the chunk has no words to check)
+    checked: bool  # False: not English, or words the recogniser mostly does not know (judgeable)
     word_error: float | None = None
     transcript: str = ""
 
@@ -82,6 +90,7 @@ class _Decoders:
     def __init__(self) -> None:
         self._free: list = []
         self._lock = threading.Lock()
+        self.last_used = 0.0  # time.monotonic() of the last check
 
     def transcribe(self, pcm16k: bytes) -> str:
         with self._lock:
@@ -98,11 +107,17 @@ class _Decoders:
         finally:
             with self._lock:
                 self._free.append(decoder)
+                self.last_used = time.monotonic()
         return hyp.hypstr.strip() if hyp is not None else ""
 
-    def clear(self) -> None:
+    def unload_if_idle(self, idle_seconds: float) -> bool:
+        """Drop the decoders not in use once none has been used for ``idle_seconds``."""
         with self._lock:
+            if not self._free or time.monotonic() - self.last_used < idle_seconds:
+                return False
             self._free.clear()
+        release_freed_memory()
+        return True
 
 
 _DECODERS = _Decoders()
@@ -189,16 +204,79 @@ def word_error(reference: str, hypothesis: str) -> float:
     return row[-1] / len(ref)
 
 
+# --- the match rule ---------------------------------------------------------------------
+
+# A word the recogniser cannot know (not in its dictionary: "vocoder", British spellings,
+# names) comes back as up to this many other words, e.g. "the book order"; it costs nothing.
+UNKNOWN_WORD_SPAN = 3
+_ACRONYM = re.compile(r"[A-Z]{2,6}")  # espeak spells it ("CPU": "see pee you")
+
+
+@functools.lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    """The words of pocketsphinx's bundled dictionary (cmudict-en-us, 135k words)."""
+    from pocketsphinx import get_model_path
+
+    path = Path(get_model_path()) / "en-us" / "cmudict-en-us.dict"
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return frozenset(line.split(" ", 1)[0].split("(", 1)[0] for line in f if line.strip())
+
+
+def reference_words(text: str) -> list[tuple[str, int]]:
+    """The text's normalised words, each with how many heard words it may freely stand for: 0 for
+    a word the recogniser knows (it must be heard as itself), a spelled acronym's letter count,
+    UNKNOWN_WORD_SPAN for a word out of its dictionary."""
+    known = _dictionary()
+    shouted = not any(ch.islower() for ch in text)  # all in capitals: words, not acronyms
+    words: list[tuple[str, int]] = []
+    for token in text.split():
+        bare = token.strip(".,;:!?\"'()[]{}“”‘’")
+        if not shouted and _ACRONYM.fullmatch(bare.removesuffix("s")):
+            words.append((bare.lower(), len(bare)))
+            continue
+        words.extend((word, 0 if word in known else UNKNOWN_WORD_SPAN) for word in normalize_text(token).split())
+    return words
+
+
+def judgeable(text: str) -> bool:
+    """Whether the recogniser can judge a take of ``text``: at least half its words are ones it
+    knows (a chunk of names or of another language's words is left unchecked)."""
+    words = reference_words(text)
+    return bool(words) and 2 * sum(1 for _, span in words if not span) >= len(words)
+
+
+def match_error(text: str, hypothesis: str) -> float:
+    """The verified take's match rule: ``word_error`` where a reference word the recogniser cannot
+    hear as itself (``reference_words``) matches any run of up to its span of heard words, or none,
+    at no cost. Inserted words still count, so a take saying something else fails."""
+    ref, hyp = reference_words(text), normalize_text(hypothesis).split()
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    inf = float("inf")
+    prev = list(range(len(hyp) + 1))  # costs of the first i reference words against j heard ones
+    for word, span in ref:
+        row = [inf] * (len(hyp) + 1)
+        row[0] = prev[0] + (0 if span else 1)
+        for j in range(1, len(hyp) + 1):
+            if span:
+                best = min(prev[j - m] for m in range(min(span, j) + 1))
+            else:
+                best = min(prev[j] + 1, prev[j - 1] + (word != hyp[j - 1]))
+            row[j] = min(best, row[j - 1] + 1)
+        prev = row
+    return prev[-1] / len(ref)
+
+
 # --- checks -----------------------------------------------------------------------------
 
 
 def check(text: str, x: np.ndarray, rate: int, *, language: str | None) -> Check:
-    """Hear ``x`` back and compare it with ``text`` (unchecked for a language other than English,
-    or a text with no words)."""
-    if not checkable(language) or not normalize_text(text):
+    """Hear ``x`` back and compare it with ``text`` by ``match_error`` (unchecked for a language
+    other than English, or a text the recogniser cannot judge)."""
+    if not checkable(language) or not judgeable(text):
         return Check(checked=False)
     transcript = transcribe(x, rate)
-    return Check(checked=True, word_error=round(word_error(text, transcript), 3), transcript=transcript)
+    return Check(checked=True, word_error=round(match_error(text, transcript), 3), transcript=transcript)
 
 
 def retake_voice(voice):
@@ -210,9 +288,10 @@ def retake_voice(voice):
     return dataclasses.replace(voice, speed=round(speed * RETAKE_SPEED, 3))
 
 
-def unload() -> None:
-    """Drop the idle decoders (their memory goes back with the models' on idle unload)."""
-    _DECODERS.clear()
+def unload_if_idle(idle_seconds: float) -> bool:
+    """Drop the decoders (≈ 90 MB of RSS each, mostly the language model) after ``idle_seconds``
+    without a check, as the backends drop their models (engine.app's idle unloader)."""
+    return _DECODERS.unload_if_idle(idle_seconds)
 
 
 @dataclass(frozen=True)

@@ -425,6 +425,8 @@ def _chunks_complete(
     if chunks_done <= produced.chunks_done:
         return
     produced.chunks_done = chunks_done
+    if generation.verify:
+        generation.verification = _verification(produced.checks, upto=chunks_done)
     audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
     pending.clear()
     if not audio:
@@ -435,8 +437,6 @@ def _chunks_complete(
     produced.pcm.extend(audio)
     generation.seconds = pcm_seconds(len(produced.pcm))
     generation.peaks = produced.peaks.peaks
-    if generation.verify:
-        generation.verification = _verification(produced.checks, upto=chunks_done)
     _progress_save(generation, new_peaks=new_peaks, peaks_offset=offset)
 
 
@@ -657,7 +657,14 @@ def generation_delete(*, generation: Generation) -> None:
 
 
 def generation_again(*, generation: Generation, user: User) -> Generation:
-    """The same text in the same voice, as a new generation by `user` (who pays for it)."""
+    """The same text in the same voice (checked if it was), as a new generation by `user` (who pays
+    for it)."""
     if generation.voice_id is None:
         raise GenerationRefused("NOT_FOUND", "That voice was deleted: choose another one.")
-    return generation_create(user=user, session=generation.session, text=generation.text, voice_id=generation.voice_id)
+    return generation_create(
+        user=user,
+        session=generation.session,
+        text=generation.text,
+        voice_id=generation.voice_id,
+        verify=generation.verify,
+    )
