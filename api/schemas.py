@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from ninja import Schema
-from pydantic import AliasChoices, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import AliasChoices, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 
 class SpeechRequest(Schema):
@@ -25,6 +25,12 @@ class SpeechRequest(Schema):
         description="The text's language: `en` or `ja` (a regional tag such as `en-US` or `ja-JP` is accepted). "
         "Detected from the text when absent (kana or kanji: Japanese). A language the voice's engine does not "
         "speak is refused with 400 before anything is charged.",
+    )
+    verify: StrictBool = Field(
+        False,
+        description="Verified take: each part of the text is heard back by a speech recogniser (English "
+        "only) and a part whose words do not match is spoken again once, free. tts_non_stream answers "
+        "what the check found in the `X-Verification` header.",
     )
 
 

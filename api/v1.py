@@ -163,6 +163,7 @@ def _speech_start(request: HttpRequest, payload: schemas.SpeechRequest, *, deliv
         delivery=delivery,
         api_token=getattr(request, "api_token", None),
         language=payload.language,
+        verify=payload.verify,
     )
 
 
@@ -197,7 +198,21 @@ async def tts_non_stream(request: HttpRequest, payload: schemas.SpeechRequest) -
         raise ApiError("TTS_PROVIDER_UNAVAILABLE", "The speech engine did not answer in time.") from None
     if end.get("status") != Generation.Status.DONE:
         raise _failure(end)
-    return HttpResponse(wav_from_pcm(bytes(pcm)), content_type="audio/wav")
+    response = HttpResponse(wav_from_pcm(bytes(pcm)), content_type="audio/wav")
+    if end.get("verification") is not None:
+        response[VERIFICATION_HEADER] = _verification_header(end["verification"])
+    return response
+
+
+VERIFICATION_HEADER = "X-Verification"
+
+
+def _verification_header(verification: dict) -> str:
+    """The verified take's check, e.g. ``failed; checked=3; respoken=1; failed=2``."""
+    parts = [verification["status"], f"checked={verification['checked']}", f"respoken={verification['respoken']}"]
+    if verification["failed"]:
+        parts.append("failed=" + ",".join(str(chunk) for chunk in verification["failed"]))
+    return "; ".join(parts)
 
 
 @api.post("/tts_stream", auth=bearer_speech, summary="Speech as a chunked WAV stream", openapi_extra=AUDIO_RESPONSE)

@@ -4,7 +4,7 @@
                        "voices": [...], "profiles": bool, "backends": [...], ...}
     GET  /voices      {"voices": [{"name", "gender", "language", "description", "engine", "languages"}]}
     POST /synthesize  JSON {"text", "voice" | "profile", "language", "max_seconds", "temperature", "start_chunk",
-                      "tenant"} -> frame stream
+                      "tenant", "verify"} -> frame stream
     POST /speakers/encode  audio/wav body -> {"profile": {...}, "analysis": {...}}
 
 Settings (environment):
@@ -40,6 +40,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from engine import protocol as proto
+from engine import verify as vfy
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.backends import Backends, backends_from_env
@@ -98,6 +99,7 @@ class Synthesis:
     start_chunk: int
     tenant: str | None
     language: str = "en"  # the primary tag the text is phonemised in, one of the backend's
+    verify: bool = False  # hear each chunk back and speak a failed one again (engine/verify.py)
 
 
 class BadRequest(Exception):
@@ -198,6 +200,10 @@ class EngineService:
         tenant = data.get("tenant")
         if tenant is not None and (not isinstance(tenant, str) or not 0 < len(tenant) <= 100):
             raise BadRequest("invalid_tenant", "'tenant' must be a string of 1 to 100 characters")
+        verify = data.get("verify")
+        verify = False if verify is None else verify  # absent or null: no check
+        if not isinstance(verify, bool):
+            raise BadRequest("invalid_verify", "'verify' must be true or false")
         if max_seconds is not None and max_seconds <= 0:
             raise BadRequest("invalid_max_seconds", "'max_seconds' must be greater than 0")
         if temperature is not None and not (MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
@@ -223,7 +229,9 @@ class EngineService:
                 raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
             backend, voice = resolved.backend, resolved.voice
         language = self._language(data.get("language"), text, backend)
-        return Synthesis(text, backend, voice, max_seconds, temperature, start_chunk, tenant, language)
+        return Synthesis(
+            text, backend, voice, max_seconds, temperature, start_chunk, tenant, language=language, verify=verify
+        )
 
     @staticmethod
     def _language(value, text: str, backend) -> str:
@@ -327,13 +335,14 @@ class EngineService:
 
     async def _produce(self, synthesis: Synthesis, chunks, cancelled: threading.Event):
         engine = synthesis.backend
-        voice, temperature, start_chunk = synthesis.voice, synthesis.temperature, synthesis.start_chunk
+        start_chunk = synthesis.start_chunk
         tenant = synthesis.tenant or f"request:{id(cancelled)}"  # without one, a tenant of its own
         rate = proto.SAMPLE_RATE
         limit = None if synthesis.max_seconds is None else int(round(synthesis.max_seconds * rate))
         produced = 0  # samples
         truncated = False
         n = len(chunks)
+        checks: list[proto.Verified] = []  # with verify: each chunk's check
         try:
             async with self._work(engine):
                 if not engine.warm:
@@ -350,12 +359,11 @@ class EngineService:
                         truncated = True
                         break
                     yield proto.generating(i, n, produced / rate)
-                    async with self.slots.slot(tenant):
-                        audio = await anyio.to_thread.run_sync(
-                            engine.synthesize_chunk, chunk, voice, temperature, cancelled
-                        )
+                    async with self.slots.slot(tenant):  # a verified chunk's checks and retake count in its turn
+                        take = await anyio.to_thread.run_sync(self._take, synthesis, chunk, cancelled)
                     if cancelled.is_set():
                         return
+                    audio = take.audio
                     if limit is not None and produced + audio.size > limit:
                         audio = audio[: limit - produced].copy()
                         fade = min(audio.size, int(FADE_OUT_SECONDS * rate))
@@ -367,12 +375,32 @@ class EngineService:
                     for off in range(0, len(pcm), step):
                         yield proto.audio(pcm[off : off + step])
                     produced += audio.size
+                    if synthesis.verify:
+                        c = take.check
+                        checks.append(proto.Verified(i, c.checked, c.word_error, take.respoken, c.passed))
+                        yield proto.encode_event(checks[-1])
                     if truncated:
                         break
-                yield proto.done(produced / rate, truncated)
+                summary = proto.verification_summary(checks) if synthesis.verify else None
+                yield proto.done(produced / rate, truncated, summary)
         except Exception as exc:  # in-band error; the process keeps serving
             log.exception("synthesis failed")
             yield proto.error("synthesis_failed", f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _take(synthesis: Synthesis, chunk, cancelled: threading.Event) -> vfy.Take:
+        """One chunk's audio (blocking): spoken once, or with verify heard back and spoken again
+        if its words do not match (engine/verify.py)."""
+
+        def speak(voice) -> np.ndarray:
+            return synthesis.backend.synthesize_chunk(chunk, voice, synthesis.temperature, cancelled)
+
+        if not synthesis.verify:
+            return vfy.Take(speak(synthesis.voice), vfy.Check(checked=False))
+        # The text's language, not the voice's: an English voice reading Japanese is not checked.
+        return vfy.take_verified(
+            chunk.text, speak, synthesis.voice, rate=proto.SAMPLE_RATE, language=synthesis.language, cancelled=cancelled
+        )
 
     async def idle_unloader(self) -> None:
         interval = max(0.2, min(self.settings.idle_unload_seconds / 4, 10.0))
@@ -380,6 +408,7 @@ class EngineService:
             await asyncio.sleep(interval)
             try:
                 await anyio.to_thread.run_sync(self.backends.unload_if_idle)
+                await anyio.to_thread.run_sync(vfy.unload_if_idle, self.settings.idle_unload_seconds)
             except Exception:  # pragma: no cover
                 log.exception("idle unload failed")
 

@@ -42,6 +42,7 @@ from engine.protocol import (
     FrameDecoder,
     Progress,
     ProtocolError,
+    Verified,
     frame_to_event,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "Progress",
     "Audio",
     "Done",
+    "Verified",
     "Event",
 ]
 
@@ -152,13 +154,16 @@ class EngineClient:
         start_chunk: int = 0,
         tenant: str | None = None,
         language: str | None = None,
-    ) -> Iterator[Progress | Audio | Done]:
+        verify: bool = False,
+    ) -> Iterator[Progress | Audio | Verified | Done]:
         """Stream a synthesis as typed events (a generator: nothing is sent
         until the first ``next()``). The last event is ``Done``. With a
         speaker ``profile`` (from ``encode_speaker``) ``voice`` is ignored. ``start_chunk`` skips
         the text's first chunks (to resume work another engine began). Requests of one ``tenant``
         (an account) share the engine fairly with other tenants'. ``language`` ("en", "ja"): the
-        text's, which the voice's engine must speak; without it the engine detects it."""
+        text's, which the voice's engine must speak; without it the engine detects it. With ``verify``
+        each chunk is heard back (a ``Verified`` event after its audio) and ``Done.verification``
+        sums it up."""
         body = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if start_chunk:
             body["start_chunk"] = start_chunk
@@ -168,6 +173,8 @@ class EngineClient:
             body["tenant"] = tenant
         if language is not None:
             body["language"] = language
+        if verify:  # sent only when asked, so an engine from before verified takes is not refused
+            body["verify"] = True
         try:
             with self._client.stream("POST", "/synthesize", json=body) as resp:
                 if resp.status_code >= 400:

@@ -16,7 +16,10 @@ Frame types:
 - ``A`` audio: raw PCM, signed 16-bit little-endian, 24,000 Hz, mono
   (always an even number of bytes)
 - ``E`` error, UTF-8 JSON ``{"code": str, "message": str}``; the stream ends
-- ``D`` done, UTF-8 JSON ``{"seconds": float, "truncated": bool}``; the stream ends
+- ``V`` verified (only with ``"verify": true``), UTF-8 JSON, after chunk ``i``'s audio:
+  ``{"chunk": i, "checked": bool, "word_error": float | null, "respoken": bool, "passed": bool | null}``
+- ``D`` done, UTF-8 JSON ``{"seconds": float, "truncated": bool}``; the stream ends. With
+  ``"verify": true`` it also carries ``"verification"`` (``verification_summary``)
 
 Readers ignore frame types they do not know (forward compatibility).
 """
@@ -37,6 +40,7 @@ PROGRESS = b"P"
 AUDIO = b"A"
 ERROR = b"E"
 DONE = b"D"
+VERIFIED = b"V"
 
 HEADER = struct.Struct(">cI")
 MAX_PAYLOAD = 16 * 1024 * 1024  # a decoder refuses anything bigger (garbage guard)
@@ -70,9 +74,24 @@ class Audio:
 
 
 @dataclass(frozen=True)
+class Verified:
+    """A chunk heard back (engine/verify.py): ``checked`` False for a language that cannot be;
+    ``respoken``: the chunk failed and was spoken again, the take with the lower word error kept;
+    ``passed``: the kept take's word error is within the bar (None when unchecked)."""
+
+    chunk: int
+    checked: bool
+    word_error: float | None = None
+    respoken: bool = False
+    passed: bool | None = None
+
+
+@dataclass(frozen=True)
 class Done:
     seconds: float
     truncated: bool
+    # With verify: {"status", "checked", "unchecked", "respoken", "failed": [chunk numbers]}
+    verification: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +100,24 @@ class Error:
     message: str
 
 
-Event = Progress | Audio | Done | Error
+Event = Progress | Audio | Verified | Done | Error
+
+
+def verification_summary(verified) -> dict:
+    """What a take records of its check, from its chunks' ``Verified`` (one per chunk): the engine
+    sends it in ``Done`` and a worker that resumed on another engine makes it from all of them.
+    ``status``: "unchecked" (nothing could be checked: not English), "failed" (some chunk still did
+    not match after its retake) or "passed"."""
+    verified = list(verified)
+    checked = sum(1 for v in verified if v.checked)
+    failed = sorted(v.chunk for v in verified if v.checked and v.passed is False)
+    return {
+        "status": "unchecked" if not checked else "failed" if failed else "passed",
+        "checked": checked,
+        "unchecked": len(verified) - checked,
+        "respoken": sum(1 for v in verified if v.respoken),
+        "failed": failed,
+    }
 
 
 # --- encoding ---------------------------------------------------------------
@@ -109,10 +145,16 @@ def encode_event(event: Event) -> bytes:
         if event.stage == STAGE_GENERATING:
             obj.update(chunk=event.chunk, chunks=event.chunks, seconds=round(float(event.seconds or 0.0), 3))
         return encode_frame(PROGRESS, _json(obj))
+    if isinstance(event, Verified):
+        word_error = None if event.word_error is None else round(float(event.word_error), 3)
+        obj = {"chunk": event.chunk, "checked": event.checked, "word_error": word_error}
+        obj.update(respoken=event.respoken, passed=event.passed)
+        return encode_frame(VERIFIED, _json(obj))
     if isinstance(event, Done):
-        return encode_frame(
-            DONE, _json({"seconds": round(float(event.seconds), 3), "truncated": bool(event.truncated)})
-        )
+        obj = {"seconds": round(float(event.seconds), 3), "truncated": bool(event.truncated)}
+        if event.verification is not None:
+            obj["verification"] = event.verification
+        return encode_frame(DONE, _json(obj))
     if isinstance(event, Error):
         return encode_frame(ERROR, _json({"code": event.code, "message": event.message}))
     raise TypeError(f"not an event: {event!r}")
@@ -130,8 +172,12 @@ def audio(pcm: bytes) -> bytes:
     return encode_event(Audio(pcm))
 
 
-def done(seconds: float, truncated: bool) -> bytes:
-    return encode_event(Done(seconds, truncated))
+def verified(chunk: int, checked: bool, word_error: float | None, respoken: bool, passed: bool | None) -> bytes:
+    return encode_event(Verified(chunk, checked, word_error, respoken, passed))
+
+
+def done(seconds: float, truncated: bool, verification: dict | None = None) -> bytes:
+    return encode_event(Done(seconds, truncated, verification))
 
 
 def error(code: str, message: str) -> bytes:
@@ -191,9 +237,23 @@ def frame_to_event(frame: Frame) -> Event | None:
         if frame.type == PROGRESS:
             o = frame.json()
             return Progress(str(o["stage"]), o.get("chunk"), o.get("chunks"), o.get("seconds"))
+        if frame.type == VERIFIED:
+            o = frame.json()
+            word_error = o.get("word_error")
+            passed = o.get("passed")
+            return Verified(
+                int(o["chunk"]),
+                bool(o["checked"]),
+                None if word_error is None else float(word_error),
+                bool(o.get("respoken", False)),
+                None if passed is None else bool(passed),
+            )
         if frame.type == DONE:
             o = frame.json()
-            return Done(float(o["seconds"]), bool(o["truncated"]))
+            verification = o.get("verification")
+            return Done(
+                float(o["seconds"]), bool(o["truncated"]), verification if isinstance(verification, dict) else None
+            )
         if frame.type == ERROR:
             o = frame.json()
             return Error(str(o.get("code", "error")), str(o.get("message", "")))

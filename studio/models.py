@@ -81,6 +81,11 @@ class Generation(models.Model):
     language = models.CharField(max_length=8, blank=True, default="")
     # Sampling temperature passed to the engine (the legacy API's `temperature`); None: its default.
     temperature = models.FloatField(null=True, blank=True)
+    # Verified take (engine/verify.py): each chunk heard back and spoken again once, free, if its
+    # words did not match. `verification` is what the check found (None: not asked): status
+    # (passed, failed, unchecked), the counts, the failed chunk numbers and each chunk's check.
+    verify = models.BooleanField(default=False)
+    verification = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=12, choices=Stage.choices, blank=True, default="")
     chunk = models.PositiveIntegerField(default=0)

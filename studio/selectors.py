@@ -152,6 +152,9 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         "chunks": generation.chunks,
         "seconds": round(generation.seconds, 3),
         "error": generation.error,
+        # The verified take's check (None: not asked); status "failed" marks a take in which some
+        # words may be wrong.
+        "verification": generation.verification,
         "cost": generation.cost,
         "cost_credits": credits_format(generation.cost),
         "created_at": generation.created_at.isoformat(),

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,9 +23,10 @@ from billing.pricing import credits_format, speech_cost, speech_hold, speech_sec
 from billing.selectors import wallet_for_id
 from billing.services import InsufficientCredits, hold_place, hold_settle
 from config.text import name_clean, text_storable, text_without_controls
-from engine.client import Audio, Done, EngineError, EngineFailure, Progress
+from engine.client import Audio, Done, EngineError, EngineFailure, Progress, Verified
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize, languages_spoken
 from engine.pool import NoEngineAvailable
+from engine.protocol import verification_summary
 from studio.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds, wav_from_pcm
 from studio.dispatch import (
     Claim,
@@ -132,6 +133,7 @@ def generation_create(
     api_token: ApiToken | None = None,
     temperature: float | None = None,
     language: object = None,
+    verify: bool = False,
 ) -> Generation:
     """Validates a request, records it as queued and starts its job once the row is committed.
     Every caller (the Studio, the API, the legacy API) comes through here."""
@@ -168,6 +170,7 @@ def generation_create(
                 text=cleaned,
                 language=language,
                 temperature=temperature,
+                verify=verify,
                 max_seconds=seconds_max,
             )
             hold_place(user=user, generation=generation, amount=speech_hold(seconds_max))
@@ -287,6 +290,7 @@ def generation_run(*, generation_id: uuid.UUID, claim: Claim | None = None) -> N
         # The engine is told the limit; the worker holds it too, as the hold was priced from it.
         limit=int(generation.max_seconds * BYTES_PER_SECOND) // 2 * 2,
         chunks_done=prior_chunks,
+        checks=_checks_recorded(generation, upto=prior_chunks),
     )
     produced.peaks.feed(prior_pcm)
     with _heartbeat(generation.id, claim):
@@ -386,6 +390,9 @@ class _Produced:
     peaks: PeaksBuilder
     limit: int
     chunks_done: int = 0
+    # With verify: each chunk's check by chunk number (a chunk spoken again on another engine is
+    # checked again, and its new check replaces the old).
+    checks: dict[int, Verified] = field(default_factory=dict)
 
 
 _UNAVAILABLE = ("TTS_PROVIDER_UNAVAILABLE", "The speech engine is unavailable right now. Please try again shortly.")
@@ -417,6 +424,7 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
                     start_chunk=produced.chunks_done,
                     tenant=f"account:{generation.user_id}",
                     language=generation.language or None,
+                    verify=generation.verify,
                 )
                 with closing(events):
                     for event in events:
@@ -429,6 +437,8 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
                             _progress_save(generation, new_peaks=[], peaks_offset=len(produced.peaks.peaks))
                         elif isinstance(event, Audio):
                             pending.extend(event.pcm)
+                        elif isinstance(event, Verified):
+                            produced.checks[event.chunk] = event
                         elif isinstance(event, Done):
                             _chunks_complete(generation, relay, produced, pending, generation.chunks)
                             return "done"
@@ -452,6 +462,8 @@ def _chunks_complete(
     if chunks_done <= produced.chunks_done:
         return
     produced.chunks_done = chunks_done
+    if generation.verify:
+        generation.verification = _verification(produced.checks, upto=chunks_done)
     audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
     pending.clear()
     if not audio:
@@ -463,6 +475,20 @@ def _chunks_complete(
     generation.seconds = pcm_seconds(len(produced.pcm))
     generation.peaks = produced.peaks.peaks
     _progress_save(generation, new_peaks=new_peaks, peaks_offset=offset)
+
+
+def _verification(checks: dict[int, Verified], *, upto: int) -> dict:
+    """What the generation records of its check: the chunks kept so far (up to `upto`)."""
+    kept = [checks[i] for i in sorted(checks) if i <= upto]
+    return {**verification_summary(kept), "chunks": [asdict(check) for check in kept]}
+
+
+def _checks_recorded(generation: Generation, *, upto: int) -> dict[int, Verified]:
+    """The checks a job that died recorded for the chunks already kept (a job going on from them)."""
+    if not generation.verify or not generation.verification:
+        return {}
+    checks = (Verified(**chunk) for chunk in generation.verification.get("chunks", []))
+    return {check.chunk: check for check in checks if check.chunk <= upto}
 
 
 def _generation_end(
@@ -500,7 +526,18 @@ def _generation_end(
         generation.deleted_at = row[0]
         generation.cost = hold_settle(generation=generation, cost=speech_cost(len(pcm)))
         generation.save(
-            update_fields=["audio", "peaks", "seconds", "cost", "status", "stage", "error_code", "error", "finished_at"]
+            update_fields=[
+                "audio",
+                "peaks",
+                "seconds",
+                "cost",
+                "status",
+                "stage",
+                "error_code",
+                "error",
+                "finished_at",
+                "verification",
+            ]
         )
         # The API's caller waits for the end; the pages' broadcasts can come after it.
         end = _end_data(generation)
@@ -518,7 +555,15 @@ def _end_data(generation: Generation) -> dict:
         "error_code": generation.error_code,
         "error": generation.error,
         "cost": generation.cost,
+        "verification": _verification_public(generation.verification),
     }
+
+
+def _verification_public(verification: dict | None) -> dict | None:
+    """The check without its per-chunk detail (for the API's callers)."""
+    if verification is None:
+        return None
+    return {key: value for key, value in verification.items() if key != "chunks"}
 
 
 def _progress_data(generation: Generation) -> dict:
@@ -532,7 +577,7 @@ def _progress_data(generation: Generation) -> dict:
 
 def _progress_save(generation: Generation, *, new_peaks: list[float], peaks_offset: int) -> None:
     generation.heartbeat_at = timezone.now()
-    generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at"])
+    generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at", "verification"])
     if generation.session_id is None or Generation.objects.filter(id=generation.id, deleted_at__isnull=False).exists():
         return  # a deleted one is gone from the pages; it only runs on to its next chunk
     session_broadcast(
@@ -649,7 +694,14 @@ def generation_delete(*, generation: Generation) -> None:
 
 
 def generation_again(*, generation: Generation, user: User) -> Generation:
-    """The same text in the same voice, as a new generation by `user` (who pays for it)."""
+    """The same text in the same voice (checked if it was), as a new generation by `user` (who pays
+    for it)."""
     if generation.voice_id is None:
         raise GenerationRefused("NOT_FOUND", "That voice was deleted: choose another one.")
-    return generation_create(user=user, session=generation.session, text=generation.text, voice_id=generation.voice_id)
+    return generation_create(
+        user=user,
+        session=generation.session,
+        text=generation.text,
+        voice_id=generation.voice_id,
+        verify=generation.verify,
+    )

@@ -155,12 +155,16 @@ def session_generations(request: HttpRequest, session_id) -> JsonResponse:
     if not isinstance(body, dict):
         return JsonResponse({"error": "The request body must be a JSON object."}, status=400)
     try:
+        verify = body.get("verify", True)  # on by default in the Studio
+        if not isinstance(verify, bool):
+            return JsonResponse({"error": "verify must be true or false."}, status=400)
         generation = generation_create(
             user=request.user,
             session=session,
             text=body.get("text"),
             voice_id=body.get("voice_id"),
             language=body.get("language"),
+            verify=verify,
         )
     except GenerationRefused as refused:
         return _refused(refused)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
-import threading
 import wave
 
 import numpy as np
@@ -119,33 +117,7 @@ def rms_dbfs(data: bytes) -> float:
     return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
 
 
-# --- speech recognition -------------------------------------------------
-
-_DECODER_LOCK = threading.Lock()
-
-
-@functools.lru_cache(maxsize=1)
-def _decoder():
-    from pocketsphinx import Decoder
-
-    # The bundled en-us acoustic model, language model and dictionary.
-    return Decoder(samprate=16000, loglevel="ERROR")
-
-
-def _to_16k_s16(data: bytes) -> bytes:
-    import soxr
-
-    x, rate = wav_to_array(data)
-    if rate != 16000 and x.size:
-        x = soxr.resample(x, rate, 16000, quality="HQ")
-    # A little headroom-preserving gain so quiet audio still decodes.
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if 0 < peak < 0.25:
-        x = x * (0.5 / peak)
-    # Pad with silence: the recogniser likes a short lead-in/out.
-    pad = np.zeros(4000)
-    x = np.concatenate([pad, x, pad])
-    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+# --- speech recognition (the engine's own, engine/verify.py: one transcription, one word error) ---
 
 
 def transcribe(wav_bytes: bytes) -> str:
@@ -153,70 +125,17 @@ def transcribe(wav_bytes: bytes) -> str:
 
     Accepts WAV bytes (any rate/channels/width) or raw 24 kHz s16le PCM.
     """
-    pcm = _to_16k_s16(wav_bytes)
-    with _DECODER_LOCK:
-        d = _decoder()
-        d.start_utt()
-        d.process_raw(pcm, full_utt=True)
-        d.end_utt()
-        hyp = d.hyp()
-    return hyp.hypstr.strip() if hyp is not None else ""
+    from engine import verify
 
-
-# --- word error rate ----------------------------------------------------
-
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def _number_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        t, o = divmod(n, 10)
-        return _TENS[t] + ("" if o == 0 else " " + _ONES[o])
-    if n < 1000:
-        h, r = divmod(n, 100)
-        return _ONES[h] + " hundred" + ("" if r == 0 else " " + _number_words(r))
-    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
-        if n >= size:
-            q, r = divmod(n, size)
-            return _number_words(q) + " " + name + ("" if r == 0 else " " + _number_words(r))
-    return str(n)  # pragma: no cover
+    x, rate = wav_to_array(wav_bytes)
+    return verify.transcribe(x, rate)
 
 
 def normalize_text(text: str) -> str:
     """Lowercase, numbers as spoken words, punctuation stripped, spaces collapsed."""
-    text = text.lower().replace("&", " and ").replace("%", " percent ")
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,000 -> 1000
-    text = re.sub(
-        r"\d+", lambda m: " " + _number_words(int(m.group())) + " " if len(m.group()) < 10 else m.group(), text
-    )
-    text = re.sub(r"[-\u2010-\u2015/]", " ", text)  # hyphens split words
-    text = re.sub(r"[^\w\s']", " ", text)
-    text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)  # quotes, keep contractions
-    return " ".join(text.split())
+    from engine import verify
+
+    return verify.normalize_text(text)
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
@@ -224,15 +143,9 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
     An empty hypothesis against a non-empty reference is 1.0.
     """
-    import jiwer
+    from engine import verify
 
-    ref = normalize_text(reference)
-    hyp = normalize_text(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    if not hyp:
-        return 1.0
-    return float(jiwer.wer(ref, hyp))
+    return verify.word_error(reference, hypothesis)
 
 
 # --- pitch ----------------------------------------------------------------

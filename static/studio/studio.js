@@ -9,6 +9,7 @@ const canGenerate = role === "owner" || role === "editor";
 const form = document.getElementById("composer");
 const textarea = document.getElementById("composer-text");
 const voiceSelect = document.getElementById("composer-voice");
+const verifyBox = document.getElementById("composer-verify");
 const counter = document.getElementById("composer-count");
 const estimate = document.getElementById("composer-estimate");
 const submitButton = document.getElementById("composer-submit");
@@ -77,7 +78,9 @@ function createItem(state) {
   }
   const time = element("time", "gen-time", formatTime(state.created_at));
   time.dateTime = state.created_at;
-  meta.append(time, element("span", "gen-duration"), element("span", "gen-cost"));
+  const unverified = element("span", "gen-unverified badge", "some words may be wrong");
+  unverified.hidden = true;
+  meta.append(time, element("span", "gen-duration"), element("span", "gen-cost"), unverified);
   const text = element("p", "gen-text", state.text);
   const status = element("p", "gen-status");
   status.setAttribute("role", "status");
@@ -180,6 +183,13 @@ function render(item) {
   el.querySelector(".gen-status").textContent = statusText(state);
   el.querySelector(".gen-duration").textContent = state.seconds ? `${state.seconds.toFixed(1)} s` : "";
   el.querySelector(".gen-cost").textContent = state.cost ? `· ${state.cost_credits} credits` : "";
+  // A verified take some of whose parts still did not match their words after being spoken again.
+  const unverified = el.querySelector(".gen-unverified");
+  const failedParts = state.verification?.status === "failed" ? state.verification.failed : [];
+  unverified.hidden = !failedParts.length;
+  unverified.title = failedParts.length
+    ? `The speech check heard different words in part ${failedParts.join(", ")}, even after speaking it again.`
+    : "";
   const running = state.status === "queued" || state.status === "running";
   const progress = el.querySelector(".gen-progress");
   progress.hidden = !running;
@@ -325,7 +335,7 @@ async function submit() {
     const response = await fetch(generationsUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({ text, voice_id: voiceSelect.value }),
+      body: JSON.stringify({ text, voice_id: voiceSelect.value, verify: verifyBox ? verifyBox.checked : true }),
       credentials: "same-origin",
     });
     const body = await response.json().catch(() => ({}));
