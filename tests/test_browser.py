@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audio_checks import rms_dbfs, transcribe, wav_info, word_error_rate
+from tests.audio_checks import japanese_morae, rms_dbfs, transcribe, wav_info, word_error_rate
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
@@ -263,4 +263,38 @@ def test_sessions_are_created_renamed_and_deleted_in_the_page(transactional_db, 
     page.wait_for_selector("#connection[data-state=open]")
     assert page.locator(".session-list li").count() == 1
     assert "Chapter one" not in page.locator(".session-list").inner_text()
+    assert page.console_errors == []
+
+
+def test_a_japanese_voice_from_its_group_reads_japanese(transactional_db, browser_page, web_url, user, tmp_path):
+    page = browser_page
+    sign_in(page, web_url, user.email, "correct horse battery staple")
+    voice = page.get_by_label("Voice", exact=True)
+    groups = voice.locator("optgroup")
+    assert [groups.nth(i).get_attribute("label") for i in range(groups.count())] == ["English", "Japanese"]
+    assert "JA-FEMALE-1-NEUTRAL" in voice.locator("optgroup[label=Japanese]").inner_text()
+    composer = page.get_by_label("Text to speak")
+    text = "こんにちは。今日はいい天気ですね。"
+
+    def estimate(typed: str) -> float:
+        composer.fill(typed)
+        return float(re.search(r"[\d.]+", page.locator("#composer-estimate").inner_text()).group())
+
+    # Kana and kanji are estimated at their slower pace: more than twice English's, length for length.
+    assert estimate(text) > 2 * estimate("Hello there, Bob.") and len(text) == len("Hello there, Bob.")
+    composer.fill(text)
+    voice.select_option(label="JA-FEMALE-1-NEUTRAL · Female")
+    composer.press("Enter")
+    item = page.locator(".gen").first
+    page.wait_for_selector(".gen[data-status=done] .play-button", timeout=120_000)
+    meta = item.locator(".gen-meta").inner_text()
+    assert "JA-FEMALE-1-NEUTRAL" in meta and "Japanese" in meta
+    with page.expect_download() as download_info:
+        item.get_by_role("link", name="Download WAV").click()
+    path = tmp_path / "japanese.wav"
+    download_info.value.save_as(path)
+    wav = path.read_bytes()
+    rate, _, _, seconds = wav_info(wav)
+    assert rate == 24_000 and rms_dbfs(wav) > -35
+    assert 0.07 <= seconds / japanese_morae(text) <= 0.25
     assert page.console_errors == []

@@ -14,6 +14,7 @@ import pytest
 
 from engine.client import Audio, Done, EngineClient, EngineError
 from engine.languages import language_detect, language_normalize
+from engine.piper_engine import female_base
 from engine.text import split_chunks
 from tests.audio_checks import japanese_morae, median_f0, pcm_to_wav, rms_dbfs, wav_info, wav_to_array
 
@@ -117,6 +118,8 @@ def test_a_language_the_voices_engine_does_not_speak_is_refused(engine_url):
         ({"text": "Bonjour.", "voice": FEMALE, "language": "fr"}, "unsupported_language", "'fr'"),
         ({"text": "Hello.", "voice": FEMALE, "language": "english!"}, "invalid_language", "language"),
         ({"text": "Hello.", "voice": FEMALE, "language": 7}, "invalid_language", "language"),
+        # A clone (a WORLD profile of Joe) reads English only.
+        ({"text": JAPANESE, "profile": female_base().to_profile("female")}, "unsupported_language", "Japanese"),
     ]
     for body, code, words in cases:
         answer = synthesize(**body)
