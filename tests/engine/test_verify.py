@@ -199,5 +199,23 @@ def test_cancel_during_a_check_stops_cleanly(piper):
         cancelled.set()  # the caller went away while this chunk was spoken
         return piper.synthesize_chunk(chunk, v)
 
-    take = verify.take_verified(OTHER, speak, piper.voices["EN-MALE-1-NEUTRAL"], rate=SAMPLE_RATE, language="en")
+    voice = piper.voices["EN-MALE-1-NEUTRAL"]
+    take = verify.take_verified(OTHER, speak, voice, rate=SAMPLE_RATE, language="en", cancelled=cancelled)
     assert not take.respoken  # no retake for a caller who left
+
+
+def test_the_check_travels_in_frames_an_old_reader_skips():
+    from engine import protocol as proto
+
+    check = proto.Verified(2, True, 0.25, True, True)
+    body = proto.generating(2, 2, 1.0) + proto.encode_event(check)
+    body += proto.done(3.0, False, proto.verification_summary([proto.Verified(1, True, 0.0), check]))
+    events = proto.decode_events(body)
+    assert events[1] == check
+    assert events[2].verification == {"status": "passed", "checked": 2, "unchecked": 0, "respoken": 1, "failed": []}
+    # A reader from before verified takes knows no V frame (it skips it) and reads D as before.
+    frames = proto.FrameDecoder().feed(body)
+    assert [f.type for f in frames] == [b"P", b"V", b"D"]
+    assert {"seconds", "truncated"} <= set(frames[2].json())
+    failed = proto.verification_summary([proto.Verified(1, True, 0.9, True, False), proto.Verified(2, False)])
+    assert failed == {"status": "failed", "checked": 1, "unchecked": 1, "respoken": 1, "failed": [1]}
