@@ -43,3 +43,14 @@ def clones_for(user: User) -> QuerySet[Voice]:
 
 def clones_count(user: User) -> int:
     return clones_for(user).count()
+
+
+def voice_fit_state(voice: Voice) -> dict:
+    """A clone's background fit as its owner sees it (the API, the clone page, the Studio's socket)."""
+    return {
+        "voice_id": str(voice.id),
+        "status": voice.fit_status or "none",
+        "progress": round(voice.fit_progress, 3),
+        "scores": voice.fit_scores,
+        "finished_at": voice.fit_finished_at.isoformat() if voice.fit_finished_at else None,
+    }
