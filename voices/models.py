@@ -81,3 +81,14 @@ class Voice(models.Model):
     @property
     def fit_running(self) -> bool:
         return self.fit_status in (self.FitStatus.QUEUED, self.FitStatus.FITTING)
+
+    @property
+    def fit_label(self) -> str:
+        """What the Studio says of the fit (static/studio/fit.js says the same when it changes)."""
+        if self.fit_running:
+            return f"improving your voice… {int(self.fit_progress * 100)}%"
+        if self.fit_status == self.FitStatus.IMPROVED:
+            return "improved"
+        if self.fit_status in (self.FitStatus.KEPT, self.FitStatus.FAILED):
+            return "kept as it was"
+        return ""

@@ -5,7 +5,6 @@ import logging
 import time
 import uuid
 import wave
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -337,7 +336,7 @@ def _reference_samples(voice: Voice) -> tuple[np.ndarray, int]:
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, rate
 
 
-def voice_fit(*, voice_id: str, fit: Callable | None = None) -> str:
+def voice_fit(*, voice_id: str) -> str:
     """The fit job (the fitter's queue): searches for a profile more like the speaker than the
     quick one, within VOICE_FIT_SECONDS, and keeps it only if it scores better on sentences the
     search never heard. Free: the clone was charged when it was made. Whatever the end (improved,
@@ -349,14 +348,14 @@ def voice_fit(*, voice_id: str, fit: Callable | None = None) -> str:
     if not claimed or voice is None:
         # Deleted, swept, or a second delivery of a fit another worker runs.
         return voice.fit_status if voice is not None else "deleted"
-    if fit is None:
-        from voices.fitting import profile_fit as fit
+    from voices.fitting import profile_fit  # numpy, torch and the measures: only the fitter loads them
+
     watch = _FitWatch(voice)
     try:
         watch.touch(0.0, force=True)
         reference, rate = _reference_samples(voice)
         start = voice.fit_start or voice.profile
-        result = fit(
+        result = profile_fit(
             reference=reference,
             sample_rate=rate,
             start=start,
