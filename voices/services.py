@@ -203,7 +203,7 @@ def voice_preview_make(*, voice_id: str) -> None:
     if voice is None or voice.preview:
         return
     pool = engine_pool()
-    with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile is not None)) as engine:
+    with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile)) as engine:
         pcm = _preview_speak(engine, voice=voice.engine_voice or None, profile=voice.profile)
     voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=False)
     # Only the preview is written, and only to a voice that still exists: a clone deleted while its
