@@ -52,8 +52,6 @@ class Voice(models.Model):
     fit_progress = models.FloatField(default=0.0)
     # Held-out scores of the quick profile ("start") and of the fitted one ("fitted").
     fit_scores = models.JSONField(null=True, blank=True)
-    # The profile the fit starts from (the engine's best quick candidate), dropped when it ends.
-    fit_start = models.JSONField(null=True, blank=True)
     # Touched while the fit runs; one silent too long lost its worker (voices.services.voice_fits_sweep).
     fit_heartbeat_at = models.DateTimeField(null=True, blank=True)
     fit_finished_at = models.DateTimeField(null=True, blank=True)

@@ -25,6 +25,8 @@ from billing.services import credits_change, wallet_lock
 from config.asyncdb import db_work
 from config.text import name_clean
 from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure, EngineUnavailable
+from engine.kokoro_profile import KIND as KOKORO_KIND
+from engine.kokoro_profile import profile_kind
 from engine.pool import NoEngineAvailable
 from engine.protocol import SAMPLE_RATE
 from studio.audio import wav_from_pcm
@@ -105,9 +107,7 @@ async def clone_create(*, user: User, speaker_name: object, audio: bytes, consen
     except ReferenceRejected as rejected:
         raise CloneRefused("VALIDATION_ERROR", str(rejected)) from None
     encoded = await _speaker_encode(reference)
-    voice = await db_work(_clone_store)(
-        user=user, name=name, reference=reference, profile=encoded["profile"], fit_start=_fit_start(encoded)
-    )
+    voice = await db_work(_clone_store)(user=user, name=name, reference=reference, profile=encoded["profile"])
     return CloneCreated(voice=voice, reference=reference)
 
 
@@ -165,10 +165,11 @@ async def _speaker_encode(reference: Reference) -> dict:
 
 
 @transaction.atomic
-def _clone_store(*, user: User, name: str, reference: Reference, profile: dict, fit_start: dict) -> Voice:
+def _clone_store(*, user: User, name: str, reference: Reference, profile: dict) -> Voice:
     # Under the wallet's row lock, this account's clone creations (and charges) take turns: the
     # count checked here cannot change before the insert, so concurrent uploads cannot pass the limit.
     _clone_room_check(user, wallet_lock(user))
+    fit = _fit_wanted(profile)
     voice = Voice.objects.create(
         speaker_name=name,
         kind=Voice.Kind.CLONE,
@@ -178,17 +179,16 @@ def _clone_store(*, user: User, name: str, reference: Reference, profile: dict, 
         gender=profile.get("base", ""),
         description=f"Cloned from a {reference.speech_seconds:.1f} s recording",
         profile=profile,
-        fit_status=Voice.FitStatus.QUEUED if settings.VOICE_FIT else Voice.FitStatus.NONE,
-        fit_start=fit_start if settings.VOICE_FIT else None,
+        fit_status=Voice.FitStatus.QUEUED if fit else Voice.FitStatus.NONE,
     )
     # The only charge: the fit that follows is free.
     credits_change(
         user=user, amount=-CLONE_PRICE, kind=LedgerEntry.Kind.CLONE, reason=f"Voice clone “{name}”", voice=voice
     )
-    if settings.VOICE_FIT or settings.VOICE_CLONE_KEEP_REFERENCE:
+    if fit or settings.VOICE_CLONE_KEEP_REFERENCE:
         voice.reference.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(reference.pcm)), save=True)
     transaction.on_commit(lambda: voice_preview_request(voice))
-    if settings.VOICE_FIT:
+    if fit:
         transaction.on_commit(lambda: voice_fit_request(voice))
     return voice
 
@@ -226,7 +226,7 @@ def voice_preview_make(*, voice_id: str) -> None:
         if voice is None or voice.preview:
             return
         pool = engine_pool()
-        with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile is not None)) as engine:
+        with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile)) as engine:
             pcm = _preview_speak(engine, voice=voice.engine_voice or None, profile=voice.profile)
         voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=False)
         # Only the preview is written, and only to a voice that still exists with the profile it
@@ -257,10 +257,10 @@ class FitStopped(Exception):
     """The clone was deleted, or its fit swept as stale, while the fit ran: it stops."""
 
 
-def _fit_start(encoded: dict) -> dict:
-    """The profile the fit starts from: the engine's quick profile (the one the clone speaks with
-    until the fit ends)."""
-    return encoded["profile"]
+def _fit_wanted(profile: dict) -> bool:
+    """Whether the clone is fitted: with VOICE_FIT, a Kokoro quick profile (the fit searches
+    Kokoro's space; an engine without Kokoro makes WORLD profiles, which stay as they are)."""
+    return settings.VOICE_FIT and profile_kind(profile) == KOKORO_KIND
 
 
 def voice_fit_request(voice: Voice) -> None:
@@ -319,7 +319,7 @@ def _fit_speak(profile: dict, text: str) -> bytes:
     pool = engine_pool()
     tried: set[str] = set()
     while True:
-        engine = pool.pick(avoid=tried, profile=True)
+        engine = pool.pick(avoid=tried, profile=profile)
         try:
             with pool.lease(engine) as client:
                 events = client.synthesize(text, profile=profile, tenant=FIT_TENANT, max_seconds=_FIT_SPEAK_MAX_SECONDS)
@@ -354,11 +354,10 @@ def voice_fit(*, voice_id: str) -> str:
     try:
         watch.touch(0.0, force=True)
         reference, rate = _reference_samples(voice)
-        start = voice.fit_start or voice.profile
         result = profile_fit(
             reference=reference,
             sample_rate=rate,
-            start=start,
+            start=voice.profile,
             speak=watch.speak,
             progress=watch.progress,
             budget_seconds=settings.VOICE_FIT_SECONDS,
@@ -369,12 +368,17 @@ def voice_fit(*, voice_id: str) -> str:
     except Exception:
         logger.exception("voice fit %s failed; the clone keeps its quick profile", voice_id)
         return _fit_end(voice, status=Voice.FitStatus.FAILED)
-    scores = {key: value for key, value in dataclasses.asdict(result).items() if key != "profile"}
-    improved = result.profile != voice.profile
+    fitted = {"similarity": result.similarity, "word_error": result.word_error, "naturalness": result.naturalness}
+    scores = {
+        "start": dataclasses.asdict(result.start),
+        "fitted": fitted,
+        "evaluations": result.evaluations,
+        "seconds": result.seconds,
+    }
     return _fit_end(
         voice,
-        status=Voice.FitStatus.IMPROVED if improved else Voice.FitStatus.KEPT,
-        profile=result.profile if improved else None,
+        status=Voice.FitStatus.IMPROVED if result.improved else Voice.FitStatus.KEPT,
+        profile=result.profile if result.improved else None,
         scores=scores,
     )
 
@@ -395,8 +399,8 @@ def _fit_end(
         return "stopped"
     old_preview, old_reference = voice.preview, voice.reference
     voice.fit_status, voice.fit_progress, voice.fit_finished_at = status, 1.0, timezone.now()
-    voice.fit_scores, voice.fit_start, voice.fit_heartbeat_at = scores, None, None
-    fields = ["fit_status", "fit_progress", "fit_finished_at", "fit_scores", "fit_start", "fit_heartbeat_at"]
+    voice.fit_scores, voice.fit_heartbeat_at = scores, None
+    fields = ["fit_status", "fit_progress", "fit_finished_at", "fit_scores", "fit_heartbeat_at"]
     if not settings.VOICE_CLONE_KEEP_REFERENCE:
         voice.reference = ""
         fields.append("reference")
