@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from datetime import timedelta
+from unittest import mock
 
 import httpx
 import pytest
@@ -26,7 +27,8 @@ from tests.conftest import private_stack
 from tests.reference_clips import clip, to_wav
 from tests.waiting import wait_for
 from voices.models import Voice
-from voices.services import voice_fits_sweep
+from voices.reference import reference_prepare
+from voices.services import _fit_end, voice_fit, voice_fits_sweep
 
 # Small, so a test's fit takes about a minute of a shared CPU; the product's default is 120 s.
 FIT_SECONDS = 30
@@ -228,3 +230,59 @@ def test_a_fit_whose_worker_died_is_swept_and_its_reference_deleted(transactiona
     # A fit still heard from goes on, its recording with it.
     assert alive_now.fit_status == "fitting" and alive.reference.storage.exists(alive.reference.name)
     alive.delete()
+
+
+def _kokoro_clone(user, **fields) -> Voice:
+    from engine.kokoro_profile import quick_profile
+
+    profile = quick_profile(female=True, median_hz=190.0, syllables_per_second=4.0).to_json()
+    return Voice.objects.create(
+        speaker_name="Stella", kind=Voice.Kind.CLONE, owner=user, profile=profile, gender="female", **fields
+    )
+
+
+def test_a_fit_that_fails_keeps_the_quick_profile_and_deletes_the_recording(transactional_db, user, caplog):
+    # No engine answers this process (config/settings/test.py): the fit's first sentence fails.
+    voice = _kokoro_clone(user, fit_status="queued")
+    recording = wav_from_pcm(reference_prepare(to_wav(*clip("slt", 8))).pcm)
+    voice.reference.save(f"{voice.id}.wav", ContentFile(recording), save=True)
+    name, quick = voice.reference.name, voice.profile
+    assert voice_fit(voice_id=str(voice.id)) == "failed"
+    assert "no speech engine is available" in caplog.text
+    voice.refresh_from_db()
+    assert voice.fit_status == "failed" and voice.profile == quick and voice.fit_label == "kept as it was"
+    assert not voice.reference and not voice.reference.storage.exists(name)
+    # A second delivery of the same message does nothing.
+    assert voice_fit(voice_id=str(voice.id)) == "failed"
+
+
+def test_an_improved_clone_gets_its_new_profile_and_a_new_preview(transactional_db, user):
+    voice = _kokoro_clone(user, fit_status="fitting", fit_heartbeat_at=timezone.now())
+    voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(b"\0\0" * 2400)), save=True)
+    old_preview = voice.preview.name
+    fitted = voice.profile | {"f0_scale": round(voice.profile["f0_scale"] * 1.05, 4)}
+    scores = {"start": {"similarity": 0.7}, "fitted": {"similarity": 0.75}}
+    with mock.patch("voices.services.voice_preview_request") as preview_request:
+        assert _fit_end(voice, status="improved", profile=fitted, scores=scores) == "improved"
+    voice.refresh_from_db()
+    assert voice.profile == fitted and voice.fit_scores == scores and voice.fit_label == "improved"
+    # The preview of the quick profile is gone and a new one asked for, past any request in flight.
+    assert not voice.preview and not voice.preview.storage.exists(old_preview)
+    preview_request.assert_called_once()
+    assert preview_request.call_args.kwargs == {"again": True}
+
+
+def test_the_clone_page_and_the_studios_selector_say_how_the_fit_goes(client, user, other_user):
+    from studio.services import session_create
+
+    voice = _kokoro_clone(user, fit_status="fitting", fit_progress=0.42)
+    session = session_create(owner=user)
+    client.force_login(user)
+    assert "Improving your voice… 42%" in client.get(reverse("voices:clones")).content.decode()
+    studio = client.get(reverse("studio:session_detail", args=[session.id])).content.decode()
+    assert f'data-fit-voice="{voice.id}"' in studio and "clone · improving your voice… 42%" in studio
+    Voice.objects.filter(id=voice.id).update(fit_status="kept", fit_progress=1.0)
+    assert "Kept as it was" in client.get(reverse("voices:clones")).content.decode()
+    # Another account's pages never show it.
+    client.force_login(other_user)
+    assert str(voice.id) not in client.get(reverse("voices:clones")).content.decode()
