@@ -13,17 +13,20 @@ actually serves: a WAV file (``wav_info``, ``transcribe``) or raw PCM
 - ``base_f0(wav_or_pcm)`` the speaker's base pitch (lower quartile), steadier within one sentence
 - ``festival_wav(text, voice)`` a reference speaker's speech (Festival's text2wave)
 - ``speaker_similarity(a, b)`` Resemblyzer speaker-embedding cosine similarity
+- ``naturalness(wav_or_pcm)`` DNSMOS's predicted MOS
+
+The recogniser, the speaker encoder and the MOS predictor are the product's own measures
+(voices/measure.py, which the clone fitter uses); here they take bytes.
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import re
-import threading
 import wave
 
 import numpy as np
+
+from voices import measure
 
 __all__ = [
     "wav_info",
@@ -38,6 +41,7 @@ __all__ = [
     "festival_wav",
     "speaker_embedding",
     "speaker_similarity",
+    "naturalness",
 ]
 
 _PCM_RATE = 24000
@@ -117,33 +121,7 @@ def rms_dbfs(data: bytes) -> float:
     return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
 
 
-# --- speech recognition -------------------------------------------------
-
-_DECODER_LOCK = threading.Lock()
-
-
-@functools.lru_cache(maxsize=1)
-def _decoder():
-    from pocketsphinx import Decoder
-
-    # The bundled en-us acoustic model, language model and dictionary.
-    return Decoder(samprate=16000, loglevel="ERROR")
-
-
-def _to_16k_s16(data: bytes) -> bytes:
-    import soxr
-
-    x, rate = wav_to_array(data)
-    if rate != 16000 and x.size:
-        x = soxr.resample(x, rate, 16000, quality="HQ")
-    # A little headroom-preserving gain so quiet audio still decodes.
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if 0 < peak < 0.25:
-        x = x * (0.5 / peak)
-    # Pad with silence: the recogniser likes a short lead-in/out.
-    pad = np.zeros(4000)
-    x = np.concatenate([pad, x, pad])
-    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+# --- speech recognition and word error (voices/measure.py, the product's own measures) ----------
 
 
 def transcribe(wav_bytes: bytes) -> str:
@@ -151,86 +129,11 @@ def transcribe(wav_bytes: bytes) -> str:
 
     Accepts WAV bytes (any rate/channels/width) or raw 24 kHz s16le PCM.
     """
-    pcm = _to_16k_s16(wav_bytes)
-    with _DECODER_LOCK:
-        d = _decoder()
-        d.start_utt()
-        d.process_raw(pcm, full_utt=True)
-        d.end_utt()
-        hyp = d.hyp()
-    return hyp.hypstr.strip() if hyp is not None else ""
+    return measure.transcribe(*wav_to_array(wav_bytes))
 
 
-# --- word error rate ----------------------------------------------------
-
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def _number_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        t, o = divmod(n, 10)
-        return _TENS[t] + ("" if o == 0 else " " + _ONES[o])
-    if n < 1000:
-        h, r = divmod(n, 100)
-        return _ONES[h] + " hundred" + ("" if r == 0 else " " + _number_words(r))
-    for size, name in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
-        if n >= size:
-            q, r = divmod(n, size)
-            return _number_words(q) + " " + name + ("" if r == 0 else " " + _number_words(r))
-    return str(n)  # pragma: no cover
-
-
-def normalize_text(text: str) -> str:
-    """Lowercase, numbers as spoken words, punctuation stripped, spaces collapsed."""
-    text = text.lower().replace("&", " and ").replace("%", " percent ")
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,000 -> 1000
-    text = re.sub(
-        r"\d+", lambda m: " " + _number_words(int(m.group())) + " " if len(m.group()) < 10 else m.group(), text
-    )
-    text = re.sub(r"[-\u2010-\u2015/]", " ", text)  # hyphens split words
-    text = re.sub(r"[^\w\s']", " ", text)
-    text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)  # quotes, keep contractions
-    return " ".join(text.split())
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """WER of ``hypothesis`` against ``reference`` after ``normalize_text``.
-
-    An empty hypothesis against a non-empty reference is 1.0.
-    """
-    import jiwer
-
-    ref = normalize_text(reference)
-    hyp = normalize_text(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    if not hyp:
-        return 1.0
-    return float(jiwer.wer(ref, hyp))
+normalize_text = measure.normalize_text
+word_error_rate = measure.word_error_rate
 
 
 # --- pitch ----------------------------------------------------------------
@@ -292,29 +195,19 @@ def festival_wav(text: str, voice: str, sample_rate: int = _PCM_RATE) -> bytes:
     return pcm_to_wav((np.clip(x, -1, 1) * 32767).round().astype("<i2").tobytes(), sample_rate)
 
 
-@functools.lru_cache(maxsize=1)
-def _voice_encoder():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from resemblyzer import VoiceEncoder
-
-        return VoiceEncoder("cpu", verbose=False)
-
-
 def speaker_embedding(data: bytes) -> np.ndarray:
     """Resemblyzer's speaker embedding (unit norm, 256 floats) of WAV bytes or
     raw 24 kHz s16le PCM."""
-    from resemblyzer import preprocess_wav
-
-    x, rate = wav_to_array(data)
-    return _voice_encoder().embed_utterance(preprocess_wav(x.astype(np.float32), source_sr=rate))
+    return measure.speaker_embedding(*wav_to_array(data))
 
 
 def speaker_similarity(a: bytes, b: bytes) -> float:
     """Cosine similarity of the Resemblyzer embeddings of two recordings
     (WAV bytes or raw 24 kHz PCM): ~0.5-0.7 for different speakers of the
     same sex, ~0.8+ for the same speaker."""
-    ea, eb = speaker_embedding(a), speaker_embedding(b)
-    return float(np.dot(ea, eb) / (np.linalg.norm(ea) * np.linalg.norm(eb)))
+    return measure.embedding_similarity(speaker_embedding(a), speaker_embedding(b))
+
+
+def naturalness(data: bytes) -> float:
+    """DNSMOS's predicted overall MOS (1-5) of WAV bytes or raw 24 kHz PCM."""
+    return measure.naturalness(*wav_to_array(data))
