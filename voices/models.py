@@ -84,7 +84,7 @@ class Voice(models.Model):
     def fit_label(self) -> str:
         """What the Studio says of the fit (static/studio/fit.js says the same when it changes)."""
         if self.fit_running:
-            return f"improving your voice… {int(self.fit_progress * 100)}%"
+            return f"improving your voice… {round(self.fit_progress * 100)}%"
         if self.fit_status == self.FitStatus.IMPROVED:
             return "improved"
         if self.fit_status in (self.FitStatus.KEPT, self.FitStatus.FAILED):

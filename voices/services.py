@@ -289,7 +289,7 @@ class _FitWatch:
     def touch(self, fraction: float | None = None, *, force: bool = False) -> None:
         if fraction is not None:
             self.voice.fit_progress = min(1.0, max(self.voice.fit_progress, float(fraction)))
-        percent = int(self.voice.fit_progress * 100)
+        percent = round(self.voice.fit_progress * 100)
         now = time.monotonic()
         if not force and percent == self.percent_sent and now - self.touched_at < _FIT_TOUCH_SECONDS:
             return

@@ -6,7 +6,10 @@ let retryDelay = 500;
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws/voices/`);
-  socket.addEventListener("open", () => (retryDelay = 500));
+  socket.addEventListener("open", () => {
+    retryDelay = 500;
+    document.body.dataset.fitLive = "open";
+  });
   socket.addEventListener("message", (message) => {
     const event = JSON.parse(message.data);
     if (event.type !== "voice.fit") return;
@@ -21,6 +24,7 @@ function connect() {
     }
   });
   socket.addEventListener("close", (event) => {
+    document.body.dataset.fitLive = "closed";
     if (event.code >= 4400 && event.code < 4500) return; // signed out, too many pages: no retry
     setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 10000);

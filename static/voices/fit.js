@@ -5,7 +5,7 @@ export function fitLabel(fit) {
   switch (fit.status) {
     case "queued":
     case "fitting":
-      return `improving your voice… ${Math.floor((fit.progress || 0) * 100)}%`;
+      return `improving your voice… ${Math.round((fit.progress || 0) * 100)}%`;
     case "improved":
       return "improved";
     case "kept":
