@@ -12,6 +12,7 @@ from unittest import mock
 
 import httpx
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
@@ -30,6 +31,7 @@ from tests.waiting import wait_for
 from voices.models import Voice
 from voices.reference import reference_prepare
 from voices.services import _fit_end, voice_fit, voice_fits_sweep
+from voices.tasks import voice_fits_sweep_task
 
 # Small, so a test's fit takes about a minute of a shared CPU (the search then rarely gets past
 # its start: "kept"); the product's default is 120 s. OUTEAI_TEST_FIT_SECONDS=150 lets it improve.
@@ -235,6 +237,8 @@ def test_a_fit_whose_worker_died_is_swept_and_its_reference_deleted(transactiona
     # A fit still heard from goes on, its recording with it.
     assert alive_now.fit_status == "fitting" and alive.reference.storage.exists(alive.reference.name)
     alive.delete()
+    # The worker's beat runs this sweep (the task it names is the one that runs it).
+    assert settings.CELERY_BEAT_SCHEDULE["voice-fits-sweep"]["task"] == voice_fits_sweep_task.name
 
 
 def _kokoro_clone(user, **fields) -> Voice:
