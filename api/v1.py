@@ -29,7 +29,7 @@ from studio.models import Generation
 from studio.relay import RelayEvent, relay_read
 from studio.services import GenerationRefused, generation_cancel, generation_create
 from voices.models import Voice
-from voices.selectors import clones_for, voice_get_by_name, voice_languages, voices_available
+from voices.selectors import clones_for, voice_fit_state, voice_get_by_name, voice_languages, voices_available
 from voices.services import CloneRefused, clone_create, clone_delete
 
 logger = logging.getLogger(__name__)
@@ -422,11 +422,15 @@ def tokens_revoke(request: HttpRequest, token_id) -> dict:
 
 def _clone(voice: Voice) -> dict:
     # `name` is the cloning tutorial's field, `speaker_name` the API reference's: both, same value.
+    # `fit` is ours (additive): how the clone's background improvement goes.
+    fit = voice_fit_state(voice)
+    del fit["voice_id"]
     return {
         "voice_id": str(voice.id),
         "name": voice.speaker_name,
         "speaker_name": voice.speaker_name,
         "created_at": voice.created_at.isoformat(),
+        "fit": fit,
     }
 
 
@@ -448,7 +452,9 @@ def voice_clones_list(request: HttpRequest) -> dict:
     summary="Create a voice clone from a 5–10 s WAV or MP3",
     description="multipart/form-data with `speaker_name` (or `name`) and an `audio` file, or JSON "
     '`{"speaker_name" (or "name"), "audio_base64"}`. At most 10 MB. Costs 0.025 credits. Attempts are '
-    "limited per account an hour (refused ones count): past it, 429 with Retry-After.",
+    "limited per account an hour (refused ones count): past it, 429 with Retry-After. The clone is usable "
+    "at once, then improved in the background: `fit.status` goes `queued`, `fitting` (with `fit.progress`), "
+    "then `improved` or `kept`; the recording is kept only until then.",
 )
 async def voice_clones_create(request: HttpRequest) -> Status:
     name, audio = _clone_upload(request)

@@ -12,11 +12,12 @@ app.autodiscover_tasks()
 
 
 class _QuietSweep(logging.Filter):
-    """The sweep runs every 10 s; its routine lines (sent, received, succeeded) would bury the
-    worker's log. Its warnings and errors still show."""
+    """The sweeps run every 10 and 30 s; their routine lines (sent, received, succeeded) would bury
+    the worker's log. Their warnings and errors still show."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.INFO or "generations_sweep" not in record.getMessage()
+        message = record.getMessage()
+        return record.levelno > logging.INFO or ("generations_sweep" not in message and "fits_sweep" not in message)
 
 
 for _name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):

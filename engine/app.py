@@ -1,11 +1,11 @@
 """The engine's HTTP service (Starlette). See ``engine/README.md``.
 
     GET  /health      {"status": "ok", "engine": "piper-cpu+kokoro-cpu", "warm": bool, "active": int,
-                       "voices": [...], "profiles": bool, "backends": [...], ...}
+                       "voices": [...], "profiles": ["world", "kokoro"], "languages": [...], "backends": [...], ...}
     GET  /voices      {"voices": [{"name", "gender", "language", "description", "engine", "languages"}]}
     POST /synthesize  JSON {"text", "voice" | "profile", "language", "max_seconds", "temperature", "start_chunk",
                       "tenant", "verify"} -> frame stream
-    POST /speakers/encode  audio/wav body -> {"profile": {...}, "analysis": {...}}
+    POST /speakers/encode  audio/wav body -> {"profile": {...}, "candidates": [{...}], "analysis": {...}}
 
 Settings (environment):
     ENGINE_BACKENDS             the backends this process hosts, in order (piper,kokoro; engine/backends.py)
@@ -43,7 +43,7 @@ from engine import protocol as proto
 from engine import verify as vfy
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
-from engine.backends import Backends, backends_from_env
+from engine.backends import Backends, ProfilesUnavailable, backends_from_env
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize
 from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, to_pcm16
 from engine.slots import FairSlots
@@ -54,6 +54,9 @@ AUDIO_FRAME_SECONDS = 0.5  # PCM is sent in frames of at most this much audio
 FADE_OUT_SECONDS = 0.01  # applied where max_seconds cuts a chunk
 WAV_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 MAX_CLIP_BYTES = 8 * 1024 * 1024
+# Which quick profile a new clone speaks with, best first, where this engine makes several
+# (bench/clone_similarity.py on SLT, KAL, KED: Kokoro's is as natural as Joe, WORLD's buzzes).
+DEFAULT_PROFILE_KINDS = ("kokoro", "world")
 
 
 # Piper's model gains little from more than this many threads for one chunk.
@@ -215,13 +218,15 @@ class EngineService:
         if len(text) > self.settings.max_text_chars:
             raise BadRequest("text_too_long", f"'text' is longer than {self.settings.max_text_chars} characters")
         if profile is not None:  # a speaker profile wins; 'voice' is then ignored
-            backend = self.backends.profiles
-            if backend is None:
-                raise BadRequest("profiles_unavailable", "this engine does not speak speaker profiles (no piper)")
             try:
+                backend = self.backends.profile_backend(profile)
                 voice = backend.profile_voice(profile)
             except vtm.ProfileError as exc:
                 raise BadRequest("invalid_profile", str(exc)) from None
+            except ProfilesUnavailable as exc:
+                kinds = ", ".join(self.backends.profile_kinds) or "none"
+                message = f"this engine does not speak {exc.args[0]} speaker profiles (it speaks: {kinds})"
+                raise BadRequest("profiles_unavailable", message) from None
         else:
             resolved = self.backends.resolve(voice_name)
             if resolved is None:
@@ -264,10 +269,10 @@ class EngineService:
                 "requests": self.requests,
                 "concurrency": self.settings.concurrency,
                 "sample_rate": proto.SAMPLE_RATE,
-                # What the workers' pool routes on: the voices this process speaks, and whether it
-                # speaks (and makes) speaker profiles.
+                # What the workers' pool routes on: the voices this process speaks, and the kinds
+                # of speaker profile it speaks (and makes).
                 "voices": self.backends.voice_names(),
-                "profiles": self.backends.profiles is not None,
+                "profiles": self.backends.profile_kinds,
                 "languages": self.backends.languages(),
                 "backends": self.backends.describe(),
             }
@@ -290,9 +295,9 @@ class EngineService:
         return FrameStream(self._produce(synthesis, chunks, cancelled), cancelled)
 
     async def encode_speaker(self, request: Request) -> JSONResponse:
-        backend = self.backends.profiles
-        if backend is None:
-            return _bad("profiles_unavailable", "this engine does not make speaker profiles (no piper backend)")
+        makers = self.backends.profiles
+        if not makers:
+            return _bad("profiles_unavailable", "this engine makes no speaker profiles (neither piper nor kokoro)")
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in WAV_TYPES:
             return _bad("bad_content_type", "send the reference clip as a WAV body with Content-Type: audio/wav")
@@ -310,17 +315,26 @@ class EngineService:
             return _bad("bad_audio", f"undecodable WAV: {exc}")
         if x.size > self.settings.max_clip_seconds * fs:
             return _bad("clip_too_long", f"the clip is longer than {self.settings.max_clip_seconds:g} s")
+        candidates, analysis = {}, {}
         try:
-            async with self._work(backend), self.slots.slot(f"encode:{id(body)}"):
+            async with self.slots.slot(f"encode:{id(body)}"):
                 t0 = time.perf_counter()
-                profile, analysis = await anyio.to_thread.run_sync(backend.encode_speaker, x, fs)
+                ref = await anyio.to_thread.run_sync(vf.reference_analyze, x, fs)
+                # Every backend's quick profile from the one analysis: each is a candidate, and
+                # the clone speaks the default kind's at once.
+                for kind, backend in makers.items():
+                    async with self._work(backend):
+                        candidates[kind], made = await anyio.to_thread.run_sync(backend.encode_speaker, ref)
+                    analysis = {**made, **analysis}
                 log.info("speaker encoded in %.1fs (%s)", time.perf_counter() - t0, analysis)
         except vf.NoSpeech as exc:
             return _bad("no_speech", f"not enough speech to clone: {exc}")
         except Exception as exc:
             log.exception("speaker encoding failed")
             return _bad("encoding_failed", f"{type(exc).__name__}: {exc}", status=500)
-        return JSONResponse({"profile": profile, "analysis": analysis})
+        kind = next((k for k in DEFAULT_PROFILE_KINDS if k in candidates), next(iter(candidates)))
+        answer = {"profile": candidates[kind], "candidates": list(candidates.values()), "analysis": analysis}
+        return JSONResponse(answer)
 
     @contextlib.asynccontextmanager
     async def _work(self, backend):

@@ -2,14 +2,17 @@
 
 ``ENGINE_BACKENDS`` names them, in order (default ``piper,kokoro``):
 
-- ``piper``: Piper with Joe (``EN-MALE-1-NEUTRAL``); it also speaks speaker profiles (clones) and
-  makes them (``POST /speakers/encode``). It speaks English.
+- ``piper``: Piper with Joe (``EN-MALE-1-NEUTRAL``); it speaks and makes WORLD speaker profiles
+  (clones as transforms of Joe, kind ``world``). It speaks English.
 - ``kokoro``: Kokoro-82M (``EN-FEMALE-1-NEUTRAL``, ``EN-FEMALE-2-NEUTRAL``, ``EN-MALE-2-NEUTRAL``,
-  ``JA-FEMALE-1-NEUTRAL``, ``JA-FEMALE-2-NEUTRAL``, ``JA-MALE-1-NEUTRAL``). It speaks English and
-  Japanese, in every one of its voices.
+  ``JA-FEMALE-1-NEUTRAL``, ``JA-FEMALE-2-NEUTRAL``, ``JA-MALE-1-NEUTRAL``); it speaks and makes
+  Kokoro speaker profiles (kind ``kokoro``, engine/kokoro_profile.py). It speaks English and
+  Japanese, in every one of its voices and profiles.
 
 Each backend declares the languages it speaks (``languages``, from engine/languages.py); a
-request's language must be one of its voice's backend.
+request's language must be one of its voice's backend. A speaker profile goes to the backend that
+speaks its kind (``profile_backend``); a profile without ``kind`` is a WORLD one.
+``POST /speakers/encode`` asks every backend for its quick profile.
 
 A voice name belongs to exactly one backend, so a name sounds the same on every engine that
 serves it; ``/voices`` and ``/health`` list what this process serves, and the workers' pool
@@ -21,12 +24,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from engine.languages import PROFILE_KIND_BACKEND
+from engine.voice_transform import ProfileError
+
 BACKEND_NAMES = ("piper", "kokoro")
 DEFAULT_BACKENDS = "piper,kokoro"
 
 
+KNOWN_PROFILE_KINDS = tuple(PROFILE_KIND_BACKEND)  # engine/languages.py: the backend of each kind
+
+
 class BackendsConfigError(ValueError):
     pass
+
+
+class ProfilesUnavailable(LookupError):
+    """No backend of this process speaks that kind of speaker profile."""
 
 
 def backends_from_env(environ=os.environ) -> tuple[str, ...]:
@@ -68,8 +81,11 @@ class Backends:
                 if key in self._by_voice:
                     raise BackendsConfigError(f"voice {name} is spoken by two backends")
                 self._by_voice[key] = Resolved(backend, voice)
-        # The backend that speaks and makes speaker profiles (clones), if this process hosts it.
-        self.profiles = next((b for b in self.all if getattr(b, "speaks_profiles", False)), None)
+        # The backend that speaks (and makes) each kind of speaker profile this process hosts.
+        self.profiles: dict[str, object] = {}
+        for backend in self.all:
+            for kind in getattr(backend, "profile_kinds", ()):
+                self.profiles.setdefault(kind, backend)
 
     @classmethod
     def create(cls, names: tuple[str, ...], *, idle_unload_seconds: float, threads: int) -> Backends:
@@ -93,6 +109,22 @@ class Backends:
     def warm(self) -> bool:
         """Some model is loaded (a request for one of its voices will not warm up)."""
         return any(backend.warm for backend in self.all)
+
+    @property
+    def profile_kinds(self) -> list[str]:
+        return list(self.profiles)
+
+    def profile_backend(self, profile) -> object:
+        """The backend that speaks ``profile``'s kind; ``ProfileError`` if the kind is unknown,
+        ``ProfilesUnavailable`` if no backend here speaks it."""
+        from engine.kokoro_profile import profile_kind
+
+        kind = profile_kind(profile)
+        if kind not in KNOWN_PROFILE_KINDS:
+            raise ProfileError(f"unknown profile kind {kind!r}; kinds: {', '.join(KNOWN_PROFILE_KINDS)}")
+        if kind not in self.profiles:
+            raise ProfilesUnavailable(kind)
+        return self.profiles[kind]
 
     def resolve(self, name: str) -> Resolved | None:
         return self._by_voice.get(voice_key(name))

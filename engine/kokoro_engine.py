@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import kokoro_profile as kp
+from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel
@@ -126,13 +128,14 @@ class KokoroVoice:
     timbre: tuple[tuple[str, float], ...]  # packs and weights mixed for dims 0-127
     prosody: str  # the pack whose dims 128-255 are taken
     speed: float = 1.0  # Kokoro's speed input: durations are divided by it
+    f0_scale: float = 1.0  # multiplies the predicted F0 curve (the patched graph's f0_scale input)
+    offset: tuple[float, ...] = ()  # a clone's move along the packs' timbre principal directions
 
     def public(self) -> dict:
         return {"name": self.name, "gender": self.gender, "language": self.language, "description": self.description}
 
     def style_table(self, packs: dict[str, np.ndarray]) -> np.ndarray:
-        timbre = sum(weight * packs[pack][:, 0, :128] for pack, weight in self.timbre)
-        return np.concatenate([timbre, packs[self.prosody][:, 0, 128:]], axis=1).astype(np.float32)
+        return kp.style_table(packs, self.timbre, self.prosody, self.offset)
 
 
 def builtin_voices() -> dict[str, KokoroVoice]:
@@ -216,10 +219,13 @@ class KokoroChunk:
 @dataclass
 class _Loaded:
     session: object  # onnxruntime.InferenceSession
-    styles: dict[str, np.ndarray]  # voice name -> [510, 256]
+    styles: dict  # voice name (or a profile's KokoroVoice) -> [510, 256]
+    packs: dict[str, np.ndarray]  # the shipped packs, [510, 1, 256] each
 
 
 MODEL_PARTS = 4
+PROFILE_VOICE = "SPEAKER-PROFILE"
+PROFILE_STYLES_KEPT = 32  # profiles' style tables kept between chunks (about 0.5 MB each)
 
 
 def _data_file(name: str):
@@ -263,8 +269,52 @@ def model_file() -> Path:
     return path
 
 
+# The F0 scale input: a Mul on the prosody predictor's F0 curve (F0_proj's output, the curve the
+# decoder's source and F0 convolution read), so a clone's pitch is set exactly. 1.0 changes nothing.
+F0_CURVE = "/encoder/F0_proj/Conv_output_0"
+F0_SCALE_INPUT = "f0_scale"
+PATCH_VERSION = 1  # in the patched file's name: a new patch never reads an old file
+
+
+def patched_model_file() -> Path:
+    """``model_file()`` with an ``f0_scale`` input ([1] float32), patched with ``onnx`` once per
+    machine into a file beside it, with the same care: a name of its own, then renamed into place."""
+    source = model_file()
+    path = source.with_name(f"{source.stem}.f0-v{PATCH_VERSION}.onnx")
+    if path.exists() and path.stat().st_mtime >= source.stat().st_mtime:
+        return path
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    readers = [node for node in graph.node if F0_CURVE in node.input]
+    if not readers:
+        raise RuntimeError(f"the Kokoro graph has no {F0_CURVE}: the model is not the one this engine knows")
+    scaled = f"{F0_CURVE}_scaled"
+    for node in readers:
+        node.input[:] = [scaled if name == F0_CURVE else name for name in node.input]
+    graph.input.append(helper.make_tensor_value_info(F0_SCALE_INPUT, TensorProto.FLOAT, [1]))
+    graph.node.append(helper.make_node("Mul", [F0_CURVE, F0_SCALE_INPUT], [scaled], name="/encoder/F0_scale/Mul"))
+    # The graph's nodes must stay in topological order: move the readers after the new Mul.
+    order = list(graph.node)
+    mul = order.pop()
+    first = min(order.index(node) for node in readers)
+    order.insert(first, mul)
+    del graph.node[:]
+    graph.node.extend(order)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        onnx.save(model, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("Kokoro model patched with an F0 scale input into %s", path)
+    return path
+
+
 class KokoroEngine(LazyModel):
-    speaks_profiles = False  # clones stay Piper/WORLD profiles for now
+    profile_kinds = (kp.KIND,)  # speaks and makes Kokoro speaker profiles (engine/kokoro_profile.py)
     languages = BACKEND_LANGUAGES["kokoro"]
 
     def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0) -> None:
@@ -284,6 +334,41 @@ class KokoroEngine(LazyModel):
         self._ja_lock = threading.Lock()
         self.voices = builtin_voices()
 
+    # --- speaker profiles ----------------------------------------------------------------
+    @staticmethod
+    def profile_voice(profile) -> KokoroVoice:
+        """A ``KokoroVoice`` for a Kokoro speaker profile; raises ``ProfileError``."""
+        p = kp.parse(profile)
+        female = sum(w for pack, w in p.timbre if pack.startswith("jf_")) >= 0.5
+        return KokoroVoice(
+            PROFILE_VOICE,
+            "female" if female else "male",
+            "en-US",
+            "cloned speaker (Kokoro-82M packs mixed and moved to a reference clip)",
+            timbre=p.timbre,
+            prosody=p.prosody,
+            speed=p.speed,
+            f0_scale=p.f0_scale,
+            offset=p.offset,
+        )
+
+    def encode_speaker(self, ref: vf.Reference) -> tuple[dict, dict]:
+        """(Kokoro quick profile, analysis) for an analysed reference clip: the built-in voice of
+        the reference's sex, its pitch scaled to the reference's median F0, its pace to the
+        reference's where the clip is long enough to measure it."""
+        profile = kp.quick_profile(female=ref.female, median_hz=ref.median_hz, syllables_per_second=ref.syllable_rate)
+        return profile.to_json(), {**ref.analysis(), "base": "female" if ref.female else "male"}
+
+    def _style(self, loaded: _Loaded, voice: KokoroVoice) -> np.ndarray:
+        style = loaded.styles.get(voice) if voice.name == PROFILE_VOICE else loaded.styles[voice.name]
+        if style is None:  # a profile's table: cheap to make, kept for the next chunks
+            style = voice.style_table(loaded.packs)
+            if len(loaded.styles) > len(self.voices) + PROFILE_STYLES_KEPT:
+                for key in [k for k in loaded.styles if not isinstance(k, str)][: PROFILE_STYLES_KEPT // 2]:
+                    loaded.styles.pop(key, None)
+            loaded.styles[voice] = style
+        return style
+
     # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------
     def _open(self) -> _Loaded:
         import onnxruntime
@@ -293,11 +378,10 @@ class KokoroEngine(LazyModel):
         if self.threads:
             opts.intra_op_num_threads = self.threads
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = onnxruntime.InferenceSession(str(model_file()), sess_options=opts, providers=self.providers)
-        with _data_file("voices_ja.npz").open("rb") as f, np.load(f) as npz:
-            packs = {k: npz[k] for k in npz.files}
+        session = onnxruntime.InferenceSession(str(patched_model_file()), sess_options=opts, providers=self.providers)
+        packs = kp.load_packs()
         styles = {name: voice.style_table(packs) for name, voice in self.voices.items()}
-        return _Loaded(session, styles)
+        return _Loaded(session, styles, packs)
 
     # --- text -------------------------------------------------------------------------
     def prepare(self, text: str, language: str = "en") -> list[KokoroChunk]:
@@ -347,7 +431,7 @@ class KokoroEngine(LazyModel):
         if loaded is None:  # pragma: no cover - app always loads first
             self.load()
             loaded = self._model
-        style = loaded.styles[voice.name]
+        style = self._style(loaded, voice)
         pause = np.zeros(int(SENTENCE_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
         parts = []
         for tokens in chunk.sentences:
@@ -359,6 +443,7 @@ class KokoroEngine(LazyModel):
                     "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
                     "style": style[len(tokens) - 1].reshape(1, 256),
                     "speed": np.array([voice.speed], dtype=np.float32),
+                    F0_SCALE_INPUT: np.array([voice.f0_scale], dtype=np.float32),
                 },
             )[0]
             parts.extend([_trim(np.asarray(audio, dtype=np.float32).reshape(-1)), pause])

@@ -51,4 +51,6 @@ def languages_spoken() -> tuple[str, ...]:
 
 def profile_backend(profile: dict) -> str:
     """The backend that speaks a speaker profile, by its kind."""
-    return PROFILE_KIND_BACKEND.get(str(profile.get("kind") or "world"), "piper")
+    from engine.kokoro_profile import profile_kind
+
+    return PROFILE_KIND_BACKEND.get(profile_kind(profile), "piper")

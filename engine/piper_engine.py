@@ -93,7 +93,7 @@ class Chunk:
 class PiperEngine(LazyModel):
     name = "piper-cpu"
     # It speaks speaker profiles (clones) and encodes references into them.
-    speaks_profiles = True
+    profile_kinds = ("world",)  # speaks and makes WORLD speaker profiles (transforms of Joe)
     languages = BACKEND_LANGUAGES["piper"]  # Joe's espeak-ng en-us phonemes
 
     def __init__(
@@ -154,11 +154,11 @@ class PiperEngine(LazyModel):
         cfg = SynthesisConfig(normalize_audio=False)
         return np.concatenate([c.audio_float_array for c in pv.synthesize(text, cfg)]).astype(np.float64)
 
-    def encode_speaker(self, x: np.ndarray, fs: int) -> tuple[dict, dict]:
-        """(profile, analysis) for a reference clip; raises ``vf.NoSpeech``."""
+    def encode_speaker(self, ref: vf.Reference) -> tuple[dict, dict]:
+        """(WORLD profile, analysis) for an analysed reference clip (``vf.reference_analyze``)."""
         corpus = self.source_corpus()
         bases = {"male": None, "female": self._female_base}
-        vt, analysis = vf.encode_reference(x, fs, corpus, bases)
+        vt, analysis = vf.encode_reference(ref, corpus, bases)
         return vt.to_profile(analysis["base"]), analysis
 
     # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------

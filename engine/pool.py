@@ -3,7 +3,7 @@
 Each worker process keeps one pool. It counts the syntheses it has running on each engine, and
 asks each engine's /health (at most once a second, in the background) how busy it is from
 everyone's requests; it picks, among the engines that speak the job's voice (each /health lists
-its voices, and whether it speaks speaker profiles), the one with the least work. An engine that
+its voices and the kinds of speaker profile it speaks), the one with the least work. An engine that
 fails is left out for `down_seconds`, then tried again. The web keeps a pool too, only to answer
 /api/v1/health from what it last heard (`health`), so no request there ever waits on an engine.
 """
@@ -36,14 +36,21 @@ class _Engine:
     # first engine listed.
     picked_at: float = field(default_factory=lambda: -random.random())
 
-    def speaks(self, voice: str | None, profile: bool) -> bool:
-        """Whether it has the job's voice (a built-in's name, or a speaker profile), as far as this
-        process knows: an engine not heard from yet, or too old to say, is given the benefit of
-        the doubt (it refuses an unknown voice itself)."""
+    def speaks(self, voice: str | None, profile: dict | bool | None) -> bool:
+        """Whether it has the job's voice (a built-in's name, or a speaker profile of some kind;
+        ``profile=True``: it makes profiles of any kind), as far as this process knows: an engine
+        not heard from yet, or too old to say, is given the benefit of the doubt (it refuses an
+        unknown voice itself)."""
         if self.health is None:
             return True
-        if profile:
-            return bool(self.health.get("profiles", True))
+        if profile is not None and profile is not False:
+            kinds = self.health.get("profiles", ["world"])
+            if isinstance(kinds, bool):  # an engine from before profile kinds: WORLD profiles or none
+                kinds = ["world"] if kinds else []
+            if profile is True:
+                return bool(kinds)
+            kind = profile.get("kind", "world") if isinstance(profile, dict) else "world"
+            return kind in kinds
         names = self.health.get("voices")
         if voice is None or names is None:
             return True
@@ -64,11 +71,14 @@ class EnginePool:
         self._refreshing = threading.Lock()
         self._heard = threading.Event()  # a first round of /health has been asked
 
-    def pick(self, *, avoid: set[str] = frozenset(), voice: str | None = None, profile: bool = False) -> _Engine:
+    def pick(
+        self, *, avoid: set[str] = frozenset(), voice: str | None = None, profile: dict | bool | None = None
+    ) -> _Engine:
         """The up engine with the least work among those that speak `voice` (a built-in voice's
-        name) or, with `profile`, speaker profiles; never one in `avoid` (those that failed this
-        job). The engines' loads are refreshed in the background, so a pick never waits on the
-        network; with one engine there is nothing to choose and nothing to ask."""
+        name) or `profile` (a speaker profile: an engine that speaks its kind; True: one that
+        makes profiles, for /speakers/encode); never one in `avoid` (those that failed this job).
+        The engines' loads are refreshed in the background, so a pick never waits on the network;
+        with one engine there is nothing to choose and nothing to ask."""
         now = time.monotonic()
         candidates = [e for e in self.engines if e.url not in avoid and e.down_until <= now]
         if len(candidates) > 1:

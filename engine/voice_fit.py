@@ -5,7 +5,8 @@ One piece of code for both ways the engine gets a voice from a reference:
 - **parallel** (``engine/fit_female_voice.py``, run once for the shipped WORLD
   female base, ``EN-FEMALE-1-NEUTRAL`` before Kokoro): the reference and Joe say the *same* sentences;
   their envelopes are aligned by DTW (``dtw_path``);
-- **one-shot** (``encode_reference``, the ``POST /speakers/encode`` endpoint):
+- **one-shot** (``reference_analyze`` then ``encode_reference``, the ``POST /speakers/encode``
+  endpoint, which makes its Kokoro quick profile from the same ``Reference``):
   a 5-10 s clip of *unknown* text. Joe's side is a calibration corpus he
   speaks (``SourceCorpus``, built once per engine process); each reference
   frame is matched to its nearest Joe frame instead of a DTW partner.
@@ -256,14 +257,40 @@ def voiced_mask(f0: np.ndarray, ap: np.ndarray) -> np.ndarray:
     return (f0 > 0) & periodic
 
 
-def encode_reference(x: np.ndarray, fs: int, corpus: SourceCorpus, bases: dict[str, vtm.VoiceTransform | None]):
-    """Fit a one-shot ``VoiceTransform`` to a reference clip.
+@dataclass
+class Reference:
+    """A reference clip checked and analysed once (``reference_analyze``), for every kind of
+    quick profile made from it."""
 
-    ``bases``: ``{"male": None, "female": <female transform>}``: the base voice
-    is chosen by the reference's median F0 and centres the warp search; its
-    name goes into the transform's ``meta``. Returns (transform, analysis).
-    Raises ``NoSpeech``.
-    """
+    x: np.ndarray  # at FS, peak 0.5
+    f0: np.ndarray
+    sp: np.ndarray
+    voiced: np.ndarray
+    voiced_seconds: float
+    lf0_mean: float
+    lf0_std: float
+    syllable_rate: float
+
+    @property
+    def median_hz(self) -> float:
+        return float(np.exp(self.lf0_mean))
+
+    @property
+    def female(self) -> bool:
+        return self.median_hz > FEMALE_BASE_ABOVE_HZ
+
+    def analysis(self) -> dict:
+        return {
+            "speech_seconds": round(speech_seconds(self.x), 2),
+            "voiced_seconds": round(float(self.voiced_seconds), 2),
+            "f0_median_hz": round(self.median_hz, 1),
+            "f0_spread": round(self.lf0_std, 4),
+            "syllables_per_second": round(float(self.syllable_rate), 2),
+        }
+
+
+def reference_analyze(x: np.ndarray, fs: int) -> Reference:
+    """Check and analyse a reference clip; raises ``NoSpeech``."""
     x, f0, sp, ap = analyze_reference(x, fs)
     voiced = voiced_mask(f0, ap)
     voiced_s = voiced.sum() * vtm.FRAME_PERIOD_MS / 1000.0
@@ -276,16 +303,27 @@ def encode_reference(x: np.ndarray, fs: int, corpus: SourceCorpus, bases: dict[s
     tgt_mean, tgt_std = vtm.lf0_stats([f0v])
     if runs < MIN_VOICED_RUNS or tgt_std < MIN_LF0_SPREAD:
         raise NoSpeech("no speech-like pitch movement (a steady tone or noise, not a voice)")
-    median_hz = float(np.exp(tgt_mean))
-    base = "female" if median_hz > FEMALE_BASE_ABOVE_HZ else "male"
+    return Reference(x, f0, sp, voiced, float(voiced_s), float(tgt_mean), float(tgt_std), float(syllable_rate(sp)))
+
+
+def encode_reference(ref: Reference, corpus: SourceCorpus, bases: dict[str, vtm.VoiceTransform | None]):
+    """Fit a one-shot ``VoiceTransform`` to an analysed reference clip.
+
+    ``bases``: ``{"male": None, "female": <female transform>}``: the base voice
+    is chosen by the reference's median F0 and centres the warp search; its
+    name goes into the transform's ``meta``. Returns (transform, analysis).
+    """
+    sp, voiced = ref.sp, ref.voiced
+    tgt_mean, tgt_std = ref.lf0_mean, ref.lf0_std
+    base = "female" if ref.female else "male"
     base_vt = bases.get(base)
     base_warp = base_vt.warp if base_vt is not None else 1.0
 
     # Formants: nearest-neighbour frame matching (text-independent), both ways.
     src = corpus.voiced_sp.astype(np.float64)
-    ref = sp[voiced]
+    frames = sp[voiced]
     fb, centers = mel_filterbank(sp.shape[1], FS, 40, 100.0, 7000.0)
-    fr = level_free_log_mel(ref, fb)
+    fr = level_free_log_mel(frames, fb)
     cr = cepstra(fr - fr.mean(axis=0), 20)[:, 1:]
     cr2 = (cr**2).sum(axis=1)
 
@@ -305,8 +343,7 @@ def encode_reference(x: np.ndarray, fs: int, corpus: SourceCorpus, bases: dict[s
 
     # Pace: syllable rate, half-strength (a 5-10 s clip of unknown text is a
     # noisy measure), clamped.
-    ref_rate = syllable_rate(sp)
-    ratio = corpus.syllable_rate / ref_rate if ref_rate > 0 else 1.0
+    ratio = corpus.syllable_rate / ref.syllable_rate if ref.syllable_rate > 0 else 1.0
     length_scale = float(np.clip(math.sqrt(ratio), *LENGTH_SCALE_RANGE))
 
     vt = vtm.VoiceTransform(
@@ -322,11 +359,7 @@ def encode_reference(x: np.ndarray, fs: int, corpus: SourceCorpus, bases: dict[s
         meta={"base": base},
     )
     analysis = {
-        "speech_seconds": round(speech_seconds(x), 2),
-        "voiced_seconds": round(float(voiced_s), 2),
-        "f0_median_hz": round(median_hz, 1),
-        "f0_spread": round(tgt_std, 4),
-        "syllables_per_second": round(float(ref_rate), 2),
+        **ref.analysis(),
         "base": base,
         "warp": float(warp),
         "warp_score": round(warp_score, 3),

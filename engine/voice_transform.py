@@ -98,6 +98,7 @@ class VoiceTransform:
     def to_profile(self, base: str) -> dict:
         """The version-1 speaker profile: these parameters, rounded, as JSON-able data."""
         return {
+            "kind": "world",
             "version": PROFILE_VERSION,
             "engine": "piper-cpu",
             "base": base,

@@ -40,10 +40,10 @@ CLOSE_UNEXPECTED_FRAME = 1008
 _SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
 
-def _socket_access(*, session_key: str | None, user_id: int, session_id: uuid.UUID) -> SessionAccess | None:
-    """What the socket's user may do in the session now, read afresh: None once the browser signed
-    out (or its sign-in was invalidated), the account was deactivated, or the session is no longer
-    theirs to see. Read-only, unlike django.contrib.auth.get_user, which may rotate the session."""
+def _socket_user(*, session_key: str | None, user_id: int) -> User | None:
+    """The socket's user as of now: None once the browser signed out (or its sign-in was
+    invalidated) or the account was deactivated. Read-only, unlike django.contrib.auth.get_user,
+    which may rotate the session."""
     store = _SessionStore(session_key)
     if str(store.get(SESSION_KEY)) != str(user_id):
         return None
@@ -54,7 +54,14 @@ def _socket_access(*, session_key: str | None, user_id: int, session_id: uuid.UU
     hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
     if not any(constant_time_compare(signed, expected) for expected in hashes):
         return None
-    return session_access(user, session_id)
+    return user
+
+
+def _socket_access(*, session_key: str | None, user_id: int, session_id: uuid.UUID) -> SessionAccess | None:
+    """What the socket's user may do in the session now, read afresh: None once the user may no
+    longer (see _socket_user) or the session is no longer theirs to see."""
+    user = _socket_user(session_key=session_key, user_id=user_id)
+    return None if user is None else session_access(user, session_id)
 
 
 def _session_exists(session_id: uuid.UUID) -> bool:
@@ -66,18 +73,28 @@ _lease_take = sync_to_async(websocket_lease_take, thread_sensitive=False)
 _lease_release = sync_to_async(websocket_lease_release, thread_sensitive=False)
 
 
-class SessionConsumer(AsyncJsonWebsocketConsumer):
-    """Live updates of one Studio session, for those who may see it, as long as they may.
+class AccountSocket(AsyncJsonWebsocketConsumer):
+    """A Studio socket of a signed-in account, open as long as its user may: it hears its account's
+    group (balance, clone fits) and the groups a subclass adds, and counts against the account's
+    WEBSOCKETS_PER_USER_MAX.
 
     Channels hands a consumer its events one at a time, in order: an "access.check" is answered
     (access read again, the socket closed if it ended) before the next update is looked at.
     """
 
     groups_joined: tuple[str, ...] = ()
-    # Set while the socket may hear the session; None before accepting and once it ended.
-    access: SessionAccess | None = None
+    # Set while the socket may hear its groups; None before accepting and once it ended.
+    access: object | None = None
     leased = False
     lease_renewal: asyncio.Task | None = None
+
+    def access_read(self) -> object | None:
+        """The socket's access read afresh (in a thread: it reads the database); None: none."""
+        raise NotImplementedError
+
+    def access_lost_code(self) -> int:
+        """Ran in a thread when access ended while open: the close code that says why."""
+        return CLOSE_ACCESS_ENDED
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -87,20 +104,17 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             if self.lease_renewal is not None:
                 self.lease_renewal.cancel()
 
-    async def connect(self) -> None:
+    async def account_open(self, groups: tuple[str, ...]) -> None:
         user = self.scope["user"]
         if not user.is_authenticated:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        session_id = self.scope["url_route"]["kwargs"]["session_id"]
         # Joined before access is read, so an access change committed in between is heard.
-        self.groups_joined = (session_group_name(session_id), user_group_name(user.id))
+        self.groups_joined = (*groups, user_group_name(user.id))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         self.browser_session_key = self.scope["session"].session_key
-        access = await database_sync_to_async(_socket_access)(
-            session_key=self.browser_session_key, user_id=user.id, session_id=session_id
-        )
+        access = await database_sync_to_async(self.access_read)()
         if access is None:
             await self._leave()
             await self.close(code=CLOSE_NOT_FOUND)
@@ -150,17 +164,13 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
     # ---------- events from the channel layer ----------
 
     async def access_check(self, event: dict) -> None:
-        if self.access is None or event.get("user_id") not in (None, self.access.user_id):
+        if self.access is None or event.get("user_id") not in (None, self.scope["user"].id):
             return
-        session_id = self.access.session.id
-        access = await database_sync_to_async(_socket_access)(
-            session_key=self.browser_session_key, user_id=self.access.user_id, session_id=session_id
-        )
+        access = await database_sync_to_async(self.access_read)()
         if access is not None:
             self.access = access  # a role may have changed (viewer, editor)
             return
-        gone = not await database_sync_to_async(_session_exists)(session_id)
-        await self._end(CLOSE_NOT_FOUND if gone else CLOSE_ACCESS_ENDED)
+        await self._end(await database_sync_to_async(self.access_lost_code)())
 
     async def access_signed_out(self, event: dict) -> None:
         digest = event.get("session_digest")
@@ -168,6 +178,31 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
             return
         if digest is None or digest == browser_session_digest(self.browser_session_key or ""):
             await self._end(CLOSE_SIGNED_OUT)
+
+    async def wallet_update(self, event: dict) -> None:
+        if self.access is not None:
+            await self.send_json(event)
+
+    async def voice_fit(self, event: dict) -> None:
+        # Sent to the clone owner's group only (voices.services): the account's own sockets.
+        if self.access is not None:
+            await self.send_json(event)
+
+
+class SessionConsumer(AccountSocket):
+    """Live updates of one Studio session, for those who may see it, as long as they may."""
+
+    async def connect(self) -> None:
+        self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        await self.account_open((session_group_name(self.session_id),))
+
+    def access_read(self) -> SessionAccess | None:
+        return _socket_access(
+            session_key=self.browser_session_key, user_id=self.scope["user"].id, session_id=self.session_id
+        )
+
+    def access_lost_code(self) -> int:
+        return CLOSE_ACCESS_ENDED if _session_exists(self.session_id) else CLOSE_NOT_FOUND
 
     async def generation_update(self, event: dict) -> None:
         if self.access is None:
@@ -182,6 +217,12 @@ class SessionConsumer(AsyncJsonWebsocketConsumer):
         if self.access is not None:
             await self.send_json(event)
 
-    async def wallet_update(self, event: dict) -> None:
-        if self.access is not None:
-            await self.send_json(event)
+
+class VoicesConsumer(AccountSocket):
+    """The clone page's live updates: its account's group only (how its clones' fits go)."""
+
+    async def connect(self) -> None:
+        await self.account_open(())
+
+    def access_read(self) -> User | None:
+        return _socket_user(session_key=self.browser_session_key, user_id=self.scope["user"].id)

@@ -407,7 +407,7 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
     while True:
         try:
             engine = pool.pick(
-                avoid=tried, voice=generation.voice.engine_voice or None, profile=generation.voice.profile is not None
+                avoid=tried, voice=generation.voice.engine_voice or None, profile=generation.voice.profile
             )
         except NoEngineAvailable:
             return _UNAVAILABLE

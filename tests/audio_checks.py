@@ -14,15 +14,21 @@ actually serves: a WAV file (``wav_info``, ``transcribe``) or raw PCM
 - ``festival_wav(text, voice)`` a reference speaker's speech (Festival's text2wave)
 - ``speaker_similarity(a, b)`` Resemblyzer speaker-embedding cosine similarity
 - ``japanese_morae(text)`` the morae of a Japanese text's reading (its speech's length is judged by it)
+- ``naturalness(wav_or_pcm)`` DNSMOS's predicted MOS
+
+The recogniser, the speaker encoder and the MOS predictor are the product's own measures
+(voices/measure.py, which the clone fitter uses; its recogniser is the engine's, engine/verify.py);
+here they take bytes.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import wave
 
 import numpy as np
+
+from voices import measure
 
 __all__ = [
     "wav_info",
@@ -38,6 +44,7 @@ __all__ = [
     "speaker_embedding",
     "speaker_similarity",
     "japanese_morae",
+    "naturalness",
 ]
 
 _PCM_RATE = 24000
@@ -117,7 +124,7 @@ def rms_dbfs(data: bytes) -> float:
     return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
 
 
-# --- speech recognition (the engine's own, engine/verify.py: one transcription, one word error) ---
+# --- speech recognition and word error (voices/measure.py, the product's own measures) ----------
 
 
 def transcribe(wav_bytes: bytes) -> str:
@@ -125,27 +132,11 @@ def transcribe(wav_bytes: bytes) -> str:
 
     Accepts WAV bytes (any rate/channels/width) or raw 24 kHz s16le PCM.
     """
-    from engine import verify
-
-    x, rate = wav_to_array(wav_bytes)
-    return verify.transcribe(x, rate)
+    return measure.transcribe(*wav_to_array(wav_bytes))
 
 
-def normalize_text(text: str) -> str:
-    """Lowercase, numbers as spoken words, punctuation stripped, spaces collapsed."""
-    from engine import verify
-
-    return verify.normalize_text(text)
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """WER of ``hypothesis`` against ``reference`` after ``normalize_text``.
-
-    An empty hypothesis against a non-empty reference is 1.0.
-    """
-    from engine import verify
-
-    return verify.word_error(reference, hypothesis)
+normalize_text = measure.normalize_text
+word_error_rate = measure.word_error_rate
 
 
 # --- pitch ----------------------------------------------------------------
@@ -207,32 +198,22 @@ def festival_wav(text: str, voice: str, sample_rate: int = _PCM_RATE) -> bytes:
     return pcm_to_wav((np.clip(x, -1, 1) * 32767).round().astype("<i2").tobytes(), sample_rate)
 
 
-@functools.lru_cache(maxsize=1)
-def _voice_encoder():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from resemblyzer import VoiceEncoder
-
-        return VoiceEncoder("cpu", verbose=False)
-
-
 def speaker_embedding(data: bytes) -> np.ndarray:
     """Resemblyzer's speaker embedding (unit norm, 256 floats) of WAV bytes or
     raw 24 kHz s16le PCM."""
-    from resemblyzer import preprocess_wav
-
-    x, rate = wav_to_array(data)
-    return _voice_encoder().embed_utterance(preprocess_wav(x.astype(np.float32), source_sr=rate))
+    return measure.speaker_embedding(*wav_to_array(data))
 
 
 def speaker_similarity(a: bytes, b: bytes) -> float:
     """Cosine similarity of the Resemblyzer embeddings of two recordings
     (WAV bytes or raw 24 kHz PCM): ~0.5-0.7 for different speakers of the
     same sex, ~0.8+ for the same speaker."""
-    ea, eb = speaker_embedding(a), speaker_embedding(b)
-    return float(np.dot(ea, eb) / (np.linalg.norm(ea) * np.linalg.norm(eb)))
+    return measure.embedding_similarity(speaker_embedding(a), speaker_embedding(b))
+
+
+def naturalness(data: bytes) -> float:
+    """DNSMOS's predicted overall MOS (1-5) of WAV bytes or raw 24 kHz PCM."""
+    return measure.naturalness(*wav_to_array(data))
 
 
 # --- Japanese (no recogniser here: its length is judged against its morae) ---------

@@ -15,6 +15,7 @@ from django.conf import settings
 from tests.processes import (
     RestartableProcess,
     engine_running,
+    fitter_command,
     free_port,
     running_process,
     stack_env,
@@ -89,16 +90,23 @@ def _stack_env(engine_url: str) -> dict[str, str]:
         DATABASE_URL=database_url,
         ENGINE_URL=engine_url,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        # The suite's clones keep their quick profile: a fit is minutes of CPU. The fit's own
+        # tests run a stack with it on and a fitter (private_stack(fitter=True)).
+        VOICE_FIT="false",
     )
 
 
 @contextmanager
-def private_stack(engine_url: str, *, workers: int = 1, extra_env: dict | None = None):
+def private_stack(engine_url: str, *, workers: int = 1, fitter: bool = False, extra_env: dict | None = None):
     """Workers (with the sweep, as the Procfile runs them) and a web process on a queue and Redis
     keys of their own, for tests that break or reconfigure processes without touching the suite's
-    shared ones, whose worker then never takes their jobs. Yields (web_url, worker processes)."""
+    shared ones, whose worker then never takes their jobs; with `fitter`, clones are fitted (by a
+    fitter on the stack's own fit queue). Yields (web_url, worker processes)."""
     queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-own-{free_port()}"
-    env = _stack_env(engine_url) | {"CELERY_QUEUE": queue, "REDIS_KEY_PREFIX": queue} | (extra_env or {})
+    env = _stack_env(engine_url) | {"CELERY_QUEUE": queue, "REDIS_KEY_PREFIX": queue}
+    if fitter:
+        env |= {"VOICE_FIT": "true", "VOICE_FIT_QUEUE": f"{queue}-fits"}
+    env |= extra_env or {}
     web_port = free_port()
     web_url = f"http://127.0.0.1:{web_port}"
     with ExitStack() as stack:
@@ -108,6 +116,14 @@ def private_stack(engine_url: str, *, workers: int = 1, extra_env: dict | None =
             )
             for i in range(workers)
         ]
+        if fitter:
+            started.append(
+                stack.enter_context(
+                    running_process(
+                        "own-fitter", fitter_command(env["VOICE_FIT_QUEUE"]), env=env, ready_log="ready.", timeout=90
+                    )
+                )
+            )
         stack.enter_context(
             running_process("own-web", web_command(web_port), env=env, ready_url=f"{web_url}/api/v1/health")
         )

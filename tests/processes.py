@@ -108,6 +108,12 @@ def worker_command(queue: str, concurrency: int = 3, *, beat: bool = False) -> l
     ] + (["--beat", f"--schedule={tempfile.gettempdir()}/outeai-beat-{queue}-{uuid.uuid4().hex}"] if beat else [])
 
 
+def fitter_command(queue: str) -> list[str]:
+    """The fitter as the Procfile runs it: one fit at a time, at a lower CPU priority, on the fit
+    queue only (`queue`, the stack's VOICE_FIT_QUEUE)."""
+    return ["nice", "-n", "10", *worker_command(queue, 1), "--hostname", f"fitter-{uuid.uuid4().hex[:8]}@%h"]
+
+
 def web_command(port: int) -> list[str]:
     return [
         str(BIN / "python"),

@@ -297,4 +297,54 @@ def test_a_japanese_voice_from_its_group_reads_japanese(transactional_db, browse
     rate, _, _, seconds = wav_info(wav)
     assert rate == 24_000 and rms_dbfs(wav) > -35
     assert 0.07 <= seconds / japanese_morae(text) <= 0.25
+
+
+def test_a_clone_being_improved_shows_its_progress_live_in_the_selector_and_the_clone_page(
+    transactional_db, browser_page, web_url, user
+):
+    from django.utils import timezone
+
+    from voices.models import Voice
+    from voices.services import _fit_end, _fit_event_on_commit
+
+    page = browser_page
+    clone = Voice.objects.create(
+        speaker_name="Stella",
+        kind="clone",
+        owner=user,
+        gender="female",
+        profile={"kind": "kokoro"},
+        fit_status="fitting",
+    )
+    Voice.objects.filter(id=clone.id).update(fit_heartbeat_at=timezone.now())
+    sign_in(page, web_url, user.email, "correct horse battery staple")
+    option = page.locator(f'#composer-voice option[value="{clone.id}"]')
+    assert option.inner_text() == "Stella · Female · clone · improving your voice… 0%"
+
+    def elsewhere(work) -> None:
+        # Not on Playwright's event loop: sending to the channel layer runs one of its own.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(work).result()
+
+    def progress(fraction: float) -> None:
+        # What the fitter sends as it goes: the row's progress, then its event, to the owner's group.
+        Voice.objects.filter(id=clone.id).update(fit_progress=fraction)
+        elsewhere(lambda: _fit_event_on_commit(Voice.objects.get(id=clone.id)))
+
+    progress(0.57)
+    page.wait_for_function(
+        f"document.querySelector('option[value=\"{clone.id}\"]').textContent.endsWith('improving your voice… 57%')"
+    )
+    page.goto(f"{web_url}/studio/voices/")
+    page.wait_for_selector("body[data-fit-live=open]")
+    state = page.locator(f'[data-fit-voice="{clone.id}"]')
+    assert state.inner_text() == "Improving your voice… 57%"
+    progress(0.81)
+    page.wait_for_function(
+        f"document.querySelector('[data-fit-voice=\"{clone.id}\"]').textContent === 'Improving your voice… 81%'"
+    )
+    elsewhere(lambda: _fit_end(Voice.objects.get(id=clone.id), status="kept", scores={"start": {}, "fitted": {}}))
+    page.wait_for_function(
+        f"document.querySelector('[data-fit-voice=\"{clone.id}\"]').textContent === 'Kept as it was'"
+    )
     assert page.console_errors == []

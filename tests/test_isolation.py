@@ -489,7 +489,10 @@ WEBSOCKET_TABLE = {
         # (which session, callers that may join)
         ("shared", {"owner", "member"}),
         ("private", {"owner"}),
-    ]
+    ],
+    # The clone page's: every signed-in account joins, hearing only its own account's group
+    # (tests/test_clone_fit.py: a stranger hears nothing of another's clone).
+    "ws/voices/": [(None, {"owner", "member", "other"})],
 }
 
 
@@ -669,7 +672,8 @@ def test_a_shared_session_is_seen_by_members_only_and_stops_when_they_leave(worl
 
 @pytest.mark.django_db(transaction=True)
 def test_websocket_table(world):
-    """The session socket: the owner and, for the shared session, the member join; nobody else."""
+    """The session socket: the owner and, for the shared session, the member join; nobody else.
+    The clone page's socket: any signed-in account, never a signed-out one."""
     from config.asgi import application
 
     def headers(caller: str) -> list[tuple[bytes, bytes]]:
@@ -688,8 +692,7 @@ def test_websocket_table(world):
 
     for route, cases in WEBSOCKET_TABLE.items():
         for which, allowed in cases:
-            session = getattr(world, which)
-            path = "/" + route.replace("<uuid:session_id>", str(session.id))
+            path = "/" + (route.replace("<uuid:session_id>", str(getattr(world, which).id)) if which else route)
             for caller in CALLERS:
                 connected, code = asyncio.run(connect(path, caller))
                 assert connected == (caller in allowed), (path, caller, code)

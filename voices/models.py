@@ -18,6 +18,17 @@ class Voice(models.Model):
         MALE = "male", "Male"
         UNKNOWN = "", "Unknown"
 
+    class FitStatus(models.TextChoices):
+        """A clone's background fit (voices.services.voice_fit): usable from its quick profile
+        throughout; "improved" once a fitted profile beat it on held-out sentences, "kept" if not."""
+
+        NONE = "", "None"
+        QUEUED = "queued", "Queued"
+        FITTING = "fitting", "Improving"
+        IMPROVED = "improved", "Improved"
+        KEPT = "kept", "Kept as it was"
+        FAILED = "failed", "Failed"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     speaker_name = models.CharField(max_length=80)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -34,8 +45,16 @@ class Voice(models.Model):
     profile = models.JSONField(null=True, blank=True)
     # A few seconds of the voice speaking, to listen to before choosing it.
     preview = models.FileField(storage=audio_storage, upload_to="previews/", blank=True)
-    # The reference recording, only when VOICE_CLONE_KEEP_REFERENCE is on (the docs promise it is not kept).
+    # The reference recording (normalised, never the raw upload), kept only while the clone's fit
+    # waits or runs, then deleted; for good only when VOICE_CLONE_KEEP_REFERENCE is on.
     reference = models.FileField(storage=audio_storage, upload_to="references/", blank=True)
+    fit_status = models.CharField(max_length=10, choices=FitStatus.choices, blank=True, default=FitStatus.NONE)
+    fit_progress = models.FloatField(default=0.0)
+    # Held-out scores of the quick profile ("start") and of the fitted one ("fitted").
+    fit_scores = models.JSONField(null=True, blank=True)
+    # Touched while the fit runs; one silent too long lost its worker (voices.services.voice_fits_sweep).
+    fit_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    fit_finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,3 +75,18 @@ class Voice(models.Model):
     @property
     def is_clone(self) -> bool:
         return self.kind == self.Kind.CLONE
+
+    @property
+    def fit_running(self) -> bool:
+        return self.fit_status in (self.FitStatus.QUEUED, self.FitStatus.FITTING)
+
+    @property
+    def fit_label(self) -> str:
+        """What the Studio says of the fit (static/studio/fit.js says the same when it changes)."""
+        if self.fit_running:
+            return f"improving your voice… {round(self.fit_progress * 100)}%"
+        if self.fit_status == self.FitStatus.IMPROVED:
+            return "improved"
+        if self.fit_status in (self.FitStatus.KEPT, self.FitStatus.FAILED):
+            return "kept as it was"
+        return ""

@@ -67,3 +67,14 @@ def voices_by_language(user: User) -> list[tuple[str, list[Voice]]]:
     order = list(LANGUAGE_NAMES)
     tags = sorted(groups, key=lambda tag: (order.index(tag) if tag in order else len(order), tag))
     return [(LANGUAGE_NAMES.get(tag, tag or "Other"), groups[tag]) for tag in tags]
+
+
+def voice_fit_state(voice: Voice) -> dict:
+    """A clone's background fit as its owner sees it (the API, the clone page, the Studio's socket)."""
+    return {
+        "voice_id": str(voice.id),
+        "status": voice.fit_status or "none",
+        "progress": round(voice.fit_progress, 3),
+        "scores": voice.fit_scores,
+        "finished_at": voice.fit_finished_at.isoformat() if voice.fit_finished_at else None,
+    }

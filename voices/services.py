@@ -1,14 +1,21 @@
 import asyncio
+import dataclasses
+import io
 import logging
+import time
 import uuid
+import wave
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
+import numpy as np
 import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from billing.models import LedgerEntry, Wallet
@@ -17,17 +24,21 @@ from billing.selectors import wallet_for
 from billing.services import credits_change, wallet_lock
 from config.asyncdb import db_work
 from config.text import name_clean
-from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure
+from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure, EngineUnavailable
+from engine.kokoro_profile import KIND as KOKORO_KIND
+from engine.kokoro_profile import profile_kind
 from engine.languages import language_normalize
 from engine.pool import NoEngineAvailable
+from engine.protocol import SAMPLE_RATE
 from studio.audio import wav_from_pcm
 from studio.engines import engine_pool
 from studio.files import stored_files_delete_on_commit
 from studio.ratelimit import clone_rate_limit_hit
+from studio.realtime import user_broadcast
 from voices.builtin import BUILTIN_VOICES
 from voices.models import Voice
 from voices.reference import Reference, ReferenceRejected, reference_prepare
-from voices.selectors import clones_count
+from voices.selectors import clones_count, voice_fit_state
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +100,10 @@ _ENGINE_UNAVAILABLE = "The speech engine is unavailable right now. Please try ag
 
 async def clone_create(*, user: User, speaker_name: object, audio: bytes, consent: bool = True) -> CloneCreated:
     """Checks the request and the recording, has the engine encode it (awaited here: no thread
-    waits), then stores the clone and charges for it in one transaction. Its preview is recorded
-    afterwards by a worker. The reference is not kept unless VOICE_CLONE_KEEP_REFERENCE."""
+    waits), then stores the clone, usable at once from the engine's quick profile, and charges for
+    it in one transaction. Its preview is recorded afterwards by a worker, and with VOICE_FIT its
+    profile is improved in the background (voice_fit); the normalised reference is stored only
+    until that fit ends (kept for good only with VOICE_CLONE_KEEP_REFERENCE)."""
     name = await db_work(_clone_admit)(user=user, speaker_name=speaker_name, consent=consent)
     try:
         # ffmpeg in a thread of its own: decoding holds no database connection and no request's thread.
@@ -160,6 +173,7 @@ def _clone_store(*, user: User, name: str, reference: Reference, profile: dict) 
     # Under the wallet's row lock, this account's clone creations (and charges) take turns: the
     # count checked here cannot change before the insert, so concurrent uploads cannot pass the limit.
     _clone_room_check(user, wallet_lock(user))
+    fit = _fit_wanted(profile)
     voice = Voice.objects.create(
         speaker_name=name,
         kind=Voice.Kind.CLONE,
@@ -169,13 +183,17 @@ def _clone_store(*, user: User, name: str, reference: Reference, profile: dict) 
         gender=profile.get("base", ""),
         description=f"Cloned from a {reference.speech_seconds:.1f} s recording",
         profile=profile,
+        fit_status=Voice.FitStatus.QUEUED if fit else Voice.FitStatus.NONE,
     )
+    # The only charge: the fit that follows is free.
     credits_change(
         user=user, amount=-CLONE_PRICE, kind=LedgerEntry.Kind.CLONE, reason=f"Voice clone “{name}”", voice=voice
     )
-    if settings.VOICE_CLONE_KEEP_REFERENCE:
+    if fit or settings.VOICE_CLONE_KEEP_REFERENCE:
         voice.reference.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(reference.pcm)), save=True)
     transaction.on_commit(lambda: voice_preview_request(voice))
+    if fit:
+        transaction.on_commit(lambda: voice_fit_request(voice))
     return voice
 
 
@@ -196,32 +214,237 @@ def _preview_speak(
     return b"".join(event.pcm for event in events if isinstance(event, Audio))
 
 
-def voice_preview_request(voice: Voice) -> None:
-    """Asks a worker to record the voice's preview, once at a time."""
+def voice_preview_request(voice: Voice, *, again: bool = False) -> None:
+    """Asks a worker to record the voice's preview, once at a time; `again` when its profile
+    changed, so a request for the old one still in flight does not hold the new one back."""
     from voices.tasks import voice_preview_task
 
-    if _redis().set(f"{settings.REDIS_KEY_PREFIX}:voice-preview:{voice.id}", 1, nx=True, ex=60):
+    key = f"{settings.REDIS_KEY_PREFIX}:voice-preview:{voice.id}"
+    if again:
+        _redis().delete(key)
+    if _redis().set(key, 1, nx=True, ex=60):
         voice_preview_task.delay(str(voice.id))
 
 
 def voice_preview_make(*, voice_id: str) -> None:
     """The job: the engine speaks a short sentence in the voice, kept as its preview."""
-    voice = Voice.objects.filter(id=voice_id).first()
-    if voice is None or voice.preview:
-        return
-    pool = engine_pool()
-    with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile is not None)) as engine:
-        pcm = _preview_speak(
-            engine,
-            voice=voice.engine_voice or None,
-            profile=voice.profile,
-            language=language_normalize(voice.language) or "en",
-        )
-    voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=False)
-    # Only the preview is written, and only to a voice that still exists: a clone deleted while its
-    # preview was spoken stays deleted (a whole save() would insert it again).
-    if not Voice.objects.filter(id=voice.id).update(preview=voice.preview.name):
+    while True:
+        voice = Voice.objects.filter(id=voice_id).first()
+        if voice is None or voice.preview:
+            return
+        pool = engine_pool()
+        with pool.lease(pool.pick(voice=voice.engine_voice or None, profile=voice.profile)) as engine:
+            pcm = _preview_speak(
+                engine,
+                voice=voice.engine_voice or None,
+                profile=voice.profile,
+                language=language_normalize(voice.language) or "en",
+            )
+        voice.preview.save(f"{voice.id}.wav", ContentFile(wav_from_pcm(pcm)), save=False)
+        # Only the preview is written, and only to a voice that still exists with the profile it
+        # was spoken in (the profile changes only when a fit ends): a clone deleted meanwhile stays
+        # deleted (a whole save() would insert it again), and an improved one is spoken again.
+        if Voice.objects.filter(id=voice.id, fit_status=voice.fit_status, preview="").update(
+            preview=voice.preview.name
+        ):
+            return
         voice.preview.delete(save=False)
+
+
+# ---------- the background fit ----------
+
+# The engines' fair places (engine/slots.py) count every fit as one caller: a speech job, whose
+# account holds no place, is served before a fit's next sentence.
+FIT_TENANT = "voice-fit"
+# A running fit touches its row at least this often; one silent for FIT_STALE lost its worker.
+_FIT_TOUCH_SECONDS = 2.0
+FIT_STALE = timedelta(seconds=120)
+# A fit never taken (the queue was lost, or no fitter runs) ends after this; its reference goes.
+FIT_QUEUED_GIVE_UP = timedelta(hours=24)
+# The longest a sentence the fit has spoken may last.
+_FIT_SPEAK_MAX_SECONDS = 30
+
+
+class FitStopped(Exception):
+    """The clone was deleted, or its fit swept as stale, while the fit ran: it stops."""
+
+
+def _fit_wanted(profile: dict) -> bool:
+    """Whether the clone is fitted: with VOICE_FIT, a Kokoro quick profile (the fit searches
+    Kokoro's space; an engine without Kokoro makes WORLD profiles, which stay as they are)."""
+    return settings.VOICE_FIT and profile_kind(profile) == KOKORO_KIND
+
+
+def voice_fit_request(voice: Voice) -> None:
+    """Queues the clone's fit on the fit queue, which only the fitter process consumes."""
+    from voices.tasks import voice_fit_task
+
+    voice_fit_task.apply_async((str(voice.id),), queue=settings.VOICE_FIT_QUEUE)
+
+
+def _fit_event_on_commit(voice: Voice) -> None:
+    """The fit's state, to the owner's open pages only (their account's group)."""
+    event = {"type": "voice.fit", "voice": voice_fit_state(voice)}
+    owner_id = voice.owner_id
+    transaction.on_commit(lambda: user_broadcast(owner_id, event))
+
+
+class _FitWatch:
+    """What the fit calls back: its progress (stored, sent live, and the fit's heartbeat) and its
+    speech (through the engine pool). Each touch finds out whether the fit should go on."""
+
+    def __init__(self, voice: Voice) -> None:
+        self.voice = voice
+        self.touched_at = 0.0
+        self.percent_sent = -1
+
+    def touch(self, fraction: float | None = None, *, force: bool = False) -> None:
+        if fraction is not None:
+            self.voice.fit_progress = min(1.0, max(self.voice.fit_progress, float(fraction)))
+        percent = round(self.voice.fit_progress * 100)
+        now = time.monotonic()
+        if not force and percent == self.percent_sent and now - self.touched_at < _FIT_TOUCH_SECONDS:
+            return
+        self.touched_at = now
+        # One query heartbeats and asks whether the fit is still wanted.
+        if not Voice.objects.filter(id=self.voice.id, fit_status=Voice.FitStatus.FITTING).update(
+            fit_progress=self.voice.fit_progress, fit_heartbeat_at=timezone.now()
+        ):
+            raise FitStopped(str(self.voice.id))
+        if percent != self.percent_sent:
+            self.percent_sent = percent
+            _fit_event_on_commit(self.voice)
+
+    def progress(self, fraction: float) -> None:
+        self.touch(fraction)
+
+    def speak(self, profile: dict, text: str) -> tuple[np.ndarray, int]:
+        self.touch()
+        pcm = _fit_speak(profile, text)
+        self.touch()
+        return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, SAMPLE_RATE
+
+
+def _fit_speak(profile: dict, text: str) -> bytes:
+    """One sentence in a trial profile, from an engine of the pool; an engine that fails is left
+    for another. An engine's refusal (EngineError) is the fit's to handle."""
+    pool = engine_pool()
+    tried: set[str] = set()
+    while True:
+        engine = pool.pick(avoid=tried, profile=profile)
+        try:
+            with pool.lease(engine) as client:
+                events = client.synthesize(text, profile=profile, tenant=FIT_TENANT, max_seconds=_FIT_SPEAK_MAX_SECONDS)
+                return b"".join(event.pcm for event in events if isinstance(event, Audio))
+        except EngineUnavailable as failure:
+            logger.warning("voice fit: engine %s unavailable: %s", engine.url, failure)
+            pool.mark_down(engine.url)
+            tried.add(engine.url)
+
+
+def _reference_samples(voice: Voice) -> tuple[np.ndarray, int]:
+    with voice.reference.open("rb") as stored, wave.open(io.BytesIO(stored.read())) as wav:
+        rate, pcm = wav.getframerate(), wav.readframes(wav.getnframes())
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, rate
+
+
+def voice_fit(*, voice_id: str) -> str:
+    """The fit job (the fitter's queue): searches for a profile more like the speaker than the
+    quick one, within VOICE_FIT_SECONDS, and keeps it only if it scores better on sentences the
+    search never heard. Free: the clone was charged when it was made. Whatever the end (improved,
+    kept, failed, or the clone deleted meanwhile), the reference is deleted. Returns the status."""
+    claimed = Voice.objects.filter(id=voice_id, fit_status=Voice.FitStatus.QUEUED).update(
+        fit_status=Voice.FitStatus.FITTING, fit_progress=0.0, fit_heartbeat_at=timezone.now()
+    )
+    voice = Voice.objects.filter(id=voice_id).first()
+    if not claimed or voice is None:
+        # Deleted, swept, or a second delivery of a fit another worker runs.
+        return voice.fit_status if voice is not None else "deleted"
+    from voices.fitting import profile_fit  # numpy, torch and the measures: only the fitter loads them
+
+    watch = _FitWatch(voice)
+    try:
+        watch.touch(0.0, force=True)
+        reference, rate = _reference_samples(voice)
+        result = profile_fit(
+            reference=reference,
+            sample_rate=rate,
+            start=voice.profile,
+            speak=watch.speak,
+            progress=watch.progress,
+            budget_seconds=settings.VOICE_FIT_SECONDS,
+        )
+    except FitStopped:
+        logger.info("voice fit %s stopped: the clone was deleted or its fit swept", voice_id)
+        return "stopped"
+    except Exception:
+        logger.exception("voice fit %s failed; the clone keeps its quick profile", voice_id)
+        return _fit_end(voice, status=Voice.FitStatus.FAILED)
+    fitted = {"similarity": result.similarity, "word_error": result.word_error, "naturalness": result.naturalness}
+    scores = {
+        "start": dataclasses.asdict(result.start),
+        "fitted": fitted,
+        "evaluations": result.evaluations,
+        "seconds": result.seconds,
+    }
+    return _fit_end(
+        voice,
+        status=Voice.FitStatus.IMPROVED if result.improved else Voice.FitStatus.KEPT,
+        profile=result.profile if result.improved else None,
+        scores=scores,
+    )
+
+
+@transaction.atomic
+def _fit_end(
+    voice: Voice,
+    *,
+    status: str,
+    profile: dict | None = None,
+    scores: dict | None = None,
+    from_statuses: tuple[str, ...] = (Voice.FitStatus.FITTING,),
+) -> str:
+    """Ends a fit that is still on (not deleted, not swept meanwhile): the new profile if it won,
+    the reference deleted, the owner told; an improved clone's preview is recorded again."""
+    voice = Voice.objects.select_for_update().filter(id=voice.id, fit_status__in=from_statuses).first()
+    if voice is None:
+        return "stopped"
+    old_preview, old_reference = voice.preview, voice.reference
+    voice.fit_status, voice.fit_progress, voice.fit_finished_at = status, 1.0, timezone.now()
+    voice.fit_scores, voice.fit_heartbeat_at = scores, None
+    fields = ["fit_status", "fit_progress", "fit_finished_at", "fit_scores", "fit_heartbeat_at"]
+    if not settings.VOICE_CLONE_KEEP_REFERENCE:
+        voice.reference = ""
+        fields.append("reference")
+        stored_files_delete_on_commit(old_reference)
+    if profile is not None:
+        voice.profile, voice.preview = profile, ""
+        fields += ["profile", "preview"]
+        stored_files_delete_on_commit(old_preview)
+        transaction.on_commit(lambda: voice_preview_request(voice, again=True))
+    voice.save(update_fields=fields)
+    _fit_event_on_commit(voice)
+    return status
+
+
+def voice_fits_sweep() -> dict[str, int]:
+    """Run by the beat: fits whose worker died (no heartbeat for FIT_STALE) and fits never taken
+    (queued past FIT_QUEUED_GIVE_UP) end as failed; the clone keeps its quick profile and its
+    reference is deleted."""
+    now = timezone.now()
+    stale = Voice.objects.filter(fit_status=Voice.FitStatus.FITTING, fit_heartbeat_at__lt=now - FIT_STALE)
+    lost = Voice.objects.filter(fit_status=Voice.FitStatus.QUEUED, created_at__lt=now - FIT_QUEUED_GIVE_UP)
+    counts = {"stale": 0, "never_taken": 0}
+    for key, voices, statuses in (
+        ("stale", stale, (Voice.FitStatus.FITTING,)),
+        ("never_taken", lost, (Voice.FitStatus.QUEUED,)),
+    ):
+        for voice in voices:
+            if _fit_end(voice, status=Voice.FitStatus.FAILED, from_statuses=statuses) == Voice.FitStatus.FAILED:
+                counts[key] += 1
+    if any(counts.values()):
+        logger.warning("voice fits sweep: %(stale)d stale fits ended, %(never_taken)d never taken", counts)
+    return counts
 
 
 @cache

@@ -45,10 +45,11 @@ async def clone_new(request: HttpRequest) -> HttpResponse:
         if refused.retry_after:
             response["Retry-After"] = str(refused.retry_after)
         return response
+    improving = " It is being improved in the background, at no cost." if created.voice.fit_running else ""
     messages.success(
         request,
         f"“{created.voice.speaker_name}” is ready: {created.reference.speech_seconds:.1f} s of speech used. "
-        "It is in the Studio's voice list now.",
+        f"It is in the Studio's voice list now.{improving}",
     )
     for warning in created.reference.warnings:
         messages.warning(request, warning)

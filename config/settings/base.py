@@ -220,7 +220,11 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "outeai")
 # Jobs whose worker died, or that were lost from the queue, are found and queued again
 # (studio.services.generations_sweep).
-CELERY_BEAT_SCHEDULE = {"generations-sweep": {"task": "studio.generations_sweep", "schedule": 10.0}}
+CELERY_BEAT_SCHEDULE = {
+    "generations-sweep": {"task": "studio.generations_sweep", "schedule": 10.0},
+    # Fits whose worker died are ended (the clone keeps its quick profile) and their references deleted.
+    "voice-fits-sweep": {"task": "voices.fits_sweep", "schedule": 30.0},
+}
 # A message a worker took and never acknowledged (the whole worker died) comes back after this long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=30)}
 
@@ -248,11 +252,17 @@ SIGNUP_GRANT_MICROCREDITS = env_int("SIGNUP_GRANT_MICROCREDITS", 1_000_000, mini
 SIGNUP_GRANT_ON = env_choice("SIGNUP_GRANT_ON", "signup", choices={"signup", "verified"})
 # Voice clones: how many an account may have, how many attempts to create one it may make an hour
 # (refused ones count: each decodes an upload), how long creating one may wait for the engine, and
-# whether the reference recording is kept (the published docs promise it is not).
+# whether the reference recording is kept after its fit (by default it is deleted once the fit ends).
 VOICE_CLONE_LIMIT = env_int("VOICE_CLONE_LIMIT", 1000, minimum=0)
 VOICE_CLONE_RATE_LIMIT_PER_HOUR = env_int("VOICE_CLONE_RATE_LIMIT_PER_HOUR", 30, minimum=1)
 VOICE_CLONE_ENCODE_TIMEOUT_SECONDS = env_int("VOICE_CLONE_ENCODE_TIMEOUT_SECONDS", 90, minimum=1)
 VOICE_CLONE_KEEP_REFERENCE = env_bool("VOICE_CLONE_KEEP_REFERENCE", False)
+# A clone is usable at once from the engine's quick profile, then improved in the background by a
+# fit of at most VOICE_FIT_SECONDS (voices.services.voice_fit), on a queue of its own that only the
+# Procfile's `fitter` consumes, so speech jobs never wait behind a fit.
+VOICE_FIT = env_bool("VOICE_FIT", True)
+VOICE_FIT_SECONDS = env_float("VOICE_FIT_SECONDS", 120.0, minimum=1.0)
+VOICE_FIT_QUEUE = env_str("VOICE_FIT_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}-fits")
 VOICE_CLONE_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # A JSON body may carry a 10 MB recording as base64 (4/3 of it) and a little more.
 DATA_UPLOAD_MAX_MEMORY_SIZE = VOICE_CLONE_MAX_UPLOAD_BYTES * 4 // 3 + 64 * 1024

@@ -11,7 +11,8 @@ from pathlib import Path
 # and OUTEAI_TEST_REDIS_URL; a test that needs an engine starts its own.
 STACK_CHILD = os.environ.get("OUTEAI_TEST_STACK") == "1"
 if not STACK_CHILD:
-    for _name in ("ENGINE_URLS", "PORT", "WEB_PORT", "ENGINE_PORT"):
+    # VOICE_FIT_QUEUE then follows the run's own CELERY_QUEUE (base.py), as does a private stack's.
+    for _name in ("ENGINE_URLS", "PORT", "WEB_PORT", "ENGINE_PORT", "VOICE_FIT_QUEUE"):
         os.environ.pop(_name, None)
     # pytest-django makes and drops its own database (test_outeai_<run>) beside this one.
     os.environ["DATABASE_URL"] = os.environ.get(

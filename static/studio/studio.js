@@ -1,5 +1,6 @@
 // The Studio page: the composer, the live feed over a websocket, and the players.
 import WaveSurfer from "../vendor/wavesurfer/wavesurfer.esm.js";
+import { fitShow } from "../voices/fit.js";
 
 const sessionId = JSON.parse(document.getElementById("session-id").textContent);
 const feed = document.getElementById("feed");
@@ -467,6 +468,7 @@ function connect() {
     const event = JSON.parse(message.data);
     if (event.type === "generation.update") upsert(event.generation, event.peaks, event.peaks_offset);
     if (event.type === "generation.deleted") removeItem(event.generation_id);
+    if (event.type === "voice.fit") fitShow(event.voice);
     if (event.type === "wallet.update") {
       const balance = document.getElementById("wallet-balance");
       if (balance) balance.textContent = event.balance_credits;

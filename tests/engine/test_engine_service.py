@@ -60,7 +60,7 @@ def test_health_and_voices(client):
         assert set(v) >= {"name", "gender", "language", "description", "engine"}
         assert v["language"] in ("en-US", "ja-JP")
     assert voices[MALE]["engine"] == "piper-cpu" and voices[FEMALE]["engine"] == "kokoro-cpu"
-    assert set(h["voices"]) == set(voices) and h["profiles"] is True
+    assert set(h["voices"]) == set(voices) and h["profiles"] == ["world", "kokoro"]
 
 
 # --- what a listener hears ----------------------------------------------------------

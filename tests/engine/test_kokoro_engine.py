@@ -145,10 +145,10 @@ def test_the_pool_sends_each_voice_to_an_engine_that_has_it(start_engine):
     kokoro = start_engine(ENGINE_BACKENDS="kokoro")
     with EngineClient(piper.url, timeout=30) as c:
         assert [v["name"] for v in c.voices()] == [JOE]
-        assert c.health()["profiles"] is True
+        assert c.health()["profiles"] == ["world"]
     with EngineClient(kokoro.url, timeout=30) as c:
         assert sorted(v["name"] for v in c.voices()) == sorted(KOKORO_VOICES)
-        assert c.health()["profiles"] is False
+        assert c.health()["profiles"] == ["kokoro"]
 
     pool = EnginePool([kokoro.url, piper.url], timeout=180)
     busy_kokoro = next(e for e in pool.engines if e.url == kokoro.url)
@@ -159,7 +159,10 @@ def test_the_pool_sends_each_voice_to_an_engine_that_has_it(start_engine):
             assert pool.pick(voice="en-female-1-neural").url == kokoro.url  # the legacy spelling
         with pool.lease(busy_piper), pool.lease(busy_piper):
             assert pool.pick(voice=JOE).url == piper.url
-            assert pool.pick(profile=True).url == piper.url  # clones are Piper's
+            assert pool.pick(profile={"version": 1, "base": "male"}).url == piper.url  # WORLD clones are Piper's
+            assert pool.pick(profile={"kind": "world", "version": 1}).url == piper.url
+        with pool.lease(busy_kokoro), pool.lease(busy_kokoro):
+            assert pool.pick(profile={"kind": "kokoro", "version": 1}).url == kokoro.url  # Kokoro clones Kokoro's
     # What the picked engine says is the voice asked for: a woman's pitch, a man's.
     for voice, low, high in ((FEMALE, 165, 400), (JOE, 60, 165)):
         engine = pool.pick(voice=voice)
@@ -173,14 +176,16 @@ def test_the_pool_sends_each_voice_to_an_engine_that_has_it(start_engine):
     assert pool.pick(voice=JOE, avoid={kokoro.url}).url == piper.url
 
 
-def test_an_engine_without_piper_refuses_profiles_and_one_without_kokoro_its_voices(start_engine):
+def test_an_engine_without_piper_refuses_world_profiles_and_one_without_kokoro_its_voices(start_engine):
     kokoro = start_engine(ENGINE_BACKENDS="kokoro")
     answer = httpx.post(kokoro.url + "/synthesize", json={"text": "Hi.", "profile": {"version": 1}}, timeout=30)
     assert (answer.status_code, answer.json()["code"]) == (400, "profiles_unavailable")
+    assert "world" in answer.json()["message"] and "kokoro" in answer.json()["message"]
+    # It still makes (Kokoro) profiles: silence is refused for what it is.
     answer = httpx.post(
         kokoro.url + "/speakers/encode", content=pcm_to_wav(b"\0\0" * 24000), headers={"content-type": "audio/wav"}
     )
-    assert (answer.status_code, answer.json()["code"]) == (400, "profiles_unavailable")
+    assert (answer.status_code, answer.json()["code"]) == (400, "no_speech")
     piper = start_engine(ENGINE_BACKENDS="piper")
     answer = httpx.post(piper.url + "/synthesize", json={"text": "Hi.", "voice": FEMALE}, timeout=30)
     assert (answer.status_code, answer.json()["code"]) == (400, "unknown_voice")

@@ -266,7 +266,8 @@ class AsyncOuteAI:
     # ---------- voice clones ----------
 
     async def list_voice_clones(self) -> VoiceClones:
-        """`{"voice_clones": [{"voice_id", "speaker_name", "created_at"}], "quota": {"used", "limit"}}`."""
+        """`{"voice_clones": [{"voice_id", "speaker_name", "created_at", "fit"}], "quota": {"used", "limit"}}`;
+        `fit` says how the clone's background improvement goes (`VoiceCloneFit`)."""
         return cast(VoiceClones, json_data(await self._request("GET", "/api/v1/voice-clones")))
 
     async def create_voice_clone(self, *, speaker_name: str, audio: AudioInput) -> VoiceClone:

@@ -240,7 +240,8 @@ class OuteAI:
     # ---------- voice clones ----------
 
     def list_voice_clones(self) -> VoiceClones:
-        """`{"voice_clones": [{"voice_id", "speaker_name", "created_at"}], "quota": {"used", "limit"}}`."""
+        """`{"voice_clones": [{"voice_id", "speaker_name", "created_at", "fit"}], "quota": {"used", "limit"}}`;
+        `fit` says how the clone's background improvement goes (`VoiceCloneFit`)."""
         return cast(VoiceClones, json_data(self._request("GET", "/api/v1/voice-clones")))
 
     def create_voice_clone(self, *, speaker_name: str, audio: AudioInput) -> VoiceClone:

@@ -27,10 +27,21 @@ class Voice(TypedDict, total=False):
     description: str
 
 
+class VoiceCloneFit(TypedDict):
+    """How the clone's background improvement goes: status "queued", "fitting" (progress 0..1),
+    then "improved" or "kept" (or "failed": it keeps its first profile); held-out scores once done."""
+
+    status: str
+    progress: float
+    scores: dict | None
+    finished_at: str | None
+
+
 class VoiceClone(TypedDict, total=False):
     voice_id: str
     speaker_name: str
     created_at: str
+    fit: VoiceCloneFit
 
 
 class VoiceCloneQuota(TypedDict):
