@@ -463,7 +463,10 @@ def _chunks_complete(
         return
     produced.chunks_done = chunks_done
     if generation.verify:
+        # Stored before the audio is relayed: a job going on after its worker died finds the check
+        # of every chunk the relay has.
         generation.verification = _verification(produced.checks, upto=chunks_done)
+        Generation.objects.filter(id=generation.id).update(verification=generation.verification)
     audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
     pending.clear()
     if not audio:

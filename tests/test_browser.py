@@ -347,4 +347,29 @@ def test_a_clone_being_improved_shows_its_progress_live_in_the_selector_and_the_
     page.wait_for_function(
         f"document.querySelector('[data-fit-voice=\"{clone.id}\"]').textContent === 'Kept as it was'"
     )
+
+
+def test_a_take_that_failed_its_check_is_marked_live(transactional_db, browser_page, web_url, user):
+    """The composer checks the words by default; a take whose words still did not match after its
+    retake wears "some words may be wrong", live; one made with the box unticked is not checked."""
+    page = browser_page
+    sign_in(page, web_url, user.email, "correct horse battery staple")
+    check_box = page.get_by_label("Check the words")
+    assert check_box.is_checked()
+    # A tongue twister EN-FEMALE-1-NEUTRAL says as other words at both of its speeds
+    # (tests/engine/test_verify.py).
+    page.get_by_label("Voice", exact=True).select_option(label="EN-FEMALE-1-NEUTRAL · Female")
+    composer = page.get_by_label("Text to speak")
+    composer.fill("Irish wristwatch, Swiss wristwatch.")
+    composer.press("Enter")
+    badge = page.locator(".gen").first.locator(".gen-unverified")
+    badge.wait_for(state="visible", timeout=120_000)
+    assert badge.inner_text() == "some words may be wrong"
+    assert "part 1" in badge.get_attribute("title")
+
+    check_box.uncheck()
+    composer.fill("Irish wristwatch, Swiss wristwatch.")
+    composer.press("Enter")
+    page.wait_for_selector(".gen:nth-child(2)[data-status=done] .play-button", timeout=120_000)
+    assert page.locator(".gen").nth(1).locator(".gen-unverified").is_hidden()
     assert page.console_errors == []

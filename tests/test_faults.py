@@ -66,7 +66,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_goes_on(transactional_d
         def ask() -> None:
             result["response"] = httpx.post(
                 f"{web_url}/api/v1/tts_non_stream",
-                json={"text": TEXT, "voice": "EN-MALE-1-NEUTRAL", "model": "outetts_1_pro"},
+                json={"text": TEXT, "voice": "EN-MALE-1-NEUTRAL", "model": "outetts_1_pro", "verify": True},
                 headers={"Authorization": f"Bearer {secret}"},
                 timeout=300,
             )
@@ -88,6 +88,10 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_goes_on(transactional_d
     generation.refresh_from_db()
     assert generation.status == "done" and generation.attempts == 2
     assert generation.chunk == generation.chunks == 18
+    # The checks of the chunks made before the kill were kept, and every chunk was checked once.
+    assert [check["chunk"] for check in generation.verification["chunks"]] == list(range(1, 19))
+    assert generation.verification["checked"] == 18
+    assert response.headers["X-Verification"].startswith(generation.verification["status"])
     seconds = wav_info(response.content)[3]
     assert seconds == pytest.approx(generation.seconds, abs=0.01)
     heard = transcribe(response.content)
