@@ -1,28 +1,37 @@
-"""The built-in voices as a listener would judge them: intelligibility, pitch, speed.
+"""The voices as a listener would judge them: intelligibility, naturalness, pitch, speed; clones too.
 
     .venv/bin/python bench/voices.py                     # every built-in voice
     .venv/bin/python bench/voices.py --candidates        # also the Kokoro recipes tried for them
     .venv/bin/python bench/voices.py --voices EN-MALE-1-NEUTRAL,tebukuro0.7+kumo0.3-0.9  # a subset
     .venv/bin/python bench/voices.py --japanese          # the Kokoro voices reading JA_HELD_OUT
+    .venv/bin/python bench/voices.py --clones            # then clones of SLT, KAL and KED (bench/clone_similarity.py)
 
 For every voice it speaks HELD_OUT (sentences no voice was chosen on) in-process, on the backend
 that speaks it (engine/backends.py), with ENGINE_THREADS threads (default 2), and prints:
 
 - word error: pocketsphinx's transcript against the text (tests/audio_checks.py), the mean over
   the sentences, with Joe (EN-MALE-1-NEUTRAL) as the bar;
+- naturalness: DNSMOS's overall MOS (speechmos; voices/measure.py) of all the sentences joined,
+  with Joe as the bar;
 - median F0 (pyworld harvest) over all the sentences;
-- RTF: synthesis seconds / audio seconds, warm (the model load is not counted).
+- RTF: synthesis seconds / audio seconds, warm (the model load is not counted);
+- whether the voice meets issue 13's targets: word error at most Joe's + 0.03, naturalness within
+  0.2 of Joe's, and for a female voice a median F0 of at least 165 Hz.
+
+With ``--clones`` it then runs bench/clone_similarity.py's measurements (the same engine code, in
+an engine process of its own): for clones of Festival's SLT, KAL and KED references made as a user
+uploads them, similarity on held-out sentences, the gain over the nearest built-in, word error,
+naturalness and creation time, for the WORLD and Kokoro quick profiles and the background fit
+(``--fit-budgets``, default 120 s).
 
 With ``--japanese`` every Kokoro voice reads JA_HELD_OUT instead; there is no Japanese recogniser
 here, so it prints median F0, seconds per mora (of OpenJTalk's reading) and RTF.
-
-Naturalness (a MOS predictor) is not measured here yet (issue 13's next step); the DNSMOS figures
-in engine/kokoro_engine.py's comments were measured beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -32,9 +41,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from engine.kokoro_engine import KokoroEngine, KokoroVoice  # noqa: E402
 from engine.piper_engine import PiperEngine, to_pcm16  # noqa: E402
 from tests.audio_checks import japanese_morae, median_f0, pcm_to_wav, transcribe, word_error_rate  # noqa: E402
+from voices import measure  # noqa: E402
+
+JOE = "EN-MALE-1-NEUTRAL"
+WER_MARGIN, MOS_MARGIN, FEMALE_F0_MIN = 0.03, 0.2, 165.0
 
 HELD_OUT = [
     "The library closes early on Sundays, so we should go in the morning.",
@@ -91,7 +106,7 @@ CANDIDATES = [
 ]
 
 
-def measure(backend, voice, sentences: list[str], language: str = "en") -> dict:
+def heard(backend, voice, sentences: list[str], language: str = "en") -> dict:
     wers, pcm, synth, audio, morae = [], b"", 0.0, 0.0, 0
     for text in sentences:
         chunks = backend.prepare(text, language)
@@ -110,6 +125,7 @@ def measure(backend, voice, sentences: list[str], language: str = "en") -> dict:
         "f0": median_f0(pcm_to_wav(pcm)),
         "rtf": synth / audio,
         "s_per_mora": audio / morae if morae else None,
+        "mos": measure.naturalness(np.frombuffer(pcm, dtype="<i2") / 32768.0, 24000),
     }
 
 
@@ -118,6 +134,8 @@ def main() -> None:
     p.add_argument("--candidates", action="store_true", help="also measure the Kokoro recipes tried")
     p.add_argument("--voices", help="only these voices (comma-separated built-in or candidate names)")
     p.add_argument("--japanese", action="store_true", help="the Kokoro voices reading Japanese instead")
+    p.add_argument("--clones", action="store_true", help="then clones of SLT, KAL and KED (bench/clone_similarity.py)")
+    p.add_argument("--fit-budgets", default="120", help="with --clones: seconds for each Kokoro fit, comma-separated")
     args = p.parse_args()
     threads = int(os.environ.get("ENGINE_THREADS") or 2)
     piper, kokoro = PiperEngine(threads=threads), KokoroEngine(threads=threads)
@@ -139,18 +157,51 @@ def main() -> None:
     if args.japanese:
         rows = [row for row in rows if row[1] is kokoro]
         print(f"{len(JA_HELD_OUT)} held-out Japanese sentences, {threads} threads\n")
-        print("| voice | median F0 | s/mora | RTF |")
-        print("| --- | --- | --- | --- |")
+        print("| voice | naturalness | median F0 | s/mora | RTF |")
+        print("| --- | --- | --- | --- | --- |")
         for name, backend, voice in rows:
-            m = measure(backend, voice, JA_HELD_OUT, "ja")
-            print(f"| {name} | {m['f0']:.0f} Hz | {m['s_per_mora']:.3f} | {m['rtf']:.2f} |", flush=True)
-        return
-    print(f"{len(HELD_OUT)} held-out sentences, {threads} threads\n")
-    print("| voice | backend | word error | median F0 | RTF |")
-    print("| --- | --- | --- | --- | --- |")
+            m = heard(backend, voice, JA_HELD_OUT, "ja")
+            print(
+                f"| {name} | {m['mos']:.2f} | {m['f0']:.0f} Hz | {m['s_per_mora']:.3f} | {m['rtf']:.2f} |", flush=True
+            )
+    else:
+        english(rows, piper)
+    if args.clones:
+        clones(args.fit_budgets)
+
+
+def english(rows: list, piper: PiperEngine) -> None:
+    print(f"{len(HELD_OUT)} held-out sentences, {int(os.environ.get('ENGINE_THREADS') or 2)} threads\n")
+    print("| voice | backend | word error | naturalness | median F0 | RTF | targets |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    joe = heard(piper, piper.voices[JOE], HELD_OUT)  # the bar, measured first
     for name, backend, voice in rows:
-        m = measure(backend, voice, HELD_OUT)
-        print(f"| {name} | {backend.name} | {m['wer']:.3f} | {m['f0']:.0f} Hz | {m['rtf']:.2f} |", flush=True)
+        m = joe if name == JOE else heard(backend, voice, HELD_OUT)
+        missed = []
+        if m["wer"] > joe["wer"] + WER_MARGIN:
+            missed.append("word error")
+        if m["mos"] < joe["mos"] - MOS_MARGIN:
+            missed.append("naturalness")
+        if voice.gender == "female" and m["f0"] < FEMALE_F0_MIN:
+            missed.append("pitch")
+        print(
+            f"| {name} | {backend.name} | {m['wer']:.3f} | {m['mos']:.2f} | {m['f0']:.0f} Hz | {m['rtf']:.2f} "
+            f"| {'missed: ' + ', '.join(missed) if missed else 'met'} |",
+            flush=True,
+        )
+
+
+def clones(fit_budgets: str) -> None:
+    """bench/clone_similarity.py's clone measurements, on an engine of their own."""
+    spec = importlib.util.spec_from_file_location("clone_similarity", ROOT / "bench" / "clone_similarity.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    print()
+    engine = bench._bench_engine()()
+    try:
+        bench.run(engine.url, ["slt", "kal", "ked"], [float(b) for b in fit_budgets.split(",") if b.strip()])
+    finally:
+        engine.stop()
 
 
 if __name__ == "__main__":
