@@ -111,7 +111,14 @@ async def clone_create(*, user: User, speaker_name: object, audio: bytes, consen
     except ReferenceRejected as rejected:
         raise CloneRefused("VALIDATION_ERROR", str(rejected)) from None
     encoded = await _speaker_encode(reference)
-    voice = await db_work(_clone_store)(user=user, name=name, reference=reference, profile=encoded["profile"])
+    voice = await db_work(_clone_store)(
+        user=user,
+        name=name,
+        reference=reference,
+        profile=encoded["profile"],
+        # The sex the engine heard (its quick profiles' base); a Kokoro profile does not name it.
+        gender=encoded.get("analysis", {}).get("base") or encoded["profile"].get("base", ""),
+    )
     return CloneCreated(voice=voice, reference=reference)
 
 
@@ -169,7 +176,7 @@ async def _speaker_encode(reference: Reference) -> dict:
 
 
 @transaction.atomic
-def _clone_store(*, user: User, name: str, reference: Reference, profile: dict) -> Voice:
+def _clone_store(*, user: User, name: str, reference: Reference, profile: dict, gender: str) -> Voice:
     # Under the wallet's row lock, this account's clone creations (and charges) take turns: the
     # count checked here cannot change before the insert, so concurrent uploads cannot pass the limit.
     _clone_room_check(user, wallet_lock(user))
@@ -180,7 +187,7 @@ def _clone_store(*, user: User, name: str, reference: Reference, profile: dict) 
         owner=user,
         # The engine speaks a clone from its profile alone.
         engine_voice="",
-        gender=profile.get("base", ""),
+        gender=gender,
         description=f"Cloned from a {reference.speech_seconds:.1f} s recording",
         profile=profile,
         fit_status=Voice.FitStatus.QUEUED if fit else Voice.FitStatus.NONE,
