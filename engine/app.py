@@ -43,7 +43,7 @@ from engine import protocol as proto
 from engine import verify as vfy
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
-from engine.backends import Backends, ProfilesUnavailable, backends_from_env
+from engine.backends import DEFAULT_PROFILE_KINDS, Backends, ProfilesUnavailable, backends_from_env
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize
 from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, to_pcm16
 from engine.slots import FairSlots
@@ -54,9 +54,6 @@ AUDIO_FRAME_SECONDS = 0.5  # PCM is sent in frames of at most this much audio
 FADE_OUT_SECONDS = 0.01  # applied where max_seconds cuts a chunk
 WAV_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 MAX_CLIP_BYTES = 8 * 1024 * 1024
-# Which quick profile a new clone speaks with, best first, where this engine makes several
-# (bench/clone_similarity.py on SLT, KAL, KED: Kokoro's is as natural as Joe, WORLD's buzzes).
-DEFAULT_PROFILE_KINDS = ("kokoro", "world")
 
 
 # Piper's model gains little from more than this many threads for one chunk.

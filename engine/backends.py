@@ -32,6 +32,10 @@ DEFAULT_BACKENDS = "piper,kokoro"
 
 
 KNOWN_PROFILE_KINDS = tuple(PROFILE_KIND_BACKEND)  # engine/languages.py: the backend of each kind
+# Which quick profile a new clone speaks with, best first, where an engine makes several
+# (bench/clone_similarity.py on SLT, KAL, KED, docs/cloning.md: Kokoro's is as natural as Joe,
+# WORLD's buzzes); the pool sends /speakers/encode to an engine that makes the first it can.
+DEFAULT_PROFILE_KINDS = ("kokoro", "world")
 
 
 class BackendsConfigError(ValueError):

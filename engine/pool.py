@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from engine.backends import voice_key
+from engine.backends import DEFAULT_PROFILE_KINDS, voice_key
 from engine.client import EngineClient, EngineFailure
 
 HEALTH_CACHE_SECONDS = 1.0
@@ -44,9 +44,7 @@ class _Engine:
         if self.health is None:
             return True
         if profile is not None and profile is not False:
-            kinds = self.health.get("profiles", ["world"])
-            if isinstance(kinds, bool):  # an engine from before profile kinds: WORLD profiles or none
-                kinds = ["world"] if kinds else []
+            kinds = self.profile_kinds()
             if profile is True:
                 return bool(kinds)
             kind = profile.get("kind", "world") if isinstance(profile, dict) else "world"
@@ -55,6 +53,13 @@ class _Engine:
         if voice is None or names is None:
             return True
         return voice_key(voice) in {voice_key(name) for name in names}
+
+    def profile_kinds(self) -> list[str]:
+        """The kinds of speaker profile it speaks and makes, as far as this process knows."""
+        kinds = (self.health or {}).get("profiles", ["world"])
+        if isinstance(kinds, bool):  # an engine from before profile kinds: WORLD profiles or none
+            kinds = ["world"] if kinds else []
+        return list(kinds)
 
 
 class NoEngineAvailable(EngineFailure):
@@ -95,6 +100,13 @@ class EnginePool:
             candidates = [e for e in resting if self._answers(e) and e.speaks(voice, profile)]
         if not candidates:
             raise NoEngineAvailable("no speech engine is available" + (f" for {voice}" if voice else ""))
+        if profile is True:  # making a clone: an engine that makes the default kind of profile
+
+            def rank(engine: _Engine) -> list[bool]:
+                return [kind in engine.profile_kinds() for kind in DEFAULT_PROFILE_KINDS]
+
+            best = max(rank(e) for e in candidates)
+            candidates = [e for e in candidates if rank(e) == best]
         # Between equals, the engine this process sent work to longest ago: a worker's jobs take
         # turns over idle engines instead of landing on one by chance.
         chosen = min(candidates, key=lambda e: (e.running_here + e.reported_load, e.running_here, e.picked_at))

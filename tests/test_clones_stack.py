@@ -59,6 +59,8 @@ def test_clone_from_a_recording_speaks_new_text_in_that_direction(api, user):
     assert wallet_for(user).balance == ledger_sum(user)
     voice = Voice.objects.get(id=data["voice_id"])
     assert voice.profile["version"] == 1 and not voice.reference
+    # It speaks with the engine's Kokoro quick profile (natural, where WORLD's buzzes), as a woman.
+    assert voice.profile["kind"] == "kokoro" and voice.gender == "female"
     # The preview is recorded by a worker after the clone is created.
     wait_for(lambda: Voice.objects.get(id=voice.id).preview, what="the clone's preview")
 

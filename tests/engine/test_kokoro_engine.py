@@ -163,6 +163,8 @@ def test_the_pool_sends_each_voice_to_an_engine_that_has_it(start_engine):
             assert pool.pick(profile={"kind": "world", "version": 1}).url == piper.url
         with pool.lease(busy_kokoro), pool.lease(busy_kokoro):
             assert pool.pick(profile={"kind": "kokoro", "version": 1}).url == kokoro.url  # Kokoro clones Kokoro's
+            # A new clone is encoded where its default (Kokoro) quick profile is made.
+            assert pool.pick(profile=True).url == kokoro.url
     # What the picked engine says is the voice asked for: a woman's pitch, a man's.
     for voice, low, high in ((FEMALE, 165, 400), (JOE, 60, 165)):
         engine = pool.pick(voice=voice)
