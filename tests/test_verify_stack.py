@@ -147,3 +147,19 @@ def test_the_api_verifies_only_when_asked_and_says_what_it_found(api, builtin_vo
 
     refused = api.post("/api/v1/tts_non_stream", json=_speech(builtin_voices, GOOD, verify="yes"))
     assert refused.status_code == 400 and refused.json()["code"] == "VALIDATION_ERROR"
+
+
+def test_the_sdk_asks_for_a_verified_take_and_reads_what_the_check_found(
+    transactional_db, web_url, user, builtin_voices
+):
+    from outeai import OuteAI
+
+    _, secret = token_create(user=user, name="sdk verify")
+    voice_id = str(builtin_voices[BAD_VOICE].id)
+    with OuteAI(secret, base_url=web_url, timeout=120) as sdk:
+        checked = sdk.generate_speech(text=BAD, voice_id=voice_id, verify=True)
+        plain = sdk.generate_speech(text=BAD, voice_id=voice_id)
+    assert checked.verification == "failed; checked=1; respoken=1; failed=1"
+    assert checked.sample_rate == 24000 and wav_info(checked.wav_bytes)[3] > 0.5
+    assert plain.verification is None
+    assert [g.verify for g in Generation.objects.order_by("created_at")] == [True, False]

@@ -49,6 +49,9 @@ class SpeechResult:
 
     wav_bytes: bytes
     content_type: str = "audio/wav"
+    # With verify=True: what the check of each part found, the X-Verification header
+    # ("passed; checked=2; respoken=0", "failed; ...; failed=1", "unchecked; ..."); else None.
+    verification: str | None = None
     sample_rate: int = DEFAULT_SAMPLE_RATE
     channels: int = DEFAULT_CHANNELS
     sample_width: int = DEFAULT_SAMPLE_WIDTH
@@ -68,10 +71,15 @@ class SpeechResult:
         return (len(self.wav_bytes) - header) // frame / self.sample_rate
 
 
-def speech_result(wav_bytes: bytes, content_type: str) -> SpeechResult:
+def speech_result(wav_bytes: bytes, content_type: str, verification: str | None = None) -> SpeechResult:
     rate, channels, width = wav_format(wav_bytes)
     return SpeechResult(
-        wav_bytes=wav_bytes, content_type=content_type, sample_rate=rate, channels=channels, sample_width=width
+        wav_bytes=wav_bytes,
+        content_type=content_type,
+        sample_rate=rate,
+        channels=channels,
+        sample_width=width,
+        verification=verification,
     )
 
 
@@ -191,7 +199,9 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def tts_payload(*, text: str, voice_id: str, model: str, language: str | None = None) -> dict[str, str]:
+def tts_payload(
+    *, text: str, voice_id: str, model: str, language: str | None = None, verify: bool = False
+) -> dict[str, object]:
     text = text.strip() if isinstance(text, str) else ""
     voice_id = voice_id.strip() if isinstance(voice_id, str) else ""
     model = model.strip() if isinstance(model, str) else ""
@@ -204,8 +214,10 @@ def tts_payload(*, text: str, voice_id: str, model: str, language: str | None = 
         raise OuteAIError("`model` must be a non-empty string.")
     if language is not None and (not isinstance(language, str) or not language.strip()):
         raise OuteAIError("`language` must be a language tag such as 'en' or 'ja', or None to detect it.")
+    if not isinstance(verify, bool):
+        raise OuteAIError("`verify` must be True or False.")
 
-    payload = {
+    payload: dict[str, object] = {
         "text": text,
         "voice_id": voice_id,
         "model_name": model,
@@ -213,6 +225,8 @@ def tts_payload(*, text: str, voice_id: str, model: str, language: str | None = 
     }
     if language is not None:
         payload["language"] = language.strip()
+    if verify:  # sent only when asked, as servers before verified takes refuse unknown fields
+        payload["verify"] = True
     return payload
 
 

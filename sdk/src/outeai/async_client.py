@@ -208,12 +208,22 @@ class AsyncOuteAI:
         return cast("list[Voice]", json_data(await self._request("GET", "/api/v1/voices")).get("voices", []))
 
     async def generate_speech(
-        self, *, text: str, voice_id: str, model: str = DEFAULT_MODEL, language: str | None = None
+        self,
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        language: str | None = None,
+        verify: bool = False,
     ) -> SpeechResult:
         """Speech as one WAV file (24 kHz, mono, 16-bit)."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language, verify=verify)
         response = await self._request("POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": "audio/wav"})
-        return speech_result(response.content, response.headers.get("Content-Type", "audio/wav"))
+        return speech_result(
+            response.content,
+            response.headers.get("Content-Type", "audio/wav"),
+            response.headers.get("X-Verification"),
+        )
 
     async def generate_speech_to_file(
         self,
@@ -223,8 +233,9 @@ class AsyncOuteAI:
         voice_id: str,
         model: str = DEFAULT_MODEL,
         language: str | None = None,
+        verify: bool = False,
     ) -> Path:
-        result = await self.generate_speech(text=text, voice_id=voice_id, model=model, language=language)
+        result = await self.generate_speech(text=text, voice_id=voice_id, model=model, language=language, verify=verify)
         return result.save(path)
 
     def stream_speech(
@@ -235,11 +246,12 @@ class AsyncOuteAI:
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         language: str | None = None,
+        verify: bool = False,
     ) -> AsyncSpeechStream:
         """Speech as a chunked WAV stream. The request is sent when the stream is entered with
         `async with` (errors raise there) or first iterated. `chunk_size=None` gives the chunks as
         they arrive."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language, verify=verify)
 
         def opener() -> Awaitable[httpx.Response]:
             return self._request(
@@ -257,9 +269,10 @@ class AsyncOuteAI:
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         language: str | None = None,
+        verify: bool = False,
     ) -> Path:
         async with self.stream_speech(
-            text=text, voice_id=voice_id, model=model, chunk_size=chunk_size, language=language
+            text=text, voice_id=voice_id, model=model, chunk_size=chunk_size, language=language, verify=verify
         ) as stream:
             return await stream.save(path)
 

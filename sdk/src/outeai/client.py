@@ -187,12 +187,22 @@ class OuteAI:
         return cast("list[Voice]", json_data(self._request("GET", "/api/v1/voices")).get("voices", []))
 
     def generate_speech(
-        self, *, text: str, voice_id: str, model: str = DEFAULT_MODEL, language: str | None = None
+        self,
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        language: str | None = None,
+        verify: bool = False,
     ) -> SpeechResult:
         """Speech as one WAV file (24 kHz, mono, 16-bit)."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language, verify=verify)
         response = self._request("POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": "audio/wav"})
-        return speech_result(response.content, response.headers.get("Content-Type", "audio/wav"))
+        return speech_result(
+            response.content,
+            response.headers.get("Content-Type", "audio/wav"),
+            response.headers.get("X-Verification"),
+        )
 
     def generate_speech_to_file(
         self,
@@ -202,8 +212,11 @@ class OuteAI:
         voice_id: str,
         model: str = DEFAULT_MODEL,
         language: str | None = None,
+        verify: bool = False,
     ) -> Path:
-        return self.generate_speech(text=text, voice_id=voice_id, model=model, language=language).save(path)
+        return self.generate_speech(text=text, voice_id=voice_id, model=model, language=language, verify=verify).save(
+            path
+        )
 
     def stream_speech(
         self,
@@ -213,10 +226,11 @@ class OuteAI:
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         language: str | None = None,
+        verify: bool = False,
     ) -> SpeechStream:
         """Speech as a chunked WAV stream. The request is sent at once (errors raise here); use the
         answer in a `with` block. `chunk_size=None` gives the chunks as they arrive."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language)
+        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language, verify=verify)
         response = self._request(
             "POST", "/api/v1/tts_stream", json=payload, headers={"Accept": "audio/wav"}, stream=True
         )
@@ -231,9 +245,10 @@ class OuteAI:
         model: str = DEFAULT_MODEL,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         language: str | None = None,
+        verify: bool = False,
     ) -> Path:
         with self.stream_speech(
-            text=text, voice_id=voice_id, model=model, chunk_size=chunk_size, language=language
+            text=text, voice_id=voice_id, model=model, chunk_size=chunk_size, language=language, verify=verify
         ) as stream:
             return stream.save(path)
 
