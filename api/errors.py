@@ -2,19 +2,9 @@
 
 from django.http import JsonResponse
 
-# The seed's codes and their HTTP statuses.
-STATUS_BY_CODE = {
-    "VALIDATION_ERROR": 400,
-    "UNAUTHORIZED": 401,
-    "FORBIDDEN": 403,
-    "INSUFFICIENT_CREDITS": 402,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "PAYLOAD_TOO_LARGE": 413,
-    "TTS_RATE_LIMITED": 429,
-    "INTERNAL_ERROR": 500,
-    "TTS_PROVIDER_UNAVAILABLE": 502,
-}
+from config.errors import STATUS_BY_CODE
+
+__all__ = ["CODE_BY_STATUS", "STATUS_BY_CODE", "ApiError", "error_response", "ok"]
 
 CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
 

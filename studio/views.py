@@ -12,8 +12,8 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import teams_for
-from api.errors import STATUS_BY_CODE
 from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_PER_JAPANESE_CHAR_TYPICAL
+from config.errors import STATUS_BY_CODE
 from studio.files import ranged_file_response
 from studio.models import Generation
 from studio.selectors import (
