@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import ApiToken, Invitation, Membership, Team, User, scopes_all
 from accounts.selectors import emails_verified
 from billing.services import credits_signup_grant
-from config.text import name_clean
+from core.text import name_clean
 
 TOKEN_PREFIX = "oute_"  # noqa: S105 (the public prefix of every secret, not a secret)
 _PREFIX_SHOWN = len(TOKEN_PREFIX) + 4

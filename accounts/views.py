@@ -33,7 +33,7 @@ from accounts.services import (
     tokens_revoke_all,
 )
 from billing.selectors import ledger_for, spending_by_day, wallet_for
-from config.text import name_clean
+from core.text import name_clean
 
 LEDGER_PAGE_SIZE = 25
 CHART_DAYS = 30

@@ -1,30 +1,12 @@
-"""The API's error envelope: {"success": false, "code": ..., "message": ...}, on every error."""
+"""The API's envelope: {"success": true, "data": ...} on success; errors are core.errors'."""
 
-from django.http import JsonResponse
-
-from config.errors import STATUS_BY_CODE
+from core.errors import CODE_BY_STATUS, STATUS_BY_CODE, ApplicationError, error_response
 
 __all__ = ["CODE_BY_STATUS", "STATUS_BY_CODE", "ApiError", "error_response", "ok"]
 
-CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
 
-
-class ApiError(Exception):
-    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = STATUS_BY_CODE[code]
-        self.headers = headers or {}
-
-
-def error_response(
-    code: str, message: str, *, headers: dict[str, str] | None = None, status: int | None = None
-) -> JsonResponse:
-    response = JsonResponse({"success": False, "code": code, "message": message}, status=status or STATUS_BY_CODE[code])
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+class ApiError(ApplicationError):
+    """A refusal made by the API layer itself (authentication, a body it cannot read)."""
 
 
 def ok(data: dict) -> dict:

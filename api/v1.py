@@ -20,11 +20,11 @@ from accounts.services import TokenRefused, token_authenticate, token_create, to
 from api import schemas
 from api.auth import bearer_all_scopes, bearer_speech, bearer_tokens_or_session, bearer_voices, scope_require
 from api.errors import CODE_BY_STATUS, STATUS_BY_CODE, ApiError, error_response, ok
-from config.asyncdb import db_work
-from config.stream_abort import response_abort
-from config.text import name_clean
-from studio.audio import flac_from_pcm, pcm_seconds, wav_from_pcm, wav_header
-from studio.engines import engines_health
+from core.asyncdb import db_work
+from core.audio import flac_from_pcm, pcm_seconds, wav_from_pcm, wav_header
+from core.engines import engines_health
+from core.stream_abort import response_abort
+from core.text import name_clean
 from studio.models import Generation
 from studio.relay import RelayEvent, relay_read
 from studio.services import GenerationRefused, generation_cancel, generation_create
@@ -104,7 +104,7 @@ def _too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
-    logger.exception("unexpected error in %s %s", request.method, request.path)
+    logger.error("unexpected error in %s %s", request.method, request.path, exc_info=error)
     return error_response("INTERNAL_ERROR", "Something went wrong on our side. It has been logged.")
 
 

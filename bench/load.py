@@ -48,8 +48,10 @@ TEXTS = [
     "Please call Stella and ask her to bring these things with her from the store.",
     "We will meet at the station at noon, and then take the train to the city together.",
     "Numbers too: 42 apples, 7 pears and 1,250 grapes were counted on the 3rd of May.",
-    "A longer paragraph keeps the engine busy for a while. It has several sentences, each one spoken in "
-    "turn, so the stream sends progress and audio more than once before it ends.",
+    (
+        "A longer paragraph keeps the engine busy for a while. It has several sentences, each one spoken in "
+        "turn, so the stream sends progress and audio more than once before it ends."
+    ),
 ]
 MODEL = "outetts_1_pro"
 VOICES = ["EN-FEMALE-1-NEUTRAL", "EN-MALE-1-NEUTRAL"]
@@ -223,7 +225,7 @@ def _books(user_ids: list[int], drain_seconds: float) -> tuple[list[str], dict]:
 
     from billing.models import Hold, LedgerEntry, Wallet
     from billing.selectors import ledger_sum
-    from studio.audio import BYTES_PER_SECOND
+    from core.audio import BYTES_PER_SECOND
     from studio.models import Generation
 
     generations = Generation.objects.filter(user_id__in=user_ids)

@@ -12,7 +12,7 @@ It prints the machine, then one table, engine direct and through the stack side 
 2. total time of a ~10-second text: engine direct against /api/v1/tts_non_stream;
 3. concurrency 1, 2, 4, 8, 16: audio seconds delivered per wall second, and TTFB p50/p95;
 4. websocket latency: an event published through the Channels layer as the worker publishes it
-   (studio.realtime.session_broadcast) until a connected Studio socket receives it;
+   (core.realtime.session_broadcast) until a connected Studio socket receives it;
 5. the Studio page of a session with 500 generations: server time;
 6. fairness: one account sends 50 requests at once; another account's single request's TTFB,
    against its TTFB on the idle stack.
@@ -322,8 +322,8 @@ async def _stack_timeline(stack: StackUnderTest, run: Run) -> dict | None:
     from asgiref.sync import sync_to_async
     from django.conf import settings
 
+    from core.redis import redis_client
     from studio.models import Generation
-    from studio.relay import redis_client
 
     def read() -> dict | None:
         row = (
@@ -551,7 +551,7 @@ async def item_websocket(stack: StackUnderTest, count: int, gap: float, table: T
     import websockets
     from asgiref.sync import sync_to_async
 
-    from studio.realtime import session_broadcast
+    from core.realtime import session_broadcast
     from studio.services import session_create
 
     session = await sync_to_async(session_create)(owner=stack.main.user, title="bench websocket")
@@ -564,7 +564,7 @@ async def item_websocket(stack: StackUnderTest, count: int, gap: float, table: T
     lost = 0
 
     def publisher() -> None:
-        # The worker's path: a synchronous caller, studio.realtime.session_broadcast.
+        # The worker's path: a synchronous caller, core.realtime.session_broadcast.
         for seq in range(count):
             event = _event_like_the_workers(session_id, seq)
             event["sent_at"] = t = time.perf_counter()

@@ -43,7 +43,8 @@ from engine.protocol import SAMPLE_RATE  # noqa: E402
 VOICES = ("EN-MALE-1-NEUTRAL", "EN-FEMALE-1-NEUTRAL")
 
 # Everyday sentences no voice was tuned on (HELD_OUT, bench/voices.py, is added to them).
-SENTENCES = HELD_OUT + [
+SENTENCES = [
+    *HELD_OUT,
     "Turn left at the second traffic light and park behind the bakery.",
     "The meeting has been moved to Thursday afternoon at three o'clock.",
     "My brother fixed the old bicycle and painted it bright green.",
@@ -87,8 +88,7 @@ BARS = (0.3, 0.4, 0.5, 0.6, 0.7)
 def _service() -> EngineService:
     threads = int(os.environ.get("ENGINE_THREADS") or 2)
     settings = Settings(concurrency=1, idle_unload_seconds=3600, max_text_chars=20000, threads=threads)
-    service = EngineService(settings)
-    return service
+    return EngineService(settings)
 
 
 def _synthesis(service: EngineService, name: str, text: str, *, verify_on: bool) -> Synthesis:

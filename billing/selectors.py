@@ -1,11 +1,11 @@
 from datetime import date, timedelta
 
+from django.contrib.auth.models import AbstractBaseUser as User
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Sum, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.models import User
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.pricing import credits_format
 

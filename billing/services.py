@@ -3,11 +3,11 @@ entry with the balance after it, so the balance always equals the sum of the led
 database's own checks, never goes below zero however many requests run at once."""
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser as User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import User
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.pricing import credits_format
 

@@ -12,8 +12,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from config.body_limit import BodySizeLimit  # noqa: E402
-from config.stream_abort import AbortedStreamNoteFilter, StreamAbort  # noqa: E402
+from core.body_limit import BodySizeLimit  # noqa: E402
+from core.stream_abort import AbortedStreamNoteFilter, StreamAbort  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 logging.getLogger("uvicorn.error").addFilter(AbortedStreamNoteFilter())

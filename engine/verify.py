@@ -216,7 +216,7 @@ def _dictionary() -> frozenset[str]:
     from pocketsphinx import get_model_path
 
     path = Path(get_model_path()) / "en-us" / "cmudict-en-us.dict"
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with path.open(encoding="utf-8", errors="replace") as f:
         return frozenset(line.split(" ", 1)[0].split("(", 1)[0] for line in f if line.strip())
 
 

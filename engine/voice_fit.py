@@ -149,12 +149,12 @@ def eq_from_diff(mean_diff: np.ndarray, centers: np.ndarray, fs: int = FS, limit
     k = np.ones(5) / 5
     smooth = np.convolve(np.pad(diff_db, 2, mode="edge"), k, mode="valid")
     usable = centers[centers >= 200.0]
-    eq_hz = [0.0] + list(np.round(usable[::3], 1)) + [fs / 2]
+    eq_hz = [0.0, *list(np.round(usable[::3], 1)), fs / 2]
     eq_pts = np.interp(eq_hz[1:-1], centers, smooth)
     eq_pts = eq_pts - np.average(eq_pts)  # level is handled by loudness normalisation
     eq_pts = np.clip(eq_pts, -limit_db, limit_db)
     eq_pts = [float(round(v, 2)) for v in eq_pts]
-    return [float(h) for h in eq_hz], [eq_pts[0]] + eq_pts + [eq_pts[-1]]
+    return [float(h) for h in eq_hz], [eq_pts[0], *eq_pts, eq_pts[-1]]
 
 
 def best_warp(src_sp: np.ndarray, score: Callable[[np.ndarray], float], warps: Sequence[float]):

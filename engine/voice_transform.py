@@ -29,6 +29,7 @@ model's output -> less buzz), cheaptrick (envelope), d4c (aperiodicity).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import warnings
@@ -89,7 +90,7 @@ class VoiceTransform:
     @classmethod
     def load(cls, path: str | Path) -> VoiceTransform:
         data = json.loads(Path(path).read_text())
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def save(self, path: str | Path) -> None:
@@ -138,7 +139,7 @@ class VoiceTransform:
             raise ProfileError(f"at most {_PROFILE_MAX_EQ_POINTS} EQ points")
         hz = [_number(h, "eq_hz") for h in eq_hz]
         db = [_number(d, "eq_db") for d in eq_db]
-        if any(b <= a for a, b in zip(hz, hz[1:], strict=False)) or any(h < 0 or h > 24000 for h in hz):
+        if any(b <= a for a, b in itertools.pairwise(hz)) or any(h < 0 or h > 24000 for h in hz):
             raise ProfileError("'eq_hz' must increase strictly, within 0..24000 Hz")
         if any(abs(d) > _PROFILE_MAX_EQ_DB for d in db):
             raise ProfileError(f"'eq_db' values must be within +/-{_PROFILE_MAX_EQ_DB} dB")

@@ -12,8 +12,7 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
-from studio.models import Session
-from studio.realtime import (
+from core.realtime import (
     WEBSOCKET_LEASE_SECONDS,
     browser_session_digest,
     session_group_name,
@@ -21,6 +20,7 @@ from studio.realtime import (
     websocket_lease_release,
     websocket_lease_take,
 )
+from studio.models import Session
 from studio.selectors import SessionAccess, generation_actions, session_access
 
 logger = logging.getLogger(__name__)

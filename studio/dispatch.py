@@ -32,7 +32,7 @@ from functools import cache
 import redis
 from django.conf import settings
 
-from studio.relay import redis_client
+from core.redis import redis_client
 
 # Redis's clock in milliseconds, the same for every worker; each script starts with it.
 _NOW_MS = """

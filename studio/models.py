@@ -1,13 +1,10 @@
 import uuid
 
 from django.conf import settings
-from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 
-
-def audio_storage():
-    return storages["audio"]
+from core.files import audio_storage
 
 
 class Session(models.Model):

@@ -11,11 +11,10 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import cache
 
-import redis
-import redis.asyncio as aioredis
 from django.conf import settings
+
+from core.redis import redis_async_client, redis_client
 
 # Kept after the end for late readers (a request that was still being set up).
 STREAM_TTL_SECONDS = 120
@@ -30,12 +29,6 @@ def _stream_key(generation_id: uuid.UUID | str) -> str:
 
 def _cancel_key(generation_id: uuid.UUID | str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:generation:{generation_id}:cancel"
-
-
-@cache
-def redis_client() -> redis.Redis:
-    """The process's Redis client for short commands (the relay, fair dispatch)."""
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 @dataclass(frozen=True)
@@ -88,8 +81,7 @@ def relay_cancel_request(generation_id: uuid.UUID) -> None:
 async def relay_read(generation_id: uuid.UUID, *, timeout_seconds: float) -> AsyncIterator[RelayEvent]:
     """Every event of the generation from its start, as they come, up to and including "end".
     Raises TimeoutError if nothing arrives for `timeout_seconds`."""
-    # redis-py's default socket timeout (5 s) would end a longer blocking read.
-    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout_seconds + 10)
+    client = redis_async_client(socket_timeout=timeout_seconds + 10)
     key, last_id = _stream_key(generation_id), "0-0"
     try:
         while True:

@@ -22,12 +22,16 @@ from billing.models import Hold
 from billing.pricing import credits_format, speech_cost, speech_hold, speech_seconds_max
 from billing.selectors import wallet_for_id
 from billing.services import InsufficientCredits, hold_place, hold_settle
-from config.text import name_clean, text_storable, text_without_controls
+from core.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds, wav_from_pcm
+from core.engines import engine_pool
+from core.errors import ApplicationError
+from core.ratelimit import generation_rate_limit_hit
+from core.realtime import session_broadcast, sessions_access_check_on_commit, user_broadcast
+from core.text import name_clean, text_storable, text_without_controls
 from engine.client import Audio, Done, EngineError, EngineFailure, Progress, Verified
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize, languages_spoken
 from engine.pool import NoEngineAvailable
 from engine.protocol import verification_summary
-from studio.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds, wav_from_pcm
 from studio.dispatch import (
     Claim,
     dispatch_claim,
@@ -37,10 +41,7 @@ from studio.dispatch import (
     dispatch_renew,
     dispatch_wait,
 )
-from studio.engines import engine_pool
 from studio.models import Generation, Session, SessionShare
-from studio.ratelimit import generation_rate_limit_hit
-from studio.realtime import session_broadcast, sessions_access_check_on_commit, user_broadcast
 from studio.relay import RelayWriter, relay_cancel_request
 from studio.selectors import generation_state
 from studio.tasks import generations_dispatch_task
@@ -53,14 +54,8 @@ DEFAULT_SESSION_TITLE = "Untitled session"
 _SPEAKABLE = re.compile(r"\w")
 
 
-class GenerationRefused(Exception):
-    """A request the service will not run; nothing was stored. `code` is the API's error code."""
-
-    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
+class GenerationRefused(ApplicationError):
+    """A request the service will not run; nothing was stored."""
 
 
 def session_create(*, owner: User, title: str = DEFAULT_SESSION_TITLE) -> Session:

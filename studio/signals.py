@@ -1,4 +1,4 @@
-"""When someone's access to a session ends, their open sockets on it hear of it (studio.realtime)
+"""When someone's access to a session ends, their open sockets on it hear of it (core.realtime)
 and close before any later update; hooked on the models, so every path (services, admin, cascades)
 is covered."""
 
@@ -10,9 +10,9 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import Membership, User
-from studio.files import stored_files_delete_on_commit
+from core.files import stored_files_delete_on_commit
+from core.realtime import sessions_access_check_on_commit, user_access_check_on_commit, user_signed_out_broadcast
 from studio.models import Generation, Session, SessionShare
-from studio.realtime import sessions_access_check_on_commit, user_access_check_on_commit, user_signed_out_broadcast
 
 
 @receiver(post_delete, sender=Membership, dispatch_uid="studio.membership_ended")

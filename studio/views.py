@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.selectors import teams_for
 from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_PER_JAPANESE_CHAR_TYPICAL
-from config.errors import STATUS_BY_CODE
-from studio.files import ranged_file_response
+from core.errors import STATUS_BY_CODE
+from core.files import ranged_file_response
 from studio.models import Generation
 from studio.selectors import (
     generation_get_for_user,

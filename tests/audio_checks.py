@@ -31,20 +31,20 @@ import numpy as np
 from voices import measure
 
 __all__ = [
-    "wav_info",
-    "rms_dbfs",
-    "transcribe",
-    "word_error_rate",
-    "normalize_text",
-    "pcm_to_wav",
-    "wav_to_array",
-    "median_f0",
     "base_f0",
     "festival_wav",
+    "japanese_morae",
+    "median_f0",
+    "naturalness",
+    "normalize_text",
+    "pcm_to_wav",
+    "rms_dbfs",
     "speaker_embedding",
     "speaker_similarity",
-    "japanese_morae",
-    "naturalness",
+    "transcribe",
+    "wav_info",
+    "wav_to_array",
+    "word_error_rate",
 ]
 
 _PCM_RATE = 24000

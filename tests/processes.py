@@ -41,7 +41,7 @@ def running_process(
     its output. Yields the process (its log's path as `.log_path`), whose log is printed if it dies
     or never gets ready."""
     log_path = Path(tempfile.mkstemp(prefix=f"outeai-{name}-", suffix=".log")[1])
-    with open(log_path, "wb") as log:
+    with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     process.log_path = log_path
     try:

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from studio.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
+from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
 from tests.audio_checks import festival_wav, transcribe, wav_to_array, word_error_rate
 
 TEXT = "The library closes early on Sundays, so we should go in the morning."

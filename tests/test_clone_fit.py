@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from accounts.services import token_create
 from billing.models import LedgerEntry
 from billing.selectors import ledger_sum, wallet_for
-from studio.audio import wav_from_pcm
+from core.audio import wav_from_pcm
 from tests.audio_checks import rms_dbfs, transcribe, wav_info, word_error_rate
 from tests.conftest import private_stack
 from tests.reference_clips import clip, to_wav

@@ -282,9 +282,11 @@ def _text_fields_containing(needle: str) -> list[str]:
     found = []
     for model in apps.get_models():
         fields = [f.name for f in model._meta.concrete_fields if isinstance(f, (models.CharField, models.TextField))]
-        for name in fields:
-            if model.objects.filter(**{f"{name}__contains": needle}).exists():
-                found.append(f"{model.__name__}.{name}")
+        found.extend(
+            f"{model.__name__}.{name}"
+            for name in fields
+            if model.objects.filter(**{f"{name}__contains": needle}).exists()
+        )
     return found
 
 
@@ -301,7 +303,7 @@ def test_token_secrets_are_stored_as_digests_only(user):
 def test_token_secrets_never_reach_the_web_log_or_the_database(transactional_db, user, builtin_voices, stack):
     """A web process of its own, logging at DEBUG (SQL included), gets requests with good, revoked,
     malformed and legacy-body tokens, and one that fails inside the app; then its log is searched."""
-    token, secret = token_create(user=user, name="log test")
+    _token, secret = token_create(user=user, name="log test")
     revoked, revoked_secret = token_create(user=user, name="revoked")
     token_revoke(user=user, token_id=revoked.id)
     wrong = "oute_" + secrets.token_urlsafe(30)

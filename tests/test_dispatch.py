@@ -16,7 +16,7 @@ def _own_keys(settings):
     settings.REDIS_KEY_PREFIX = f"dispatch-test-{uuid.uuid4().hex}"
     settings.GENERATION_ACCOUNT_CONCURRENCY = 2
     yield
-    from studio.relay import redis_client
+    from core.redis import redis_client
 
     for key in redis_client().scan_iter(f"{settings.REDIS_KEY_PREFIX}:*"):
         redis_client().delete(key)

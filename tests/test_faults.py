@@ -53,7 +53,7 @@ def children_talking_to(worker: subprocess.Popen, port: int) -> list[int]:
     talking = []
     for pid in map(int, found):
         fds = Path(f"/proc/{pid}/fd")
-        if any(os.readlink(fd) in sockets for fd in fds.iterdir() if fd.is_symlink()):
+        if any(str(fd.readlink()) in sockets for fd in fds.iterdir() if fd.is_symlink()):
             talking.append(pid)
     return talking
 
@@ -269,8 +269,11 @@ def test_the_database_briefly_away_gives_clean_errors_then_recovers(engine_url):
                 *manage,
                 "shell",
                 "-c",
-                "from accounts.models import User; from billing.services import credits_signup_grant; "
-                "credits_signup_grant(User.objects.create_user(email='db@example.com', password='x pass phrase 42'))",
+                (
+                    "from accounts.models import User; from billing.services import credits_signup_grant; "
+                    "credits_signup_grant(User.objects.create_user("
+                    "email='db@example.com', password='x pass phrase 42'))"
+                ),
             ],
             env=env,
             check=True,

@@ -110,7 +110,7 @@ def _fuzz(fuzzing: Fuzzing, operations: list, max_examples: int) -> None:
 
         try:
             run()
-        except Exception as failure:  # noqa: BLE001 - collected, reported together below
+        except Exception as failure:
             failures.append(f"{operation.label}: {type(failure).__name__}: {failure}")
     assert not failures, "\n\n".join(failures)
 

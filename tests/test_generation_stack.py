@@ -3,7 +3,7 @@ engine, storage. The audio is checked as a listener would hear it."""
 
 import pytest
 
-from studio.audio import SAMPLE_RATE
+from core.audio import SAMPLE_RATE
 from studio.models import Generation
 from studio.services import generation_create, session_create
 from tests.audio_checks import base_f0, rms_dbfs, transcribe, wav_info, word_error_rate

@@ -649,7 +649,7 @@ def test_the_admin_is_staff_only_for_every_route(world):
                     continue
                 response = world.clients[caller].generic(method, url)
                 expected = ANY if route in open_routes else ADMIN_LOGIN
-                if route.startswith("admin/(?P<url>") or route.startswith("admin/^("):
+                if route.startswith(("admin/(?P<url>", "admin/^(")):
                     # Unknown admin paths and app lists: a login redirect or a 404, never a page.
                     expected = ADMIN_LOGIN if response.status_code == 302 else 404
                 _assert_answer(world, Call(method, u(url), {caller: expected}), caller, url, response)

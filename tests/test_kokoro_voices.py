@@ -5,7 +5,7 @@ different gets a new preview."""
 import pytest
 from django.core.files.base import ContentFile
 
-from studio.audio import wav_from_pcm
+from core.audio import wav_from_pcm
 from studio.models import Generation
 from studio.services import generation_create, generation_run, session_create
 from tests.audio_checks import base_f0, median_f0, transcribe, word_error_rate

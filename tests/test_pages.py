@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from studio.audio import wav_from_pcm
+from core.audio import wav_from_pcm
 from studio.models import Generation, Session
 from studio.services import session_create
 

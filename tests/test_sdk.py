@@ -393,7 +393,7 @@ def test_voice_clones_sync(client, voice_id, tmp_path):
     from_path = client.create_voice_clone(speaker_name="From a path", audio=tmp_path / "sample.wav")
     from_str = client.create_voice_clone(speaker_name="From a str", audio=str(tmp_path / "sample.wav"))
     from_bytes = client.create_voice_clone(speaker_name="From bytes", audio=sample)
-    with open(tmp_path / "sample.wav", "rb") as handle:
+    with (tmp_path / "sample.wav").open("rb") as handle:
         from_file = client.create_voice_clone(speaker_name="From a file", audio=handle)
     clones = [from_path, from_str, from_bytes, from_file]
     for clone, name in zip(clones, ["From a path", "From a str", "From bytes", "From a file"], strict=True):
@@ -700,8 +700,10 @@ def test_pip_install_sdk_in_a_fresh_virtualenv_runs_the_quick_start(secret, web_
         [
             str(python),
             "-c",
-            "import importlib.util, outeai, outeai.api.v1;"
-            "print(outeai.__version__, importlib.util.find_spec('requests') is None, outeai.__file__)",
+            (
+                "import importlib.util, outeai, outeai.api.v1;"
+                "print(outeai.__version__, importlib.util.find_spec('requests') is None, outeai.__file__)"
+            ),
         ],
         capture_output=True,
         text=True,

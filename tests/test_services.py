@@ -6,8 +6,8 @@ import uuid
 import numpy as np
 import pytest
 
-from config.env import ImproperlyConfiguredEnv, env_bool, env_int, env_url
-from studio.audio import SAMPLE_RATE, PeaksBuilder, wav_from_pcm, wav_header
+from core.audio import SAMPLE_RATE, PeaksBuilder, wav_from_pcm, wav_header
+from core.env import ImproperlyConfiguredEnv, env_bool, env_int, env_url
 from studio.models import Generation
 from studio.services import GenerationRefused, generation_create, generation_text_clean, session_create
 

@@ -2,6 +2,7 @@
 the audio is written by the test)."""
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -10,7 +11,7 @@ from django.test import Client
 
 from accounts.models import Invitation, Membership, Team
 from accounts.services import team_create, team_invite
-from studio.audio import wav_from_pcm
+from core.audio import wav_from_pcm
 from studio.models import Generation, Session, SessionShare
 from studio.services import session_create
 from tests.conftest import account_make, team_join
@@ -51,9 +52,7 @@ def test_sessions_are_renamed_deleted_and_listed_newest_first(transactional_db, 
     path = generation.audio.path
     client.post(f"/studio/sessions/{second.id}/delete")
     assert not Session.objects.filter(id=second.id).exists() and not Generation.objects.exists()
-    import os
-
-    assert not os.path.exists(path), "the session's audio goes with it"
+    assert not Path(path).exists(), "the session's audio goes with it"
 
 
 def test_sidebar_is_paged(user):

@@ -27,7 +27,7 @@ from studio.services import session_create, session_share
 from tests.conftest import account_make, cache_clear_this_run
 from tests.test_deploy_settings import PRODUCTION_ENV, _manage
 
-PASSWORD = "violet harbour 47 lanterns"  # noqa: S105 (test accounts)
+PASSWORD = "violet harbour 47 lanterns"
 
 
 @pytest.fixture(autouse=True)

@@ -360,7 +360,7 @@ def test_deleting_an_account_removes_its_audio_and_its_voices_files(transactiona
     previews with it: nothing of it is left on disk."""
     from django.core.files.base import ContentFile
 
-    from studio.audio import wav_from_pcm
+    from core.audio import wav_from_pcm
     from voices.models import Voice
 
     generation = _done(session_create(owner=user), user, builtin_voices)

@@ -21,8 +21,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from accounts.models import Membership, Team, User
 from accounts.services import team_create, team_delete, team_leave, team_remove_member
+from core.realtime import session_broadcast, websocket_lease_take
 from studio.models import Generation, Session, SessionShare
-from studio.realtime import session_broadcast, websocket_lease_take
 from studio.services import generation_create, session_create, session_delete, session_share, session_unshare
 from tests.conftest import account_make
 from tests.waiting import generation_wait_finished, wait_for
@@ -276,7 +276,7 @@ def test_sockets_of_a_dead_web_process_stop_counting(stack, web_url, user, setti
 @pytest.mark.django_db
 def test_a_socket_renewing_its_place_is_not_counted_twice(settings):
     """What an open socket does every 20 s: renewing its own lease never needs a free place."""
-    from studio.realtime import websocket_lease_release
+    from core.realtime import websocket_lease_release
 
     settings.WEBSOCKETS_PER_USER_MAX = 2
     user_id = 10**9 + os.getpid()  # no account: the count is all this test looks at

@@ -32,7 +32,7 @@ from accounts.services import token_create
 from billing.models import Hold, LedgerEntry
 from billing.pricing import speech_cost
 from billing.selectors import ledger_sum, wallet_for
-from studio.engines import HEALTH_TIMEOUT_SECONDS
+from core.engines import HEALTH_TIMEOUT_SECONDS
 from studio.models import Generation
 from tests.conftest import private_stack
 from tests.processes import ROOT, RestartableProcess, engine_running, free_port, stack_env
@@ -178,8 +178,7 @@ def test_a_legacy_stream_that_fails_says_why_then_is_cut_off_and_charges_nothing
     ):
         assert response.status_code == 200
         with pytest.raises(httpx.RemoteProtocolError, match=CUT_OFF):
-            for line in response.iter_lines():
-                lines.append(json.loads(line))
+            lines.extend(json.loads(line) for line in response.iter_lines())
     assert killed.is_set()
     assert lines[0]["generation_status"]
     assert lines[-1]["success"] is False and lines[-1]["code"] == "TTS_PROVIDER_UNAVAILABLE", lines[-1]

@@ -13,7 +13,7 @@ from django.test import Client
 from accounts.services import token_create
 from billing.pricing import speech_cost
 from config.asgi import application
-from studio.audio import BYTES_PER_SECOND
+from core.audio import BYTES_PER_SECOND
 from studio.models import Generation
 from studio.services import generation_create, session_create
 from tests.audio_checks import transcribe, wav_info, wav_to_array, word_error_rate

@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from studio.models import audio_storage
+from core.files import audio_storage
 
 
 class Voice(models.Model):

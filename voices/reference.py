@@ -1,7 +1,7 @@
 """Checks of a reference recording for voice cloning, and turning it into the engine's format.
 
 What a person uploads is untrusted: the format is told by the content, never the file name, and
-ffmpeg is told it (studio.audio.pcm_from_untrusted_audio: no probing, no protocol but the pipe,
+ffmpeg is told it (core.audio.pcm_from_untrusted_audio: no probing, no protocol but the pipe,
 bounded time and memory); decoding stops after a bounded length, so a file that claims hours of
 audio cannot make it work for hours; the result is 24 kHz mono 16-bit PCM with the silence at both
 ends trimmed. Whether there is enough speech in it is for the engine's speaker encoder to say.
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.audio import AudioUndecodable, pcm_from_untrusted_audio
 from engine.protocol import SAMPLE_RATE
-from studio.audio import AudioUndecodable, pcm_from_untrusted_audio
 
 MIN_SECONDS = 5.0
 MAX_SECONDS = 10.0

@@ -3,7 +3,7 @@ import uuid
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from config.text import text_storable
+from core.text import text_storable
 from engine.languages import BACKEND_LANGUAGES, LANGUAGE_NAMES, language_normalize, profile_backend
 from voices.builtin import BUILTIN_BY_NAME
 from voices.models import Voice

@@ -7,10 +7,8 @@ import uuid
 import wave
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 
 import numpy as np
-import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -22,19 +20,21 @@ from billing.models import LedgerEntry, Wallet
 from billing.pricing import CLONE_PRICE
 from billing.selectors import wallet_for
 from billing.services import credits_change, wallet_lock
-from config.asyncdb import db_work
-from config.text import name_clean
+from core.asyncdb import db_work
+from core.audio import wav_from_pcm
+from core.engines import engine_pool
+from core.errors import ApplicationError
+from core.files import stored_files_delete_on_commit
+from core.ratelimit import clone_rate_limit_hit
+from core.realtime import user_broadcast
+from core.redis import redis_client
+from core.text import name_clean
 from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure, EngineUnavailable
 from engine.kokoro_profile import KIND as KOKORO_KIND
 from engine.kokoro_profile import profile_kind
 from engine.languages import language_normalize
 from engine.pool import NoEngineAvailable
 from engine.protocol import SAMPLE_RATE
-from studio.audio import wav_from_pcm
-from studio.engines import engine_pool
-from studio.files import stored_files_delete_on_commit
-from studio.ratelimit import clone_rate_limit_hit
-from studio.realtime import user_broadcast
 from voices.builtin import BUILTIN_VOICES
 from voices.models import Voice
 from voices.reference import Reference, ReferenceRejected, reference_prepare
@@ -79,14 +79,8 @@ def voices_sync_builtin() -> list[Voice]:
 # ---------- voice clones ----------
 
 
-class CloneRefused(Exception):
+class CloneRefused(ApplicationError):
     """A clone request that was not carried out; nothing was stored or charged."""
-
-    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -228,8 +222,8 @@ def voice_preview_request(voice: Voice, *, again: bool = False) -> None:
 
     key = f"{settings.REDIS_KEY_PREFIX}:voice-preview:{voice.id}"
     if again:
-        _redis().delete(key)
-    if _redis().set(key, 1, nx=True, ex=60):
+        redis_client().delete(key)
+    if redis_client().set(key, 1, nx=True, ex=60):
         voice_preview_task.delay(str(voice.id))
 
 
@@ -452,12 +446,3 @@ def voice_fits_sweep() -> dict[str, int]:
     if any(counts.values()):
         logger.warning("voice fits sweep: %(stale)d stale fits ended, %(never_taken)d never taken", counts)
     return counts
-
-
-@cache
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
-
-
-def _redis() -> redis.Redis:
-    return _redis_for(settings.REDIS_URL)

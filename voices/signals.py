@@ -3,7 +3,7 @@
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from studio.files import stored_files_delete_on_commit
+from core.files import stored_files_delete_on_commit
 from voices.models import Voice
 
 

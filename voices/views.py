@@ -6,8 +6,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import STATUS_BY_CODE
-from studio.files import ranged_file_response
+from core.errors import STATUS_BY_CODE
+from core.files import ranged_file_response
 from voices.selectors import clones_for, voice_get_available
 from voices.services import CloneRefused, clone_create, clone_delete, voice_preview_request
 

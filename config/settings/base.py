@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import (
+from core.env import (
     ImproperlyConfiguredEnv,
     env_bool,
     env_choice,

@@ -9,9 +9,9 @@ os.environ.setdefault("DEBUG", "false")
 # The welcome credits wait for a verified address, so that made-up addresses farm none.
 os.environ.setdefault("SIGNUP_GRANT_ON", "verified")
 
-from config.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str  # noqa: E402
-from config.settings.base import *  # noqa: E402,F403
-from config.settings.base import DEBUG, EMAIL_BACKEND, SECRET_KEY  # noqa: E402
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DEBUG, EMAIL_BACKEND, SECRET_KEY
+from core.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str
 
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me"  # noqa: S105 (base.py's, refused here)
 # Backends that deliver nothing: no verification mail would reach anyone.

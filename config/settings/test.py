@@ -43,7 +43,7 @@ from config.settings.base import *  # noqa: E402,F403
 from config.settings.base import BASE_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / ".test-media"))  # noqa: F405
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / ".test-media"))
 STORAGES["audio"]["OPTIONS"]["location"] = MEDIA_ROOT / "audio"  # noqa: F405
 # Connections kept open by finished threads would stop the test database from being dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

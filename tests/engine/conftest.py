@@ -86,7 +86,7 @@ class EngineProcess:
                 self.proc.wait(timeout=5)
         self.log.close()
         with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
+            Path(self.log.name).unlink()
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def test_every_voice_names_the_backend_that_speaks_it(client):
     voices = {v["name"]: v for v in client.voices()}
     assert {name: v["engine"] for name, v in voices.items()} == {
         JOE: "piper-cpu",
-        **{name: "kokoro-cpu" for name in KOKORO_VOICES},
+        **dict.fromkeys(KOKORO_VOICES, "kokoro-cpu"),
     }
     assert [voices[name]["gender"] for name in ENGLISH_KOKORO_VOICES] == ["female", "female", "male"]
     health = client.health()

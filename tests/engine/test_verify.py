@@ -132,7 +132,7 @@ def _events(client: EngineClient, voice: str, *, text: str = TEXT, verify_on: bo
 def test_a_verified_take_reports_each_chunk_and_passes_for_normal_text(engine_url, voice):
     with EngineClient(engine_url, timeout=120) as client:
         events = _events(client, voice, verify_on=True)
-    chunks = [e.chunks for e in events if isinstance(e, Progress) and e.chunks][0]
+    chunks = next(e.chunks for e in events if isinstance(e, Progress) and e.chunks)
     checks = [e for e in events if isinstance(e, Verified)]
     assert [c.chunk for c in checks] == list(range(1, chunks + 1)) and chunks == 2
     assert all(c.checked and c.passed and c.word_error <= verify.WORD_ERROR_MAX for c in checks), checks

@@ -31,7 +31,7 @@ with OuteAI(token, base_url=base_url) as client:
     report["generate_to_file"] = str(out / "output.wav")
 
     with client.stream_speech(text="Streaming audio chunk by chunk. Then a second sentence.", voice_id=voice_id) as s:
-        chunks = [chunk for chunk in s]
+        chunks = list(s)
     (out / "chunks.wav").write_bytes(b"".join(chunks))
     report["stream"] = {"chunks": len(chunks), "path": str(out / "chunks.wav")}
 

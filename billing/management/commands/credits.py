@@ -1,6 +1,6 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
 from billing.pricing import AmountError, credits_format, credits_parse
 from billing.selectors import credits_problems, wallet_for
 from billing.services import InsufficientCredits, credits_admin_change
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if action == "check":
             self._check()
             return
-        user = User.objects.filter(email__iexact=email).first()
+        user = get_user_model().objects.filter(email__iexact=email).first()
         if user is None:
             raise CommandError(f"No account with the email {email}")
         if action == "grant":

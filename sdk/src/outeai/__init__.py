@@ -7,12 +7,12 @@ from .exceptions import OuteAIAPIError, OuteAIError
 
 __all__ = [
     "API_VERSION",
+    "SDK_VERSION",
     "AsyncOuteAI",
     "AsyncSpeechStream",
     "OuteAI",
     "OuteAIAPIError",
     "OuteAIError",
-    "SDK_VERSION",
     "SpeechResult",
     "SpeechStream",
     "__version__",

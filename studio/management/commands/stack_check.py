@@ -3,11 +3,12 @@ import subprocess
 import time
 from urllib.parse import urlparse
 
-import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.utils import OperationalError
+
+from core.redis import redis_ping
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -30,17 +31,11 @@ class Command(BaseCommand):
             raise CommandError(f"The database does not answer ({name}): {error}") from error
         self.stdout.write(f"database: ok ({connection.vendor})")
 
-        if not self._redis_answers():
+        if not redis_ping():
             if not start_redis:
                 raise CommandError(f"Redis does not answer at {settings.REDIS_URL}")
             self._start_local_redis()
         self.stdout.write("redis: ok")
-
-    def _redis_answers(self) -> bool:
-        try:
-            return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping())
-        except redis.RedisError:
-            return False
 
     def _start_local_redis(self) -> None:
         url = urlparse(settings.REDIS_URL)
@@ -67,7 +62,7 @@ class Command(BaseCommand):
             check=True,
         )
         for _ in range(50):
-            if self._redis_answers():
+            if redis_ping():
                 return
             time.sleep(0.1)
         raise CommandError("redis-server started but does not answer")

@@ -186,7 +186,7 @@ class TTSClient:
                             status["generated_seconds"] = f"{event['generated_seconds']:.2f}s"
                         logger.info("%s", status)
         except httpx.HTTPError as exc:
-            logger.error("API request failed: %s", exc)
+            logger.exception("API request failed")
             raise OuteAIError(f"Request to {url} failed: {exc}") from exc
 
         if final is None:
@@ -210,6 +210,6 @@ class TTSClient:
         try:
             event = json.loads(line)
         except ValueError:
-            logger.error("Failed to parse chunk: %r", line[:200])
+            logger.exception("Failed to parse chunk: %r", line[:200])
             return None
         return event if isinstance(event, dict) else None

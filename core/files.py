@@ -3,12 +3,20 @@ it all, and removed with the rows that name them."""
 
 import re
 
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
 
 # At most 18 digits: larger numbers mean nothing for a file and would only cost time to read.
+
+
+def audio_storage() -> Storage:
+    """Where generations, previews and references are kept (settings.STORAGES["audio"])."""
+    return storages["audio"]
+
+
 _BYTE_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 

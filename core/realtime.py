@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from studio.relay import redis_client
+from core.redis import redis_client
 
 
 def session_group_name(session_id: uuid.UUID | str) -> str:

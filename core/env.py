@@ -7,11 +7,10 @@ deployment stops the process at start instead of running with a silently wrong s
 import os
 from urllib.parse import urlparse
 
-from django.core.exceptions import ImproperlyConfigured
 
-
-class ImproperlyConfiguredEnv(ImproperlyConfigured):
-    pass
+class ImproperlyConfiguredEnv(ValueError):
+    """A setting that cannot be used. Not Django's ImproperlyConfigured: the engine, which has no
+    Django, reads its settings with these readers too."""
 
 
 def _raw(name: str) -> str | None:

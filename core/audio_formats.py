@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.audio import wav_header
 from engine.protocol import SAMPLE_RATE
-from studio.audio import wav_header
 
 
 @dataclass(frozen=True)
