@@ -24,8 +24,8 @@ from django.test import Client
 from accounts.services import token_create
 from billing.models import LedgerEntry
 from billing.selectors import ledger_sum, wallet_for
+from core import audio
 from core.audio import AudioUndecodable, pcm_from_untrusted_audio
-from studio import audio
 from tests.conftest import account_make, private_stack
 from tests.reference_clips import clip, to_mp3, to_wav
 from voices.models import Voice
