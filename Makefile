@@ -1,13 +1,13 @@
 # The two commands of the README: `make run` and `make test`. Everything else serves them.
 PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
+VENV ?= .venv
+BIN ?= $(VENV)/bin
 PORT ?= 8000
 ENGINE_PORT ?= 8001
 # Given to `make run`'s processes only: the tests choose their own engines (config/settings/test.py).
 ENGINE_URL ?= http://127.0.0.1:$(ENGINE_PORT)
 
-.PHONY: run test setup-run setup-test lint format bench clean
+.PHONY: run test test-fast setup-run setup-test setup-test-fast lint checks format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,22 +32,33 @@ run: setup-run
 	@echo "Starting OuteAI Studio on http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" WEB_PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) ENGINE_URL=$(ENGINE_URL) $(BIN)/honcho start
 
-setup-test: $(VENV)/.test-deps
+# What the unit tests need: the test dependencies, PostgreSQL and Redis.
+setup-test-fast: $(VENV)/.test-deps
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py stack_check --start-redis
+
+# The whole suite also drives Chromium and makes reference clips with Festival.
+setup-test: setup-test-fast
 	@command -v chromium >/dev/null || { echo "Chromium is missing for the browser tests: sudo apt-get install chromium"; exit 1; }
 	@command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/english/kal_diphone ] || { \
 	  echo "Festival voices are missing for the clone tests: sudo apt-get install festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k"; exit 1; }
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py stack_check --start-redis
 
-## Set up, then run lint, the migrations check and the whole suite against PostgreSQL and Redis.
-test: setup-test
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+## Set up, then run the checks (lint, the layers' contracts, types, migrations) and the whole suite
+## against PostgreSQL and Redis.
+test: setup-test checks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The checks and the unit tests only: no engine, worker, web or browser is started.
+test-fast: setup-test-fast checks
+	$(BIN)/python -m pytest -m "not stack and not browser and not engine" $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+checks: lint
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
 format:
 	$(BIN)/ruff check --fix .
