@@ -65,7 +65,7 @@ format:
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.test-deps
-	$(BIN)/python bench/engine.py
+	$(BIN)/python -m bench.engine
 
 clean:
 	rm -rf $(VENV) staticfiles .test-media .pytest_cache

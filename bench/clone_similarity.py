@@ -1,9 +1,9 @@
 """Benchmark voice cloning as a user gets it: likeness, intelligibility, naturalness, creation time.
 
-    .venv/bin/python bench/clone_similarity.py                          # starts its own engine
-    .venv/bin/python bench/clone_similarity.py --url http://127.0.0.1:8001 --speakers slt,kal,ked
-    .venv/bin/python bench/clone_similarity.py --fit-budgets 120,360    # also the slow Kokoro fits
-    .venv/bin/python bench/clone_similarity.py --fit-budgets ""         # quick profiles only
+    .venv/bin/python -m bench.clone_similarity                          # starts its own engine
+    .venv/bin/python -m bench.clone_similarity --url http://127.0.0.1:8001 --speakers slt,kal,ked
+    .venv/bin/python -m bench.clone_similarity --fit-budgets 120,360    # also the slow Kokoro fits
+    .venv/bin/python -m bench.clone_similarity --fit-budgets ""         # quick profiles only
 
 For each reference speaker (Debian's Festival voices, built from recordings of real speakers, none
 of them an engine voice) it makes a 5-10 s reference clip with festival's ``text2wave``, as a user
@@ -29,22 +29,18 @@ festvox-kdlpc16k (festvox-italp16k festvox-itapc16k for lp and pc).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from engine.client import Audio, EngineClient  # noqa: E402
-from tests import audio_checks as ac  # noqa: E402
-from voices import fitting, measure  # noqa: E402
+from bench.engine import engine_start
+from engine.client import Audio, EngineClient
+from tests import audio_checks as ac
+from voices import fitting, measure
 
 REF_TEXT = {
     "en": (
@@ -75,14 +71,6 @@ SPEAKERS = {
 JOE = "EN-MALE-1-NEUTRAL"
 TARGET_SIMILARITY, TARGET_WER, TARGET_MOS_GAP = 0.80, 0.25, 0.3
 RATE = 24000
-
-
-def _bench_engine():
-    """``bench/engine.py``'s engine starter (the file's name shadows the package)."""
-    spec = importlib.util.spec_from_file_location("bench_engine", ROOT / "bench" / "engine.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.Engine
 
 
 def reference_clip(speaker: str) -> bytes:
@@ -209,7 +197,7 @@ def main() -> None:
     if args.url:
         url = args.url
     else:
-        engine = _bench_engine()()
+        engine = engine_start()
         url = engine.url
     try:
         ok = run(url, speakers, budgets)

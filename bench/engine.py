@@ -1,7 +1,7 @@
 """Benchmark the TTS engine: time to first audio and real-time factor.
 
-    .venv/bin/python bench/engine.py                 # starts its own engines
-    .venv/bin/python bench/engine.py --url http://127.0.0.1:8001 --runs 5
+    .venv/bin/python -m bench.engine                 # starts its own engines
+    .venv/bin/python -m bench.engine --url http://127.0.0.1:8001 --runs 5
 
 For a short and a long text and each voice it prints:
 
@@ -21,19 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-
-from engine.client import Audio, Done, EngineClient  # noqa: E402
+from engine.client import Audio, Done, EngineClient
+from harness import processes
 
 SHORT = "Hello, and welcome to the studio."
 LONG = (
@@ -48,36 +40,9 @@ LONG = (
 TEXTS = {"short": SHORT, "long": LONG}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Engine:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine", "--port", str(self.port), "--log-level", "warning"],
-            cwd=str(ROOT),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise SystemExit("engine did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+def engine_start() -> processes.EngineProcess:
+    """A fresh engine process of the bench's own, logging warnings only (ENGINE_CONCURRENCY etc. pass through)."""
+    return processes.engine_start("bench-engine", ENGINE_LOG_LEVEL="warning")
 
 
 def measure(client: EngineClient, text: str, voice: str) -> tuple[float, float, float, bool]:
@@ -105,7 +70,7 @@ def main() -> None:
     p.add_argument("--no-cold", action="store_true", help="skip the fresh-process measurements")
     args = p.parse_args()
 
-    own = None if args.url else Engine()
+    own = None if args.url else engine_start()
     url = args.url or own.url
     client = EngineClient(url, timeout=300)
     voices = [v["name"] for v in client.voices()]
@@ -116,7 +81,7 @@ def main() -> None:
                 cold = None
                 if not args.no_cold:
                     if own is not None:
-                        fresh = Engine()
+                        fresh = engine_start()
                         with EngineClient(fresh.url, timeout=300) as fc:
                             cold = measure(fc, text, voice)
                         fresh.stop()

@@ -1,7 +1,7 @@
 """Load: N simulated users generating speech for M minutes, then the books are checked.
 
-    .venv/bin/python bench/load.py --start --users 8 --minutes 3
-    DATABASE_URL=postgres://... .venv/bin/python bench/load.py --url http://127.0.0.1:8000 --users 8 --minutes 3
+    .venv/bin/python -m bench.load --start --users 8 --minutes 3
+    DATABASE_URL=postgres://... .venv/bin/python -m bench.load --url http://127.0.0.1:8000 --users 8 --minutes 3
 
 With --start it starts its own stack as the tests do (the engine, a Celery worker and uvicorn) on a
 fresh PostgreSQL database and Redis keys of its own, and drops the database at the end. With --url
@@ -35,12 +35,10 @@ import uuid
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import httpx
 
-import httpx  # noqa: E402
+from harness.processes import engine_command, free_port, running_process, stack_env, web_command, worker_command
 
 TEXTS = [
     "Hello there.",
@@ -73,8 +71,6 @@ class Stats:
 def _start_stack(stack: ExitStack, run: str) -> str:
     """A database, queue and keys of this run's own; the engine, a worker and the web. Returns the URL."""
     import psycopg
-
-    from tests.processes import engine_command, free_port, running_process, stack_env, web_command, worker_command
 
     admin_url = os.environ.get("LOAD_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     name = f"outeai_load_{run}"

@@ -1,8 +1,8 @@
 """Benchmark the hosted stack against the engine it wraps (issue 8): what web + queue + relay add.
 
-    .venv/bin/python bench/stack.py --start              # own engine, worker, web, database (~10 min)
-    .venv/bin/python bench/stack.py --start --quick      # a smoke run (~3 min)
-    .venv/bin/python bench/stack.py --url http://127.0.0.1:8000 --engine-url http://127.0.0.1:8001 \\
+    .venv/bin/python -m bench.stack --start              # own engine, worker, web, database (~10 min)
+    .venv/bin/python -m bench.stack --start --quick      # a smoke run (~3 min)
+    .venv/bin/python -m bench.stack --url http://127.0.0.1:8000 --engine-url http://127.0.0.1:8001 \\
         --token oute_...                                 # a running stack (see bench/stack_setup.py)
 
 It prints the machine, then one table, engine direct and through the stack side by side:
@@ -32,7 +32,6 @@ import os
 import platform
 import resource
 import statistics
-import sys
 import threading
 import time
 from collections import Counter
@@ -40,15 +39,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import httpx
 
-import httpx  # noqa: E402
-
-from bench.stack_setup import OwnStack, RunningStack, StackUnderTest  # noqa: E402
-from billing.pricing import speech_seconds_max  # noqa: E402
-from engine.protocol import AUDIO, BYTES_PER_SECOND, DONE, ERROR, FrameDecoder  # noqa: E402
-from voices.builtin import BUILTIN_VOICE_NAMESPACE  # noqa: E402
+from bench.stack_setup import OwnStack, RunningStack, StackUnderTest
+from billing.pricing import speech_seconds_max
+from engine.protocol import AUDIO, BYTES_PER_SECOND, DONE, ERROR, FrameDecoder
+from harness.processes import ROOT
+from voices.builtin import BUILTIN_VOICE_NAMESPACE
 
 WAV_HEADER = 44
 MODEL = "outetts_1_pro"

@@ -1,6 +1,6 @@
 """The stack `bench/stack.py` measures: started here (`--start`) or found running (`--url`).
 
-`--start` does what the test suite does (tests/processes.py, config/settings/test.py): the CPU
+`--start` does what the test suite does (harness/processes.py, config/settings/test.py): the CPU
 engine, a Celery worker and uvicorn as real processes, PostgreSQL and Redis of the machine, with
 a database, a queue, Redis keys and Channels prefix of this run's own, all removed at the end.
 """
@@ -10,16 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from harness.processes import engine_command, free_port, running_process, stack_env, web_command, worker_command
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -115,8 +112,6 @@ class OwnStack:
 
         voices_sync_builtin()
 
-        from tests.processes import engine_command, free_port, stack_env, web_command, worker_command
-
         env = stack_env()
         engine_port, web_port = free_port(), free_port()
         engine_url, web_url = f"http://127.0.0.1:{engine_port}", f"http://127.0.0.1:{web_port}"
@@ -146,11 +141,8 @@ class OwnStack:
         return stack
 
     def _run(self, name: str, command: list[str], **options) -> None:
-        from tests.processes import running_process
-
         started = self._exit.enter_context(running_process(name, command, **options))
-        # tests.processes yields the log's path, or the process with its log's path as .log_path.
-        self.logs[name] = Path(getattr(started, "log_path", started))
+        self.logs[name] = started.log_path
 
     def __exit__(self, *exc) -> None:
         self._exit.close()

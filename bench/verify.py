@@ -1,7 +1,7 @@
 """Verified takes (engine/verify.py): how good takes score, and what checking costs in time.
 
-    .venv/bin/python bench/verify.py --calibrate    # the word error of normal chunks, per voice
-    .venv/bin/python bench/verify.py                # a take's time with and without verify
+    .venv/bin/python -m bench.verify --calibrate    # the word error of normal chunks, per voice
+    .venv/bin/python -m bench.verify                # a take's time with and without verify
 
 In-process, on the backends that speak each voice (engine/backends.py), with ENGINE_THREADS threads
 (default 2), through the engine's own chunk step (``EngineService._take``, what ``/synthesize``
@@ -24,21 +24,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from bench.engine import LONG  # noqa: E402
-from bench.voices import HELD_OUT  # noqa: E402
-from engine import verify  # noqa: E402
-from engine.app import EngineService, Settings, Synthesis  # noqa: E402
-from engine.protocol import SAMPLE_RATE  # noqa: E402
+from bench.engine import LONG
+from bench.voices import HELD_OUT
+from engine import verify
+from engine.app import EngineService, Settings, Synthesis
+from engine.protocol import SAMPLE_RATE
 
 VOICES = ("EN-MALE-1-NEUTRAL", "EN-FEMALE-1-NEUTRAL")
 

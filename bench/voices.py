@@ -1,10 +1,10 @@
 """The voices as a listener would judge them: intelligibility, naturalness, pitch, speed; clones too.
 
-    .venv/bin/python bench/voices.py                     # every built-in voice
-    .venv/bin/python bench/voices.py --candidates        # also the Kokoro recipes tried for them
-    .venv/bin/python bench/voices.py --voices EN-MALE-1-NEUTRAL,tebukuro0.7+kumo0.3-0.9  # a subset
-    .venv/bin/python bench/voices.py --japanese          # the Kokoro voices reading JA_HELD_OUT
-    .venv/bin/python bench/voices.py --clones            # then clones of SLT, KAL and KED (bench/clone_similarity.py)
+    .venv/bin/python -m bench.voices                     # every built-in voice
+    .venv/bin/python -m bench.voices --candidates        # also the Kokoro recipes tried for them
+    .venv/bin/python -m bench.voices --voices EN-MALE-1-NEUTRAL,tebukuro0.7+kumo0.3-0.9  # a subset
+    .venv/bin/python -m bench.voices --japanese          # the Kokoro voices reading JA_HELD_OUT
+    .venv/bin/python -m bench.voices --clones            # then clones of SLT, KAL and KED (bench/clone_similarity.py)
 
 For every voice it speaks HELD_OUT (sentences no voice was chosen on) in-process, on the backend
 that speaks it (engine/backends.py), with ENGINE_THREADS threads (default 2), and prints:
@@ -31,22 +31,16 @@ here, so it prints median F0, seconds per mora (of OpenJTalk's reading) and RTF.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from engine.kokoro_engine import KokoroEngine, KokoroVoice  # noqa: E402
-from engine.piper_engine import PiperEngine, to_pcm16  # noqa: E402
-from tests.audio_checks import japanese_morae, median_f0, pcm_to_wav, transcribe, word_error_rate  # noqa: E402
-from voices import measure  # noqa: E402
+from engine.kokoro_engine import KokoroEngine, KokoroVoice
+from engine.piper_engine import PiperEngine, to_pcm16
+from tests.audio_checks import japanese_morae, median_f0, pcm_to_wav, transcribe, word_error_rate
+from voices import measure
 
 JOE = "EN-MALE-1-NEUTRAL"
 WER_MARGIN, MOS_MARGIN, FEMALE_F0_MIN = 0.03, 0.2, 165.0
@@ -203,13 +197,13 @@ def targets(voice, m: dict, joe: dict) -> str:
 
 def clones(fit_budgets: str) -> None:
     """bench/clone_similarity.py's clone measurements, on an engine of their own."""
-    spec = importlib.util.spec_from_file_location("clone_similarity", ROOT / "bench" / "clone_similarity.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    from bench import clone_similarity  # Resemblyzer and the fitter load only for --clones
+    from bench.engine import engine_start
+
     print()
-    engine = bench._bench_engine()()
+    engine = engine_start()
     try:
-        bench.run(engine.url, ["slt", "kal", "ked"], [float(b) for b in fit_budgets.split(",") if b.strip()])
+        clone_similarity.run(engine.url, ["slt", "kal", "ked"], [float(b) for b in fit_budgets.split(",") if b.strip()])
     finally:
         engine.stop()
 

@@ -1,4 +1,5 @@
-"""Starting the stack's real processes (engine, worker, web) for tests and benchmarks."""
+"""Starting the stack's real processes (engine, worker, web) for tests and benchmarks: the one
+`free_port`, `running_process` and the commands the Procfile runs."""
 
 import os
 import socket
@@ -8,8 +9,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -18,9 +20,17 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LoggedProcess(subprocess.Popen[bytes]):
+    """A process whose output goes to a file (`.log_path`)."""
+
+    log_path: Path
 
 
 def _tail(path: Path, lines: int = 60) -> str:
@@ -36,13 +46,13 @@ def running_process(
     ready_url: str | None = None,
     ready_log: str | None = None,
     timeout: float = 60.0,
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[LoggedProcess]:
     """Runs a command until the block ends; waits until `ready_url` answers 200 or `ready_log` shows in
     its output. Yields the process (its log's path as `.log_path`), whose log is printed if it dies
     or never gets ready."""
     log_path = Path(tempfile.mkstemp(prefix=f"outeai-{name}-", suffix=".log")[1])
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = LoggedProcess(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     process.log_path = log_path
     try:
         deadline = time.monotonic() + timeout
@@ -134,9 +144,11 @@ def web_command(port: int) -> list[str]:
 class RestartableProcess:
     """A process the tests may stop and start again on the same address (fault tests)."""
 
+    process: LoggedProcess
+
     def __init__(self, name: str, command: list[str], *, env: dict[str, str], ready_url: str) -> None:
         self.name, self.command, self.env, self.ready_url = name, command, env, ready_url
-        self._context = None
+        self._context: AbstractContextManager[LoggedProcess] | None = None
 
     def start(self) -> None:
         self._context = running_process(self.name, self.command, env=self.env, ready_url=self.ready_url)
@@ -154,15 +166,30 @@ class RestartableProcess:
             self.stop()
 
 
-@contextmanager
-def engine_running(name: str) -> Iterator[RestartableProcess]:
-    """A real engine on a free port of its own (`.url`), which a test may stop and start again there;
-    stopped after the block."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    engine = RestartableProcess(name, engine_command(port), env=stack_env(), ready_url=f"{url}/health")
-    engine.url = url
+class EngineProcess(RestartableProcess):
+    """A real engine on a free port of its own (`.url`), with `env` added to the tests' environment."""
+
+    def __init__(self, name: str, **env: str) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        super().__init__(name, engine_command(port), env=stack_env(**env), ready_url=f"{self.url}/health")
+
+    def health(self) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.get(f"{self.url}/health", timeout=5.0).json()
+        return answer
+
+
+def engine_start(name: str, **env: str) -> EngineProcess:
+    """An engine started and answering /health; the caller stops it (`.stop()`)."""
+    engine = EngineProcess(name, **env)
     engine.start()
+    return engine
+
+
+@contextmanager
+def engine_running(name: str, **env: str) -> Iterator[EngineProcess]:
+    """A real engine (`.url`), which a test may stop and start again on its port; stopped after the block."""
+    engine = engine_start(name, **env)
     try:
         yield engine
     finally:

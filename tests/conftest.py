@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 
-from tests.processes import (
+from harness.processes import (
     RestartableProcess,
     engine_running,
     fitter_command,

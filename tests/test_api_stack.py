@@ -140,8 +140,8 @@ def test_legacy_tts_streams_progress_then_base64_flac(api, builtin_voices, web_u
 
 def test_first_request_on_a_cold_engine_says_it_is_warming_up(transactional_db, user, builtin_voices, worker):
     """A fresh engine process, loaded lazily: the legacy stream reports "Warming up TTS model"."""
+    from harness.processes import engine_command, free_port, running_process
     from tests.conftest import _stack_env, private_stack
-    from tests.processes import engine_command, free_port, running_process
 
     engine_port = free_port()
     engine_url = f"http://127.0.0.1:{engine_port}"

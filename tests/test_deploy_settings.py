@@ -20,9 +20,9 @@ from django.test import Client
 
 from accounts.models import ApiToken, User
 from accounts.services import team_create, token_create, token_revoke
+from harness.processes import ROOT, free_port, running_process, stack_env, web_command
 from studio.services import session_create
 from tests.conftest import cache_clear_this_run
-from tests.processes import ROOT, free_port, running_process, stack_env, web_command
 from tests.test_isolation import url_routes
 
 PRODUCTION_ENV = {

@@ -18,14 +18,10 @@ from accounts.services import token_create
 from billing.models import LedgerEntry
 from billing.pricing import speech_cost
 from billing.selectors import ledger_sum, wallet_for
+from harness.processes import engine_start, free_port
 from studio.models import Generation
 from tests.audio_checks import transcribe, wav_info, word_error_rate
 from tests.conftest import _stack_env, private_stack
-from tests.processes import (
-    RestartableProcess,
-    engine_command,
-    free_port,
-)
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.stack
@@ -104,10 +100,8 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_goes_on(transactional_d
 def test_an_engine_dying_mid_stream_cuts_the_stream_off_and_only_delivered_audio_is_charged(
     transactional_db, user, builtin_voices
 ):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    engine = RestartableProcess("fault-engine", engine_command(port), env=_stack_env(url), ready_url=f"{url}/health")
-    engine.start()
+    engine = engine_start("fault-engine")
+    url = engine.url
     _, secret = token_create(user=user, name="faults")
     try:
         with private_stack(url) as (web_url, _):
@@ -257,7 +251,7 @@ def private_postgres():
 
 @pytest.mark.skipif(not shutil.which("runuser") or not shutil.os.path.exists(PG_BIN), reason="needs PostgreSQL 15")
 def test_the_database_briefly_away_gives_clean_errors_then_recovers(engine_url):
-    from tests.processes import BIN, ROOT
+    from harness.processes import BIN, ROOT
 
     with private_postgres() as (database_url, stop_database, start_database):
         env = _stack_env(engine_url) | {"DATABASE_URL": database_url}

@@ -6,10 +6,10 @@ import pytest
 from django.core.files.base import ContentFile
 
 from core.audio import wav_from_pcm
+from harness.processes import engine_start
 from studio.models import Generation
 from studio.services import generation_create, generation_run, session_create
 from tests.audio_checks import base_f0, median_f0, transcribe, word_error_rate
-from tests.processes import RestartableProcess, engine_command, free_port, stack_env
 from voices.models import Voice
 from voices.services import voice_preview_make, voices_sync_builtin
 
@@ -19,19 +19,7 @@ SENTENCE = "We will meet at the station at noon and take the train to the city."
 @pytest.fixture
 def split_engines():
     """One engine with Piper only (Joe, clones), one with Kokoro only (the other built-ins)."""
-    started = {}
-    for backends in ("piper", "kokoro"):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        engine = RestartableProcess(
-            f"engine-{backends}",
-            engine_command(port),
-            env=stack_env(ENGINE_BACKENDS=backends),
-            ready_url=f"{url}/health",
-        )
-        engine.url = url
-        engine.start()
-        started[backends] = engine
+    started = {kind: engine_start(f"engine-{kind}", ENGINE_BACKENDS=kind) for kind in ("piper", "kokoro")}
     yield started
     for engine in started.values():
         engine.stop()

@@ -5,14 +5,10 @@ import pytest
 
 from accounts.services import token_create
 from billing.selectors import ledger_sum, wallet_for
+from harness.processes import engine_start
 from studio.models import Generation
 from tests.audio_checks import transcribe, wav_info, word_error_rate
-from tests.conftest import _stack_env, private_stack
-from tests.processes import (
-    RestartableProcess,
-    engine_command,
-    free_port,
-)
+from tests.conftest import private_stack
 
 pytestmark = pytest.mark.stack
 
@@ -30,14 +26,7 @@ TEXT = " ".join(SENTENCES * 5)
 @pytest.fixture
 def two_engine_stack(transactional_db, django_db_setup):
     """Two engines, two workers that know both, and a web process, on a queue of their own."""
-    engines = []
-    for name in ("engine-a", "engine-b"):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        engine = RestartableProcess(name, engine_command(port), env=_stack_env(url), ready_url=f"{url}/health")
-        engine.url = url
-        engine.start()
-        engines.append(engine)
+    engines = [engine_start(name) for name in ("engine-a", "engine-b")]
     urls = ",".join(e.url for e in engines)
     try:
         with private_stack(engines[0].url, workers=2, extra_env={"ENGINE_URLS": urls}) as (web_url, workers):

@@ -25,10 +25,10 @@ from outeai.api import v1 as legacy
 from accounts.services import token_create
 from api.v1 import API_VERSION
 from billing.services import credits_admin_change
+from harness.processes import free_port, running_process, web_command
 from studio.models import Generation
 from tests.audio_checks import rms_dbfs, wav_info
 from tests.conftest import _stack_env
-from tests.processes import free_port, running_process, web_command
 
 pytestmark = pytest.mark.stack
 

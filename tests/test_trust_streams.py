@@ -33,9 +33,9 @@ from billing.models import Hold, LedgerEntry
 from billing.pricing import speech_cost
 from billing.selectors import ledger_sum, wallet_for
 from core.engines import HEALTH_TIMEOUT_SECONDS
+from harness.processes import ROOT, RestartableProcess, engine_running, free_port, stack_env
 from studio.models import Generation
 from tests.conftest import private_stack
-from tests.processes import ROOT, RestartableProcess, engine_running, free_port, stack_env
 
 pytestmark = pytest.mark.stack
 

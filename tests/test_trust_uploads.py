@@ -364,7 +364,7 @@ def test_an_engine_that_never_answers_gives_502_within_the_deadline(db, user, se
 
 
 def test_an_engine_that_is_down_gives_502(db, user, settings):
-    from tests.processes import free_port
+    from harness.processes import free_port
 
     settings.ENGINE_URLS = [f"http://127.0.0.1:{free_port()}"]
     _, secret = token_create(user=user, name="down")

@@ -4,7 +4,7 @@ import os
 import tempfile
 from pathlib import Path
 
-# The processes of a test stack (tests/processes.py `stack_env`) are given their services
+# The processes of a test stack (harness/processes.py `stack_env`) are given their services
 # explicitly and keep them. pytest's own process never takes a service from the developer's shell:
 # `make run`'s ENGINE_URL, a DATABASE_URL or REDIS_URL exported for the developer's own stack, a
 # CELERY_QUEUE its workers read. The machine's services for the tests are OUTEAI_TEST_DATABASE_URL

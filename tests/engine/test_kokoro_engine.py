@@ -15,8 +15,8 @@ from engine.client import Audio, Done, EngineClient, Progress
 from engine.kokoro_engine import KokoroEngine, to_kokoro_phonemes
 from engine.pool import EnginePool, NoEngineAvailable
 from engine.protocol import SAMPLE_RATE
+from harness.processes import ROOT
 from tests.audio_checks import base_f0, median_f0, pcm_to_wav, transcribe, wav_info, word_error_rate
-from tests.engine.conftest import ROOT
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(600)]

@@ -3,21 +3,14 @@
 import pytest
 
 from engine.pool import EnginePool, NoEngineAvailable
-from tests.processes import RestartableProcess, engine_command, free_port, stack_env
+from harness.processes import engine_start
 
 pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
 def engines():
-    started = []
-    for name in ("pool-a", "pool-b"):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        engine = RestartableProcess(name, engine_command(port), env=stack_env(), ready_url=f"{url}/health")
-        engine.url = url
-        engine.start()
-        started.append(engine)
+    started = [engine_start(name) for name in ("pool-a", "pool-b")]
     yield started
     for engine in started:
         engine.stop()

@@ -1,0 +1,1 @@
+"""The benchmarks, run from the project's root as modules: `.venv/bin/python -m bench.stack --start`."""
