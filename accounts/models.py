@@ -1,4 +1,5 @@
 import uuid
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -29,13 +30,14 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """An account, identified by its email address (there is no username)."""
 
-    username = None
+    username = None  # type: ignore[assignment]  # Django drops an inherited field set to None; the stubs type it str
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # An email-only manager (create_user takes no username) cannot be the stubs' username UserManager.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email

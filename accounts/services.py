@@ -108,10 +108,10 @@ class TeamRefused(Exception):
 
 @transaction.atomic
 def team_create(*, owner: User, name: str) -> Team:
-    name = name_clean(name, max_length=80)
-    if not name:
+    cleaned = name_clean(name, max_length=80)
+    if not cleaned:
         raise TeamRefused("A team's name is 1 to 80 characters.")
-    team = Team.objects.create(name=name)
+    team = Team.objects.create(name=cleaned)
     Membership.objects.create(team=team, user=owner, role=Membership.Role.OWNER)
     return team
 

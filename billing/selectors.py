@@ -1,3 +1,5 @@
+"""What billing reads; it knows an account as Django's base user and finds its rows by user_id."""
+
 from datetime import date, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser as User
@@ -12,7 +14,7 @@ from billing.pricing import credits_format
 
 def wallet_for(user: User) -> Wallet:
     """The user's wallet as it is; an account that never had one has an empty one."""
-    return wallet_for_id(user.id)
+    return wallet_for_id(user.pk)
 
 
 def wallet_for_id(user_id: int) -> Wallet:
@@ -20,11 +22,12 @@ def wallet_for_id(user_id: int) -> Wallet:
 
 
 def ledger_for(user: User) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(user=user).select_related("actor", "generation").order_by("-created_at", "-id")
+    entries = LedgerEntry.objects.filter(user_id=user.pk).select_related("actor", "generation")
+    return entries.order_by("-created_at", "-id")
 
 
 def ledger_sum(user: User) -> int:
-    return LedgerEntry.objects.filter(user=user).aggregate(total=Sum("amount"))["total"] or 0
+    return LedgerEntry.objects.filter(user_id=user.pk).aggregate(total=Sum("amount"))["total"] or 0
 
 
 def spending_by_day(user: User, *, days: int = 30) -> list[tuple[date, int]]:
@@ -33,7 +36,7 @@ def spending_by_day(user: User, *, days: int = 30) -> list[tuple[date, int]]:
     today = timezone.now().date()
     start = today - timedelta(days=days - 1)
     spent = dict(
-        LedgerEntry.objects.filter(user=user, amount__lt=0, created_at__date__gte=start)
+        LedgerEntry.objects.filter(user_id=user.pk, amount__lt=0, created_at__date__gte=start)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(total=Sum("amount"))

@@ -1,6 +1,9 @@
 """Every change of an account's credits. Each goes through a locked wallet row and writes a ledger
 entry with the balance after it, so the balance always equals the sum of the ledger and, with the
-database's own checks, never goes below zero however many requests run at once."""
+database's own checks, never goes below zero however many requests run at once.
+
+billing imports no accounts: it knows an account as Django's base user and finds its rows by
+user_id (user.pk)."""
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser as User
@@ -30,14 +33,14 @@ BALANCE_MAX = 10**18
 
 
 def wallet_get_or_create(user: User) -> Wallet:
-    return Wallet.objects.get_or_create(user=user)[0]
+    return Wallet.objects.get_or_create(user_id=user.pk)[0]
 
 
 def wallet_lock(user: User) -> Wallet:
     """The user's wallet with its row locked until the transaction ends: what else the account
     does under the same lock (a charge, a clone) waits, so a count taken under it stays true."""
     wallet_get_or_create(user)
-    return Wallet.objects.select_for_update().get(user=user)
+    return Wallet.objects.select_for_update().get(user_id=user.pk)
 
 
 @transaction.atomic
@@ -61,12 +64,12 @@ def credits_change(
     wallet.balance += amount
     wallet.save(update_fields=["balance", "updated_at"])
     return LedgerEntry.objects.create(
-        user=user,
+        user_id=user.pk,
         amount=amount,
         balance_after=wallet.balance,
         kind=kind,
         reason=reason[:300],
-        actor=actor,
+        actor_id=actor.pk if actor is not None else None,
         generation=generation,
         voice=voice,
     )
@@ -80,7 +83,7 @@ def credits_signup_grant(user: User) -> LedgerEntry | None:
     if amount <= 0:
         return None
     wallet_lock(user)
-    if LedgerEntry.objects.filter(user=user, kind=LedgerEntry.Kind.SIGNUP_GRANT).exists():
+    if LedgerEntry.objects.filter(user_id=user.pk, kind=LedgerEntry.Kind.SIGNUP_GRANT).exists():
         return None
     return credits_change(user=user, amount=amount, kind=LedgerEntry.Kind.SIGNUP_GRANT, reason="Welcome credits")
 
@@ -100,13 +103,13 @@ def hold_place(*, user: User, generation, amount: int) -> Hold:
     two requests at once can never both take the last credits. Call it inside the transaction that
     creates the generation."""
     wallet_get_or_create(user)
-    reserved = Wallet.objects.filter(user=user, balance__gte=F("held") + amount).update(
+    reserved = Wallet.objects.filter(user_id=user.pk, balance__gte=F("held") + amount).update(
         held=F("held") + amount, updated_at=timezone.now()
     )
     if not reserved:
-        wallet = Wallet.objects.get(user=user)
+        wallet = Wallet.objects.get(user_id=user.pk)
         raise InsufficientCredits(amount, wallet.available)
-    return Hold.objects.create(user=user, generation=generation, amount=amount)
+    return Hold.objects.create(user_id=user.pk, generation=generation, amount=amount)
 
 
 @transaction.atomic
@@ -115,7 +118,7 @@ def hold_settle(*, generation, cost: int) -> int:
     twice changes nothing. Returns what was charged."""
     hold = Hold.objects.select_for_update().filter(generation=generation).first()
     if hold is None or hold.settled_at is not None:
-        return hold.charged if hold else 0
+        return (hold.charged or 0) if hold else 0
     charge = max(0, min(cost, hold.amount))
     # The hold's wallet exists: hold_place made it.
     wallet = Wallet.objects.select_for_update().get(user_id=hold.user_id)

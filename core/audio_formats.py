@@ -73,7 +73,7 @@ class StreamEncoder:
         self.format = audio_format
         self._started = False
         self._samples = 0
-        if audio_format.container is None:
+        if audio_format.container is None or audio_format.codec is None:
             return
         import av
 
@@ -82,6 +82,8 @@ class StreamEncoder:
             self._sink, mode="w", format=audio_format.container, options=dict(audio_format.options)
         )
         stream = self._container.add_stream(audio_format.codec, rate=SAMPLE_RATE, layout="mono")
+        if not isinstance(stream, av.AudioStream):
+            raise TypeError(f"{audio_format.codec} is not an audio codec")
         if audio_format.bit_rate:
             stream.bit_rate = audio_format.bit_rate
         self._stream = stream

@@ -7,6 +7,7 @@ from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 
 # At most 18 digits: larger numbers mean nothing for a file and would only cost time to read.
@@ -22,9 +23,10 @@ _BYTE_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 def ranged_file_response(
     request: HttpRequest, file: FieldFile, *, content_type: str, download_name: str | None = None
-) -> HttpResponse:
+) -> HttpResponseBase:
     size = file.size
     match = _BYTE_RANGE.match(request.headers.get("Range", "").strip())
+    response: HttpResponseBase
     if match and (match[1] or match[2]):
         if match[1]:
             start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
@@ -51,7 +53,7 @@ def ranged_file_response(
 def stored_files_delete_on_commit(*files: FieldFile) -> None:
     """Removes the files once the transaction that deleted their row commits (never before, so no
     row that stays names a missing file; a rolled-back delete keeps them)."""
-    stored = [(file.storage, file.name) for file in files if file]
+    stored = [(file.storage, file.name) for file in files if file.name]
 
     def delete() -> None:
         for storage, name in stored:

@@ -4,17 +4,18 @@ from django.http import HttpRequest
 from studio.models import Generation, Session
 from studio.services import generation_delete, session_delete
 
+_INLINE_COLUMNS = ("created_at", "voice_name", "text", "status", "seconds")
+
 
 class GenerationInline(admin.TabularInline):
     model = Generation
-    fields = ["created_at", "voice_name", "text", "status", "seconds"]
-    readonly_fields = fields
+    fields = readonly_fields = _INLINE_COLUMNS
     extra = 0
     can_delete = False
     show_change_link = True
 
 
-class _DeletesThroughServices:
+class _DeletesThroughServices(admin.ModelAdmin):
     """Deletes as the Studio does (audio with the rows, holds settled), and never what is under way:
     its credits are held until it ends. Such rows are listed as protected, so the admin's
     confirmation page refuses them with a reason."""
@@ -45,7 +46,7 @@ class _DeletesThroughServices:
 
 
 @admin.register(Session)
-class SessionAdmin(_DeletesThroughServices, admin.ModelAdmin):
+class SessionAdmin(_DeletesThroughServices):
     list_display = ["title", "owner", "created_at", "updated_at", "deleted_at"]
     list_filter = [("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["title", "owner__email"]
@@ -60,7 +61,7 @@ class SessionAdmin(_DeletesThroughServices, admin.ModelAdmin):
 
 
 @admin.register(Generation)
-class GenerationAdmin(_DeletesThroughServices, admin.ModelAdmin):
+class GenerationAdmin(_DeletesThroughServices):
     list_display = ["created_at", "user", "voice_name", "status", "seconds", "short_text", "deleted_at"]
     list_filter = ["status", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["text", "user__email", "voice_name"]

@@ -2,6 +2,7 @@ import asyncio
 import logging
 import uuid
 from importlib import import_module
+from typing import Generic, TypeVar
 
 import redis
 from asgiref.sync import sync_to_async
@@ -24,6 +25,9 @@ from studio.models import Session
 from studio.selectors import SessionAccess, generation_actions, session_access
 
 logger = logging.getLogger(__name__)
+
+# What a socket's access is: a session's role (SessionConsumer), or the account itself.
+Access = TypeVar("Access")
 
 # Close codes the page explains (static/studio/studio.js); it reconnects after any other.
 # Refused at connect, or the session was deleted: "This session is no longer available."
@@ -73,7 +77,7 @@ _lease_take = sync_to_async(websocket_lease_take, thread_sensitive=False)
 _lease_release = sync_to_async(websocket_lease_release, thread_sensitive=False)
 
 
-class AccountSocket(AsyncJsonWebsocketConsumer):
+class AccountSocket(AsyncJsonWebsocketConsumer, Generic[Access]):
     """A Studio socket of a signed-in account, open as long as its user may: it hears its account's
     group (balance, clone fits) and the groups a subclass adds, and counts against the account's
     WEBSOCKETS_PER_USER_MAX.
@@ -84,11 +88,11 @@ class AccountSocket(AsyncJsonWebsocketConsumer):
 
     groups_joined: tuple[str, ...] = ()
     # Set while the socket may hear its groups; None before accepting and once it ended.
-    access: object | None = None
+    access: Access | None = None
     leased = False
     lease_renewal: asyncio.Task | None = None
 
-    def access_read(self) -> object | None:
+    def access_read(self) -> Access | None:
         """The socket's access read afresh (in a thread: it reads the database); None: none."""
         raise NotImplementedError
 
@@ -189,7 +193,7 @@ class AccountSocket(AsyncJsonWebsocketConsumer):
             await self.send_json(event)
 
 
-class SessionConsumer(AccountSocket):
+class SessionConsumer(AccountSocket[SessionAccess]):
     """Live updates of one Studio session, for those who may see it, as long as they may."""
 
     async def connect(self) -> None:
@@ -218,7 +222,7 @@ class SessionConsumer(AccountSocket):
             await self.send_json(event)
 
 
-class VoicesConsumer(AccountSocket):
+class VoicesConsumer(AccountSocket[User]):
     """The clone page's live updates: its account's group only (how its clones' fits go)."""
 
     async def connect(self) -> None:

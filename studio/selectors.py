@@ -84,12 +84,12 @@ def generations_page(
     FEED_PAGE_SIZE (before a generation's id, to page back), or all since one (to catch up)."""
     generations = generations_for_session(session)
     if since:
-        anchor = generations.filter(id=_uuid_or_none(since)).first()
+        anchor = _generation_among(generations, since)
         if anchor is not None:
             window = list(generations.filter(created_at__gte=anchor.created_at))
             return window, generations.filter(created_at__lt=anchor.created_at).exists()
     if before:
-        anchor = generations.filter(id=_uuid_or_none(before)).first()
+        anchor = _generation_among(generations, before)
         if anchor is not None:
             generations = generations.filter(created_at__lt=anchor.created_at)
     newest = list(generations.order_by("-created_at")[: FEED_PAGE_SIZE + 1])
@@ -101,6 +101,12 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
+
+
+def _generation_among(generations: QuerySet[Generation], generation_id: str) -> Generation | None:
+    """The generation of that id among these; None for an id that is not a UUID."""
+    parsed = _uuid_or_none(generation_id)
+    return generations.filter(id=parsed).first() if parsed is not None else None
 
 
 def generation_get_for_user(user: User, generation_id: uuid.UUID | str) -> Generation | None:

@@ -50,12 +50,13 @@ def clones_count(user: User) -> int:
 def voice_languages(voice: Voice) -> tuple[str, ...]:
     """The languages (primary tags) the voice may read: those of the engine backend that speaks
     it, a built-in's from the catalogue, a clone's from its profile's kind."""
+    backend: str | None
     if voice.is_clone:
         backend = profile_backend(voice.profile or {})
     else:
         builtin = BUILTIN_BY_NAME.get(voice.engine_voice or voice.speaker_name)
         backend = builtin.backend if builtin else None
-    return BACKEND_LANGUAGES.get(backend, ())
+    return BACKEND_LANGUAGES.get(backend, ()) if backend else ()
 
 
 def voices_by_language(user: User) -> list[tuple[str, list[Voice]]]:

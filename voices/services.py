@@ -287,7 +287,8 @@ def _fit_event_on_commit(voice: Voice) -> None:
     """The fit's state, to the owner's open pages only (their account's group)."""
     event = {"type": "voice.fit", "voice": voice_fit_state(voice)}
     owner_id = voice.owner_id
-    transaction.on_commit(lambda: user_broadcast(owner_id, event))
+    if owner_id is not None:  # a clone's; built-in voices have no owner and no fit
+        transaction.on_commit(lambda: user_broadcast(owner_id, event))
 
 
 class _FitWatch:
@@ -370,7 +371,7 @@ def voice_fit(*, voice_id: str) -> str:
         result = profile_fit(
             reference=reference,
             sample_rate=rate,
-            start=voice.profile,
+            start=voice.profile or {},  # none: refused as any profile that is not Kokoro's
             speak=watch.speak,
             progress=watch.progress,
             budget_seconds=settings.VOICE_FIT_SECONDS,
@@ -407,24 +408,24 @@ def _fit_end(
 ) -> str:
     """Ends a fit that is still on (not deleted, not swept meanwhile): the new profile if it won,
     the reference deleted, the owner told; an improved clone's preview is recorded again."""
-    voice = Voice.objects.select_for_update().filter(id=voice.id, fit_status__in=from_statuses).first()
-    if voice is None:
+    locked = Voice.objects.select_for_update().filter(id=voice.id, fit_status__in=from_statuses).first()
+    if locked is None:
         return "stopped"
-    old_preview, old_reference = voice.preview, voice.reference
-    voice.fit_status, voice.fit_progress, voice.fit_finished_at = status, 1.0, timezone.now()
-    voice.fit_scores, voice.fit_heartbeat_at = scores, None
+    old_preview, old_reference = locked.preview, locked.reference
+    locked.fit_status, locked.fit_progress, locked.fit_finished_at = status, 1.0, timezone.now()
+    locked.fit_scores, locked.fit_heartbeat_at = scores, None
     fields = ["fit_status", "fit_progress", "fit_finished_at", "fit_scores", "fit_heartbeat_at"]
     if not settings.VOICE_CLONE_KEEP_REFERENCE:
-        voice.reference = ""
+        locked.reference = ""
         fields.append("reference")
         stored_files_delete_on_commit(old_reference)
     if profile is not None:
-        voice.profile, voice.preview = profile, ""
+        locked.profile, locked.preview = profile, ""
         fields += ["profile", "preview"]
         stored_files_delete_on_commit(old_preview)
-        transaction.on_commit(lambda: voice_preview_request(voice, again=True))
-    voice.save(update_fields=fields)
-    _fit_event_on_commit(voice)
+        transaction.on_commit(lambda: voice_preview_request(locked, again=True))
+    locked.save(update_fields=fields)
+    _fit_event_on_commit(locked)
     return status
 
 

@@ -4,6 +4,7 @@ Defaults suit a developer's machine; production.py tightens what a public deploy
 """
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -153,7 +154,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Generated audio is private: it lives in its own storage, outside any public URL, and is served
 # only through a view that checks access. Any Django storage backend can take its place.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "audio": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
