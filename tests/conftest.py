@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from harness.processes import (
+    LoggedProcess,
     RestartableProcess,
     engine_running,
     fitter_command,
@@ -43,6 +44,19 @@ def _release_test_database(django_db_setup, django_db_blocker) -> Iterator[None]
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+@pytest.fixture(autouse=True)
+def _processes_only_when_marked(request, monkeypatch) -> None:
+    """A test that starts a process of the stack says so (`stack` or `engine`), so that `make
+    test-fast` (-m "not stack and not browser and not engine") never starts one."""
+    if request.node.get_closest_marker("stack") or request.node.get_closest_marker("engine"):
+        return
+
+    def refuse(*args, **kwargs):
+        pytest.fail(f"{request.node.nodeid} starts a process of the stack: mark it stack or engine")
+
+    monkeypatch.setattr(LoggedProcess, "__init__", refuse)
 
 
 @pytest.fixture(autouse=True)
