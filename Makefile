@@ -49,7 +49,7 @@ test: setup-test checks
 
 ## The checks and the unit tests only: no engine, worker, web or browser is started.
 test-fast: setup-test-fast checks
-	$(BIN)/python -m pytest -m "not stack and not browser and not engine" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not stack and not browser and not engine" -n auto $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check .

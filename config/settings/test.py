@@ -27,6 +27,9 @@ os.environ.setdefault("DATABASE_POOL", "false")
 # Each run keeps to its own database, queue and Redis keys, so two runs on one machine (a
 # developer's and CI's, say) never take each other's work. The stack's processes inherit them.
 _run = os.environ.setdefault("OUTEAI_TEST_RUN", str(os.getpid()))
+# Each pytest-xdist worker (`make test-fast` runs two or more) is a run of its own.
+if not STACK_CHILD and (_worker := os.environ.get("PYTEST_XDIST_WORKER")):
+    _run = f"{_run}_{_worker}"
 _own = {
     "TEST_DATABASE_NAME": f"test_outeai_{_run}",
     "CHANNELS_PREFIX": f"outeai-test-{_run}",
