@@ -1,7 +1,7 @@
 """Issue 12, the review of the merged fixes: what the five parts missed where they meet.
 
 The sockets here are the web's own ASGI application, in this process, on the run's Redis channel
-layer (as tests/test_websocket.py); the generation "under way" is a row a worker would be running,
+layer (as tests/test_session_websocket.py); the generation "under way" is a row a worker would be running,
 with no worker started, so it stays under way for as long as the test looks.
 """
 

@@ -24,7 +24,7 @@ from billing.services import credits_admin_change
 from studio.models import Generation, Session
 from studio.services import generation_cancel, generation_create, generation_run, generations_sweep, session_create
 from tests.conftest import account_make
-from tests.test_studio import _done
+from tests.test_sessions_and_teams import _done
 from tests.waiting import wait_for
 
 CSRF = "b" * 32

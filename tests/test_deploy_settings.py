@@ -23,7 +23,7 @@ from accounts.services import team_create, token_create, token_revoke
 from harness.processes import ROOT, free_port, running_process, stack_env, web_command
 from studio.services import session_create
 from tests.conftest import cache_clear_this_run
-from tests.test_isolation import url_routes
+from tests.test_account_isolation import url_routes
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -177,7 +177,7 @@ def _filled(route: str, ids: dict[str, str]) -> str:
 @pytest.fixture
 def own_objects(user, builtin_voices) -> dict[str, str]:
     """The signed-in user's own objects, so that a POST would do something if CSRF let it through."""
-    from tests.test_isolation import _generation
+    from tests.test_account_isolation import _generation
 
     session = session_create(owner=user, title="Mine")
     generation = _generation(session, user, builtin_voices["EN-FEMALE-1-NEUTRAL"], "Mine to keep")

@@ -339,7 +339,7 @@ def test_page_forms_with_hostile_values_answer_cleanly(page, user):
 
 
 def test_range_headers_within_reason(page, user, builtin_voices):
-    from tests.test_isolation import _generation
+    from tests.test_account_isolation import _generation
 
     generation = _generation(session_create(owner=user), user, builtin_voices["EN-MALE-1-NEUTRAL"], "Hi")
     url = f"/studio/generations/{generation.id}/audio"
@@ -358,7 +358,7 @@ def test_range_headers_within_reason(page, user, builtin_voices):
 
 @pytest.mark.parametrize("header", ["bytes=" + HUGE_NUMBER + "-", "bytes=0-" + HUGE_NUMBER])
 def test_a_range_header_with_thousands_of_digits(page, user, builtin_voices, header):
-    from tests.test_isolation import _generation
+    from tests.test_account_isolation import _generation
 
     generation = _generation(session_create(owner=user), user, builtin_voices["EN-MALE-1-NEUTRAL"], "Hi")
     try:

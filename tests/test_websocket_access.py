@@ -135,7 +135,7 @@ def test_a_removed_member_hears_nothing_the_worker_sends_after_the_removal(stack
     """The member watches the worker's progress on a long generation and is removed midway. Every
     update the worker saves after the removal committed (more seconds of audio than the row had
     then) reaches the owner, and none reaches the member, whose socket is closed with 4403."""
-    from tests.test_browser import LONG
+    from tests.test_first_use_in_browser import LONG
 
     with (
         _open(web_url, shared.session.id, _signed_in(shared.member)) as member_socket,
@@ -298,7 +298,7 @@ def browser(web_url, builtin_voices):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.test_first_use_in_browser import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -307,7 +307,7 @@ def browser(web_url, builtin_voices):
 
 
 def _page(browser, web_url: str, user: User, session: Session):
-    from tests.test_browser import sign_in
+    from tests.test_first_use_in_browser import sign_in
 
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.console_errors = []
