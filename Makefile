@@ -32,15 +32,15 @@ run: setup-run
 	@echo "Starting OuteAI Studio on http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" WEB_PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) ENGINE_URL=$(ENGINE_URL) $(BIN)/honcho start
 
-# What the unit tests need: the test dependencies, PostgreSQL and Redis.
+# What the unit tests need: the test dependencies, Festival's voices (reference clips), PostgreSQL and Redis.
 setup-test-fast: $(VENV)/.test-deps
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py stack_check --start-redis
-
-# The whole suite also drives Chromium and makes reference clips with Festival.
-setup-test: setup-test-fast
-	@command -v chromium >/dev/null || { echo "Chromium is missing for the browser tests: sudo apt-get install chromium"; exit 1; }
 	@command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/english/kal_diphone ] || { \
 	  echo "Festival voices are missing for the clone tests: sudo apt-get install festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k"; exit 1; }
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py stack_check --start-redis
+
+# The whole suite also drives Chromium.
+setup-test: setup-test-fast
+	@command -v chromium >/dev/null || { echo "Chromium is missing for the browser tests: sudo apt-get install chromium"; exit 1; }
 
 ## Set up, then run the checks (lint, the layers' contracts, types, migrations) and the whole suite
 ## against PostgreSQL and Redis.
