@@ -83,7 +83,7 @@ def webhook_event_handle(*, payload: bytes, signature: str | None) -> str:
         event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
     except (ValueError, stripe.SignatureVerificationError) as error:
         raise WebhookRefused(f"Not a verified Stripe event: {error}") from None
-    thing = event.data.object
+    thing = event.data.object.to_dict()
     if event.type in PAID_EVENTS:
         return _session_paid(thing)
     if event.type == "checkout.session.expired":
