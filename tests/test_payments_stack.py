@@ -1,0 +1,141 @@
+"""Issue 16 through the running stack: real web processes (uvicorn) and a worker on the test
+database, STRIPE_API_BASE on the local stand-in for Stripe's API (tests/stripe_standin.py: Stripe
+cannot be reached from here), and events signed as Stripe signs them, delivered over HTTP, several at
+once and to two web processes, as Stripe's retries and a deployment's several processes would.
+Payments use no engine: the stack is given none. `credits check` runs after each test (conftest)."""
+
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from django.test import Client
+
+from billing.models import LedgerEntry, Purchase
+from billing.pricing import MICRO
+from billing.selectors import ledger_sum, wallet_for
+from billing.services import credits_admin_change
+from tests.conftest import _stack_env, private_stack
+from tests.processes import free_port, running_process, web_command
+from tests.stripe_standin import StripeStandIn, charge_refunded, event_payload, signature
+
+pytestmark = pytest.mark.stack
+
+NO_ENGINE = "http://127.0.0.1:9"
+WEBHOOK = "/billing/stripe/webhook/"
+
+
+@dataclass
+class PayingStack:
+    web_urls: list[str]
+    stripe: StripeStandIn
+
+
+@pytest.fixture(scope="module")
+def _paying_stack(django_db_setup, django_db_blocker) -> Iterator[PayingStack]:
+    with ExitStack() as stack:
+        stripe = stack.enter_context(StripeStandIn())
+        web_url, _ = stack.enter_context(private_stack(NO_ENGINE, extra_env=stripe.env()))
+        # A second web process on the same database: a deployment's processes each take deliveries.
+        port = free_port()
+        second = f"http://127.0.0.1:{port}"
+        env = _stack_env(NO_ENGINE) | stripe.env()
+        stack.enter_context(
+            running_process("own-web-2", web_command(port), env=env, ready_url=f"{second}/api/v1/health")
+        )
+        yield PayingStack([web_url, second], stripe)
+
+
+@pytest.fixture
+def paying(transactional_db, _paying_stack) -> PayingStack:
+    return _paying_stack
+
+
+def browser(web_url: str, user) -> httpx.Client:
+    """A new signed-in browser of the account."""
+    client = Client()
+    client.force_login(user)
+    return httpx.Client(base_url=web_url, timeout=30, cookies={"sessionid": client.cookies["sessionid"].value})
+
+
+def buy(web_url: str, user, pack: str = "5") -> tuple[Purchase, httpx.Response]:
+    with browser(web_url, user) as signed_in:
+        page = signed_in.get("/account/").text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+        response = signed_in.post(
+            "/billing/buy/",
+            data={"pack": pack, "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{web_url}/account/"},
+        )
+    assert response.status_code == 302, response.text
+    return Purchase.objects.get(user=user, pack=pack, status="created"), response
+
+
+def deliver(web_url: str, payload: str, header: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"} | ({"Stripe-Signature": header} if header else {})
+    return httpx.post(f"{web_url}{WEBHOOK}", content=payload, headers=headers, timeout=60)
+
+
+def test_buy_goes_to_checkout_and_a_paid_session_credits_once_however_delivered(paying, user):
+    first, second = paying.web_urls
+    purchase, response = buy(first, user)
+    assert response.headers["Location"] == f"{paying.stripe.url}/c/pay/{purchase.stripe_session_id}"
+    paying.stripe.pay(purchase.stripe_session_id)
+    session = paying.stripe.sessions[purchase.stripe_session_id]
+    completed = event_payload("checkout.session.completed", session)
+    succeeded = event_payload("checkout.session.async_payment_succeeded", session)
+    # The same event twelve times at once, half to each web process, and the second event type too.
+    deliveries = [(url, completed) for url in paying.web_urls * 6] + [(second, succeeded), (first, succeeded)]
+    with ThreadPoolExecutor(len(deliveries)) as pool:
+        answers = list(pool.map(lambda d: deliver(d[0], d[1], signature(d[1])), deliveries))
+    assert [a.status_code for a in answers] == [200] * len(deliveries)
+    assert sorted(a.text for a in answers).count("credited") == 1
+    assert LedgerEntry.objects.filter(user=user, kind="purchase").count() == 1
+    assert wallet_for(user).balance == 6 * MICRO == ledger_sum(user)
+    purchase.refresh_from_db()
+    assert purchase.status == "paid"
+    with browser(first, user) as signed_in:
+        page = signed_in.get("/account/?checkout=success").text
+    assert "<strong>6.000</strong> credits" in page and "<td>Paid</td>" in page
+
+
+def test_bad_events_credit_nothing_and_nobody_else_is_credited(paying, user, other_user):
+    web_url = paying.web_urls[0]
+    purchase, _ = buy(web_url, user)
+    pending = event_payload("checkout.session.completed", paying.stripe.sessions[purchase.stripe_session_id])
+    assert deliver(web_url, pending, signature(pending)).text == "not paid yet"
+    session = paying.stripe.pay(purchase.stripe_session_id)
+    # The event names another account and a bigger pack; only our record counts.
+    claimed = {"account_id": str(other_user.id), "pack": "100"}
+    paid = event_payload(
+        "checkout.session.completed", session | {"client_reference_id": str(other_user.id), "metadata": claimed}
+    )
+    stale = signature(paid, timestamp=int(time.time()) - 400)
+    for header in (None, "t=1,v1=00", signature(paid, secret="whsec_not_ours"), stale):
+        assert deliver(web_url, paid, header).status_code == 400
+    assert not LedgerEntry.objects.filter(kind="purchase").exists()
+    assert deliver(web_url, paid, signature(paid)).text == "credited"
+    assert wallet_for(other_user).balance == MICRO and not other_user.ledger_entries.filter(kind="purchase").exists()
+    assert wallet_for(user).balance == 6 * MICRO
+
+
+def test_a_refund_takes_back_at_most_what_is_left(paying, user):
+    web_url = paying.web_urls[1]
+    purchase, _ = buy(web_url, user, "20")
+    paid = event_payload("checkout.session.completed", paying.stripe.pay(purchase.stripe_session_id))
+    assert deliver(web_url, paid, signature(paid)).text == "credited"
+    purchase.refresh_from_db()
+    credits_admin_change(user=user, amount=-18 * MICRO, actor=None, reason="spent on audio")
+    refund = event_payload(
+        "charge.refunded", charge_refunded(purchase.stripe_payment_intent, amount=1800, amount_refunded=1800)
+    )
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda url: deliver(url, refund, signature(refund)), paying.web_urls * 2))
+    assert sorted(a.text for a in answers).count("refund taken back") == 1
+    purchase.refresh_from_db()
+    assert (purchase.refund_taken, purchase.refund_shortfall) == (3 * MICRO, 17 * MICRO)
+    assert wallet_for(user).balance == 0 == ledger_sum(user)
