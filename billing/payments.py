@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def purchase_create(*, user: User, pack: CreditPack, stripe_session_id: str) -> Purchase:
     """The record of a Checkout Session just made: the account, pack and price it is for."""
     return Purchase.objects.create(
-        user=user,
+        user_id=user.pk,
         pack=pack.key,
         credits=pack.credits,
         amount=pack.price,

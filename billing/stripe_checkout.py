@@ -7,6 +7,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser as User
+from stripe.params.checkout import SessionCreateParams
 
 from billing.models import Purchase
 from billing.packs import CreditPack
@@ -44,28 +45,28 @@ def checkout_session_create(*, user: User, pack_key: str, success_url: str, canc
         raise PaymentRefused("Payments are not configured; ask an administrator.")
     pack = pack_get(pack_key)
     reference = {"account_id": str(user.pk), "pack": pack.key}
-    try:
-        session = _stripe().v1.checkout.sessions.create(
-            params={
-                "mode": "payment",
-                "line_items": [
-                    {
-                        "quantity": 1,
-                        "price_data": {
-                            "currency": pack.currency,
-                            "unit_amount": pack.price,
-                            "product_data": {"name": f"{pack.key} OuteAI credits"},
-                        },
-                    }
-                ],
-                "client_reference_id": str(user.pk),
-                "metadata": reference,
-                "payment_intent_data": {"metadata": reference},
-                "customer_email": getattr(user, "email", None) or None,
-                "success_url": success_url,
-                "cancel_url": cancel_url,
+    params: SessionCreateParams = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": pack.currency,
+                    "unit_amount": pack.price,
+                    "product_data": {"name": f"{pack.key} OuteAI credits"},
+                },
             }
-        )
+        ],
+        "client_reference_id": str(user.pk),
+        "metadata": reference,
+        "payment_intent_data": {"metadata": reference},
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    if email := getattr(user, "email", ""):
+        params["customer_email"] = email
+    try:
+        session = _stripe().v1.checkout.sessions.create(params=params)
     except stripe.StripeError as error:
         logger.exception("Stripe refused or could not be reached for a Checkout Session")
         raise PaymentRefused("The payment could not be started; try again in a moment.") from error

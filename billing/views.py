@@ -3,6 +3,8 @@ import logging
 import stripe
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -18,10 +20,13 @@ logger = logging.getLogger(__name__)
 @require_POST
 def buy(request: HttpRequest) -> HttpResponse:
     """The account page's Buy: a Checkout Session for the pack, and off to Stripe's payment page."""
+    user = request.user
+    if not isinstance(user, AbstractBaseUser):  # login_required let no one else in; this tells the types
+        raise PermissionDenied
     account_url = request.build_absolute_uri(reverse("account"))
     try:
         _, url = checkout_session_create(
-            user=request.user,
+            user=user,
             pack_key=request.POST.get("pack", ""),
             success_url=f"{account_url}?checkout=success#purchases",
             cancel_url=f"{account_url}?checkout=cancelled#purchases",

@@ -48,8 +48,8 @@ def buy(user, pack: str = "5") -> tuple[Purchase, str]:
 
 
 def deliver(payload: str, *, header: str | None = None) -> tuple[int, str]:
-    headers = {} if header is None else {"HTTP_STRIPE_SIGNATURE": header}
-    response = Client().post(WEBHOOK, payload, content_type="application/json", **headers)
+    headers = {} if header is None else {"Stripe-Signature": header}
+    response = Client().post(WEBHOOK, payload, content_type="application/json", headers=headers)
     return response.status_code, response.content.decode()
 
 

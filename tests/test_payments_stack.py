@@ -65,7 +65,7 @@ def browser(web_url: str, user) -> httpx.Client:
 def buy(web_url: str, user, pack: str = "5") -> tuple[Purchase, httpx.Response]:
     with browser(web_url, user) as signed_in:
         page = signed_in.get("/account/").text
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+        token = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[0]
         response = signed_in.post(
             "/billing/buy/",
             data={"pack": pack, "csrfmiddlewaretoken": token},
