@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -18,9 +20,10 @@ def change_credits(modeladmin: admin.ModelAdmin, request: HttpRequest, users: Qu
     form = CreditsChangeForm(request.POST if "apply" in request.POST else None)
     if "apply" in request.POST and form.is_valid():
         amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+        actor = request.user if isinstance(request.user, AbstractBaseUser) else None  # the admin's sign-in
         for user in users:
             try:
-                credits_admin_change(user=user, amount=amount, actor=request.user, reason=reason)
+                credits_admin_change(user=user, amount=amount, actor=actor, reason=reason)
             except (InsufficientCredits, BalanceTooLarge) as refused:
                 modeladmin.message_user(request, f"{user}: not changed. {refused}", messages.ERROR)
             else:
@@ -34,7 +37,7 @@ def change_credits(modeladmin: admin.ModelAdmin, request: HttpRequest, users: Qu
             "title": "Grant or adjust credits",
             "form": form,
             "users": users,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "opts": modeladmin.model._meta,
         },
     )

@@ -89,7 +89,8 @@ def protect_unsettled(collector, field, sub_objs, using) -> None:
     open_holds = list(sub_objs.filter(settled_at__isnull=True))
     if open_holds:
         raise ProtectedError(
-            "A generation under way still holds credits: cancel it and let it end before deleting it.", open_holds
+            "A generation under way still holds credits: cancel it and let it end before deleting it.",
+            set(open_holds),
         )
     CASCADE(collector, field, sub_objs, using)
 

@@ -77,6 +77,7 @@ def credits_parse(text: str) -> int:
         raise AmountError("credits have at most 6 decimals")
     # In integers from here: Decimal's context would round (or trap on) what is out of its range.
     sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # a finite number's (checked above); "n", "N", "F" are NaN's and infinity's
     scaled, shift = int("".join(map(str, digits))), exponent + 6
     if shift < 0 and scaled % 10**-shift:
         raise AmountError("credits have at most 6 decimals")

@@ -13,7 +13,7 @@ from billing.pricing import credits_format
 
 def wallet_for(user: User) -> Wallet:
     """The user's wallet as it is; an account that never had one has an empty one."""
-    return wallet_for_id(user.id)
+    return wallet_for_id(user.pk)
 
 
 def wallet_for_id(user_id: int) -> Wallet:
@@ -21,11 +21,13 @@ def wallet_for_id(user_id: int) -> Wallet:
 
 
 def ledger_for(user: User) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(user=user).select_related("actor", "generation").order_by("-created_at", "-id")
+    return (
+        LedgerEntry.objects.filter(user_id=user.pk).select_related("actor", "generation").order_by("-created_at", "-id")
+    )
 
 
 def purchases_for(user: User, *, limit: int = 20) -> QuerySet[Purchase]:
-    return Purchase.objects.filter(user=user).order_by("-created_at", "-id")[:limit]
+    return Purchase.objects.filter(user_id=user.pk).order_by("-created_at", "-id")[:limit]
 
 
 def payments_configured() -> bool:
@@ -47,7 +49,7 @@ def top_up_state(user: User) -> dict:
 
 
 def ledger_sum(user: User) -> int:
-    return LedgerEntry.objects.filter(user=user).aggregate(total=Sum("amount"))["total"] or 0
+    return LedgerEntry.objects.filter(user_id=user.pk).aggregate(total=Sum("amount"))["total"] or 0
 
 
 def spending_by_day(user: User, *, days: int = 30) -> list[tuple[date, int]]:
@@ -56,7 +58,7 @@ def spending_by_day(user: User, *, days: int = 30) -> list[tuple[date, int]]:
     today = timezone.now().date()
     start = today - timedelta(days=days - 1)
     spent = dict(
-        LedgerEntry.objects.filter(user=user, amount__lt=0, created_at__date__gte=start)
+        LedgerEntry.objects.filter(user_id=user.pk, amount__lt=0, created_at__date__gte=start)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(total=Sum("amount"))

@@ -39,14 +39,14 @@ BALANCE_MAX = 10**18
 
 
 def wallet_get_or_create(user: User) -> Wallet:
-    return Wallet.objects.get_or_create(user=user)[0]
+    return Wallet.objects.get_or_create(user_id=user.pk)[0]
 
 
 def wallet_lock(user: User) -> Wallet:
     """The user's wallet with its row locked until the transaction ends: what else the account
     does under the same lock (a charge, a clone) waits, so a count taken under it stays true."""
     wallet_get_or_create(user)
-    return Wallet.objects.select_for_update().get(user=user)
+    return Wallet.objects.select_for_update().get(user_id=user.pk)
 
 
 @transaction.atomic
@@ -71,12 +71,12 @@ def credits_change(
     wallet.balance += amount
     wallet.save(update_fields=["balance", "updated_at"])
     return LedgerEntry.objects.create(
-        user=user,
+        user_id=user.pk,
         amount=amount,
         balance_after=wallet.balance,
         kind=kind,
         reason=reason[:300],
-        actor=actor,
+        actor_id=actor.pk if actor else None,
         generation=generation,
         voice=voice,
         purchase=purchase,
@@ -103,7 +103,7 @@ def credits_signup_grant(user: User) -> LedgerEntry | None:
     if amount <= 0:
         return None
     wallet_lock(user)
-    if LedgerEntry.objects.filter(user=user, kind=LedgerEntry.Kind.SIGNUP_GRANT).exists():
+    if LedgerEntry.objects.filter(user_id=user.pk, kind=LedgerEntry.Kind.SIGNUP_GRANT).exists():
         return None
     return credits_change(user=user, amount=amount, kind=LedgerEntry.Kind.SIGNUP_GRANT, reason="Welcome credits")
 
@@ -123,13 +123,13 @@ def hold_place(*, user: User, generation, amount: int) -> Hold:
     two requests at once can never both take the last credits. Call it inside the transaction that
     creates the generation."""
     wallet_get_or_create(user)
-    reserved = Wallet.objects.filter(user=user, balance__gte=F("held") + amount).update(
+    reserved = Wallet.objects.filter(user_id=user.pk, balance__gte=F("held") + amount).update(
         held=F("held") + amount, updated_at=timezone.now()
     )
     if not reserved:
-        wallet = Wallet.objects.get(user=user)
+        wallet = Wallet.objects.get(user_id=user.pk)
         raise InsufficientCredits(amount, wallet.available)
-    return Hold.objects.create(user=user, generation=generation, amount=amount)
+    return Hold.objects.create(user_id=user.pk, generation=generation, amount=amount)
 
 
 @transaction.atomic
@@ -138,7 +138,7 @@ def hold_settle(*, generation, cost: int) -> int:
     twice changes nothing. Returns what was charged."""
     hold = Hold.objects.select_for_update().filter(generation=generation).first()
     if hold is None or hold.settled_at is not None:
-        return hold.charged if hold else 0
+        return (hold.charged or 0) if hold else 0
     charge = max(0, min(cost, hold.amount))
     # The hold's wallet exists: hold_place made it.
     wallet = Wallet.objects.select_for_update().get(user_id=hold.user_id)
