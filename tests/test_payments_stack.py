@@ -139,3 +139,58 @@ def test_a_refund_takes_back_at_most_what_is_left(paying, user):
     purchase.refresh_from_db()
     assert (purchase.refund_taken, purchase.refund_shortfall) == (3 * MICRO, 17 * MICRO)
     assert wallet_for(user).balance == 0 == ledger_sum(user)
+
+
+def _csrf(page: str) -> str:
+    return re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[0]
+
+
+def test_a_new_user_signs_up_and_tops_up(paying):
+    """As a new user would: sign up on the site, open the account page, press Buy, pay on
+    (the stand-in for) Stripe's page, come back: the pack is on the balance and in the purchases."""
+    web_url = paying.web_urls[0]
+    phrase = "a long pass phrase 42"
+    with httpx.Client(base_url=web_url, timeout=30, follow_redirects=True) as browser:
+        signup = browser.get("/accounts/signup/")
+        browser.post(
+            "/accounts/signup/",
+            data={
+                "email": "newcomer@example.com",
+                "password1": phrase,
+                "password2": phrase,
+                "csrfmiddlewaretoken": _csrf(signup.text),
+            },
+        ).raise_for_status()
+        page = browser.get("/account/").text
+        assert "<strong>1.000</strong> credits" in page
+        assert "about 5.6 hours of audio" in page and "18.00 USD" in page and "not configured" not in page
+        buy = browser.post(
+            "/billing/buy/", data={"pack": "20", "csrfmiddlewaretoken": _csrf(page)}, follow_redirects=False
+        )
+        assert buy.status_code == 302 and buy.headers["Location"].startswith(f"{paying.stripe.url}/c/pay/cs_test_")
+        session_id = buy.headers["Location"].rsplit("/", 1)[1]
+        session = paying.stripe.pay(session_id)
+        paid = event_payload("checkout.session.completed", session)
+        assert deliver(web_url, paid, signature(paid)).text == "credited"
+        back = browser.get(session["success_url"].removesuffix("#purchases")).text
+    assert "<strong>21.000</strong> credits" in back and "Thank you" in back
+    assert "<td>20 credits</td>" in back and "<td>Paid</td>" in back
+    assert 'http-equiv="refresh"' not in back  # nothing left awaiting payment
+
+
+def test_without_stripe_settings_the_page_says_payments_are_not_configured(transactional_db, user):
+    port = free_port()
+    web_url = f"http://127.0.0.1:{port}"
+    with (
+        running_process(
+            "own-web-unpaid", web_command(port), env=_stack_env(NO_ENGINE), ready_url=f"{web_url}/api/v1/health"
+        ),
+        browser(web_url, user) as signed_in,
+    ):
+        page = signed_in.get("/account/").text
+        buy = signed_in.post(
+            "/billing/buy/", data={"pack": "5", "csrfmiddlewaretoken": _csrf(page)}, follow_redirects=True
+        )
+    assert "Payments are not configured; ask an administrator." in page
+    assert "5.00 USD" in page and 'action="/billing/buy/"' not in page
+    assert "Payments are not configured" in buy.text and not Purchase.objects.exists()
