@@ -235,19 +235,26 @@ def test_a_partial_refund_takes_back_its_share(stripe_standin, user):
 
 
 def test_the_402_message_points_to_the_account_page(user, builtin_voices):
-    from studio.services import GenerationRefused, generation_create, session_create
+    """The Studio's composer shows the JSON `error` of a refused generation as it is (studio.js
+    showError); the API's 402 carries the same message."""
+    from accounts.services import token_create
+    from studio.services import session_create
 
     assert "Top up in your account: /account/" in str(InsufficientCredits(10, 0))
     credits_admin_change(user=user, amount=-MICRO, actor=None, reason="nothing left")
-    with pytest.raises(GenerationRefused) as refused:
-        generation_create(
-            user=user,
-            session=session_create(owner=user, title="Short"),
-            text="Too dear.",
-            voice_id=str(builtin_voices["EN-MALE-1-NEUTRAL"].id),
-        )
-    assert refused.value.code == "INSUFFICIENT_CREDITS"
-    assert "enough credits" in refused.value.message and "/account/" in refused.value.message
+    speech = {"text": "Too dear.", "voice_id": str(builtin_voices["EN-MALE-1-NEUTRAL"].id)}
+    session = session_create(owner=user, title="Short")
+    studio = signed_in(user).post(f"/studio/sessions/{session.id}/generations", speech, content_type="application/json")
+    assert studio.status_code == 402 and studio.json()["code"] == "INSUFFICIENT_CREDITS"
+    assert "enough credits" in studio.json()["error"] and "Top up in your account: /account/" in studio.json()["error"]
+    secret = token_create(user=user, name="api")[1]
+    api = Client().post(
+        "/api/v1/tts_non_stream",
+        speech | {"model_name": "outetts_1_pro"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert api.status_code == 402 and "Top up in your account: /account/" in api.json()["message"]
 
 
 def test_admin_lists_purchases_read_only(stripe_standin, user):
