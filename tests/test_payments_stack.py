@@ -4,6 +4,7 @@ cannot be reached from here), and events signed as Stripe signs them, delivered 
 once and to two web processes, as Stripe's retries and a deployment's several processes would.
 Payments use no engine: the stack is given none. `credits check` runs after each test (conftest)."""
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from django.test import Client
+from websockets.sync.client import ClientConnection, connect
 
 from billing.models import LedgerEntry, Purchase
 from billing.pricing import MICRO
 from billing.selectors import ledger_sum, wallet_for
 from billing.services import credits_admin_change
+from studio.services import session_create
 from tests.conftest import _stack_env, private_stack
 from tests.processes import free_port, running_process, web_command
 from tests.stripe_standin import StripeStandIn, charge_refunded, event_payload, signature
@@ -62,6 +65,26 @@ def browser(web_url: str, user) -> httpx.Client:
     return httpx.Client(base_url=web_url, timeout=30, cookies={"sessionid": client.cookies["sessionid"].value})
 
 
+def studio_socket(web_url: str, user) -> ClientConnection:
+    client = Client()
+    client.force_login(user)
+    studio_session = session_create(owner=user, title="Waiting for credits")
+    return connect(
+        web_url.replace("http", "ws") + f"/ws/studio/sessions/{studio_session.id}/",
+        additional_headers={"Cookie": f"sessionid={client.cookies['sessionid'].value}", "Origin": web_url},
+        open_timeout=30,
+    )
+
+
+def wallet_heard(socket: ClientConnection, timeout: float = 30.0) -> str:
+    """The balance the first wallet.update the socket hears shows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        event = json.loads(socket.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if event.get("type") == "wallet.update":
+            return event["balance_credits"]
+
+
 def buy(web_url: str, user, pack: str = "5") -> tuple[Purchase, httpx.Response]:
     with browser(web_url, user) as signed_in:
         page = signed_in.get("/account/").text
@@ -86,6 +109,8 @@ def test_buy_goes_to_checkout_and_a_paid_session_credits_once_however_delivered(
     assert response.headers["Location"] == f"{paying.stripe.url}/c/pay/{purchase.stripe_session_id}"
     paying.stripe.pay(purchase.stripe_session_id)
     session = paying.stripe.sessions[purchase.stripe_session_id]
+    # The account's Studio page is open: its socket hears the new balance.
+    socket = studio_socket(first, user)
     completed = event_payload("checkout.session.completed", session)
     succeeded = event_payload("checkout.session.async_payment_succeeded", session)
     # The same event twelve times at once, half to each web process, and the second event type too.
@@ -96,6 +121,8 @@ def test_buy_goes_to_checkout_and_a_paid_session_credits_once_however_delivered(
     assert sorted(a.text for a in answers).count("credited") == 1
     assert LedgerEntry.objects.filter(user=user, kind="purchase").count() == 1
     assert wallet_for(user).balance == 6 * MICRO == ledger_sum(user)
+    with socket:
+        assert wallet_heard(socket) == "6.000"
     purchase.refresh_from_db()
     assert purchase.status == "paid"
     with browser(first, user) as signed_in:
