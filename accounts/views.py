@@ -32,7 +32,7 @@ from accounts.services import (
     token_revoke,
     tokens_revoke_all,
 )
-from billing.selectors import ledger_for, spending_by_day, wallet_for
+from billing.selectors import ledger_for, spending_by_day, top_up_state, wallet_for
 from core.text import name_clean
 
 LEDGER_PAGE_SIZE = 25
@@ -54,6 +54,7 @@ def _account_page(request: HttpRequest, *, status: int = 200, **extra) -> HttpRe
         # Bars of a 300×100 chart, one a day, oldest on the left.
         "spending_bars": [_bar(i, day, spent, most) for i, (day, spent) in enumerate(spending)],
         "spent_total": sum(spent for _, spent in spending),
+        "top_up": top_up_state(request.user),
         **extra,
     }
     return render(request, "accounts/account.html", context, status=status)

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import CASCADE, F, ProtectedError, Q
 
+from billing.packs import price_format
+
 
 class Wallet(models.Model):
     """An account's credits. `held` is reserved by generations under way; what is free to spend is
@@ -41,6 +43,8 @@ class LedgerEntry(models.Model):
         GENERATION = "generation", "Generation"
         CLONE = "clone", "Voice clone"
         REFUND = "refund", "Refund"
+        PURCHASE = "purchase", "Purchase"
+        PURCHASE_REFUND = "purchase_refund", "Payment refunded"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ledger_entries")
     amount = models.BigIntegerField(help_text="micro-credits; negative for a charge")
@@ -51,6 +55,9 @@ class LedgerEntry(models.Model):
     )
     voice = models.ForeignKey(
         "voices.Voice", null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger_entries"
+    )
+    purchase = models.ForeignKey(
+        "billing.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
     )
     # The admin who made the change; None when the system did.
     actor = models.ForeignKey(
@@ -63,7 +70,14 @@ class LedgerEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["user", "-created_at"])]
-        constraints = [models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_not_negative"),
+            # A Checkout Session credits once: a second credit of the same purchase is refused by the
+            # database itself, whatever the code above it does.
+            models.UniqueConstraint(
+                fields=["purchase"], condition=Q(kind="purchase"), name="ledger_one_credit_per_purchase"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:+} µcr"
@@ -100,3 +114,52 @@ class Hold(models.Model):
     def __str__(self) -> str:
         state = "settled" if self.settled_at else "open"
         return f"{state} hold of {self.amount} µcr for generation {self.generation_id}"
+
+
+class Purchase(models.Model):
+    """One Stripe Checkout Session for a pack of credits. What it credits, and to whom, is what was
+    written here when the session was made: never what an event says."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Awaiting payment"
+        PAID = "paid", "Paid"
+        EXPIRED = "expired", "Expired"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="purchases")
+    pack = models.CharField(max_length=20, help_text="the pack's credits as CREDIT_PACKS named them")
+    credits = models.BigIntegerField(help_text="micro-credits")
+    amount = models.PositiveIntegerField(help_text="the price in the currency's minor unit (cents)")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATED)
+    stripe_session_id = models.CharField(max_length=255, unique=True)
+    stripe_payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
+    # What Stripe said that does not match this record (another amount or currency): nothing is
+    # credited, and an admin looks.
+    problem = models.CharField(max_length=300, blank=True)
+    # A refund takes back what it can of the pack's credits, never below zero: the rest is shown
+    # to admins. Both in micro-credits.
+    refund_taken = models.BigIntegerField(default=0)
+    refund_shortfall = models.BigIntegerField(default=0)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gt=0), name="purchase_credits_positive"),
+            models.CheckConstraint(
+                condition=Q(refund_taken__gte=0, refund_shortfall__gte=0)
+                & Q(refund_taken__lte=F("credits") - F("refund_shortfall")),
+                name="purchase_refund_within_credits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pack} credits for {self.user} ({self.get_status_display()})"
+
+    @property
+    def price_text(self) -> str:
+        return price_format(self.amount, self.currency)

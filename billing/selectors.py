@@ -2,13 +2,14 @@
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser as User
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Sum, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from billing.models import Hold, LedgerEntry, Wallet
+from billing.models import Hold, LedgerEntry, Purchase, Wallet
 from billing.pricing import credits_format
 
 
@@ -22,8 +23,31 @@ def wallet_for_id(user_id: int) -> Wallet:
 
 
 def ledger_for(user: User) -> QuerySet[LedgerEntry]:
-    entries = LedgerEntry.objects.filter(user_id=user.pk).select_related("actor", "generation")
-    return entries.order_by("-created_at", "-id")
+    return (
+        LedgerEntry.objects.filter(user_id=user.pk).select_related("actor", "generation").order_by("-created_at", "-id")
+    )
+
+
+def purchases_for(user: User, *, limit: int = 20) -> QuerySet[Purchase]:
+    return Purchase.objects.filter(user_id=user.pk).order_by("-created_at", "-id")[:limit]
+
+
+def payments_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def top_up_state(user: User) -> dict:
+    """What the account page sells and has sold to the account: the packs, whether payments are
+    configured (without Stripe's key the packs are shown with no Buy), and recent purchases."""
+    purchases = list(purchases_for(user))
+    recent = timezone.now() - timedelta(minutes=10)
+    return {
+        "packs": settings.CREDIT_PACKS,
+        "payments_configured": payments_configured(),
+        "purchases": purchases,
+        # A purchase just made whose payment Stripe has not yet confirmed: the page looks again soon.
+        "awaiting_payment": any(p.status == Purchase.Status.CREATED and p.created_at > recent for p in purchases),
+    }
 
 
 def ledger_sum(user: User) -> int:

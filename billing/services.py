@@ -9,16 +9,25 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser as User
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.pricing import credits_format
+from billing.selectors import wallet_for_id
+from core.realtime import user_broadcast
+
+
+def credits_top_up_hint() -> str:
+    """Where an account short of credits buys more: the account page, where the packs are."""
+    return f"Top up in your account: {reverse('account')}"
 
 
 class InsufficientCredits(Exception):
     def __init__(self, needed: int, available: int) -> None:
         super().__init__(
-            f"This needs up to {credits_format(needed)} credits and {credits_format(available)} are available."
+            f"This needs up to {credits_format(needed)} credits and {credits_format(available)} are available. "
+            f"{credits_top_up_hint()}"
         )
         self.needed = needed
         self.available = available
@@ -53,6 +62,7 @@ def credits_change(
     actor: User | None = None,
     generation=None,
     voice=None,
+    purchase=None,
 ) -> LedgerEntry:
     """Adds (or, negative, takes) micro-credits. Taking more than is free to spend is refused:
     credits held by generations under way stay theirs."""
@@ -72,7 +82,20 @@ def credits_change(
         actor_id=actor.pk if actor is not None else None,
         generation=generation,
         voice=voice,
+        purchase=purchase,
     )
+
+
+def wallet_broadcast_on_commit(user_id: int) -> None:
+    """Once the transaction commits, every open page of the account shows its new balance."""
+
+    def send() -> None:
+        balance = wallet_for_id(user_id).balance
+        user_broadcast(
+            user_id, {"type": "wallet.update", "balance": balance, "balance_credits": credits_format(balance)}
+        )
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic

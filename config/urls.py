@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("billing/", include("billing.urls")),
     path("teams/", account_views.teams, name="teams"),
     path("teams/<uuid:team_id>/", account_views.team_detail, name="team_detail"),
     path("teams/invitations/<int:invitation_id>/", account_views.invitation_answer, name="invitation_answer"),

@@ -315,6 +315,14 @@ TABLE: dict[str, list[Call]] = {
     "account/tokens/<uuid:token_id>/revoke": [
         Call("POST", u("/account/tokens/{token}/revoke"), pages(), intact=token_intact)
     ],
+    # Top up: each caller buys for themselves (payments are not configured here: back to the page);
+    # Stripe's webhook takes no session, and an unsigned POST is refused whoever sends it.
+    "billing/buy/": [
+        Call("POST", u("/billing/buy/"), {"anon": LOGIN, "other": 302, "member": 302, "owner": 302}, data={"pack": "5"})
+    ],
+    "billing/stripe/webhook/": [
+        Call("POST", u("/billing/stripe/webhook/"), {"anon": 400, "other": 400, "member": 400, "owner": 400})
+    ],
     # Teams.
     "teams/": [
         Call("GET", u("/teams/"), {"anon": LOGIN, "other": 200, "member": 200, "owner": 200}),

@@ -8,6 +8,7 @@ from typing import Any
 
 import dj_database_url
 
+from billing.packs import credit_packs_from_env
 from core.env import (
     ImproperlyConfiguredEnv,
     env_bool,
@@ -269,6 +270,14 @@ VOICE_CLONE_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = VOICE_CLONE_MAX_UPLOAD_BYTES * 4 // 3 + 64 * 1024
 # Waveform resolution stored with each generation and sent live to the Studio.
 WAVEFORM_PEAKS_PER_SECOND = env_int("WAVEFORM_PEAKS_PER_SECOND", 50, minimum=1)
+
+# Paying for credits (billing.stripe_checkout, docs/payments.md): the packs sold, as credits:price in
+# CREDIT_CURRENCY; Stripe's secret API key (without it the account page sells nothing and says so),
+# the signing secret of the webhook endpoint, and where Stripe's API is (the tests' stand-in).
+CREDIT_CURRENCY, CREDIT_PACKS = credit_packs_from_env()
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_url("STRIPE_API_BASE", "https://api.stripe.com", schemes={"http", "https"})
 
 LOGGING = {
     "version": 1,
