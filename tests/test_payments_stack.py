@@ -23,7 +23,7 @@ from billing.selectors import ledger_sum, wallet_for
 from billing.services import credits_admin_change
 from studio.services import session_create
 from tests.conftest import _stack_env, private_stack
-from tests.processes import free_port, running_process, web_command
+from harness.processes import free_port, running_process, web_command
 from tests.stripe_standin import StripeStandIn, charge_refunded, event_payload, signature
 
 pytestmark = pytest.mark.stack
