@@ -21,9 +21,9 @@ from billing.models import LedgerEntry, Purchase
 from billing.pricing import MICRO
 from billing.selectors import ledger_sum, wallet_for
 from billing.services import credits_admin_change
+from harness.processes import free_port, running_process, web_command
 from studio.services import session_create
 from tests.conftest import _stack_env, private_stack
-from harness.processes import free_port, running_process, web_command
 from tests.stripe_standin import StripeStandIn, charge_refunded, event_payload, signature
 
 pytestmark = pytest.mark.stack
