@@ -10,19 +10,26 @@ from django.utils import timezone
 
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.pricing import credits_format
+from core.errors import ApplicationError
 
 
-class InsufficientCredits(Exception):
+class InsufficientCredits(ApplicationError):
+    """More credits asked for than are free to spend (INSUFFICIENT_CREDITS, 402)."""
+
     def __init__(self, needed: int, available: int) -> None:
         super().__init__(
-            f"This needs up to {credits_format(needed)} credits and {credits_format(available)} are available."
+            "INSUFFICIENT_CREDITS",
+            f"This needs up to {credits_format(needed)} credits and {credits_format(available)} are available.",
         )
         self.needed = needed
         self.available = available
 
 
-class BalanceTooLarge(ValueError):
+class BalanceTooLarge(ApplicationError, ValueError):
     """A change that would take a balance beyond what the ledger stores (a 64-bit integer)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("VALIDATION_ERROR", message)
 
 
 # Far beyond any real balance, well within PostgreSQL's bigint.

@@ -23,7 +23,7 @@ from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError, OuteAIError, SpeechResul
 from outeai.api import v1 as legacy
 
 from accounts.services import token_create
-from api.v1 import API_VERSION
+from api import API_VERSION
 from billing.services import credits_admin_change
 from studio.models import Generation
 from tests.audio_checks import rms_dbfs, wav_info
