@@ -41,21 +41,23 @@ class RelayReader:
         that failed or came first, or for no word in time. Whatever stops it, the job is cancelled
         (the caller leaving included). What was read is yielded again by events()."""
         try:
-            async for event in self._relay:
-                self._read_ahead.append(event)
-                if event.kind == "end":
-                    self.end = event.data
-                if until(event) and (event.kind != "end" or self.done):
-                    return
-                if event.kind == "end":
-                    raise self.failure()
+            await self._read_until(until)
         except TimeoutError:
             await self.close()
             raise ApiError("TTS_PROVIDER_UNAVAILABLE", NO_ANSWER) from None
         except BaseException:
             await self.close()
             raise
-        await self.close()
+
+    async def _read_until(self, until: Callable[[RelayEvent], bool]) -> None:
+        async for event in self._relay:
+            self._read_ahead.append(event)
+            if event.kind == "end":
+                self.end = event.data
+            if until(event) and (event.kind != "end" or self.done):
+                return
+            if event.kind == "end":
+                raise self.failure()
         raise ApiError("TTS_PROVIDER_UNAVAILABLE", "The speech engine ended without audio.")
 
     async def events(self) -> AsyncIterator[RelayEvent]:

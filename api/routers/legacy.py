@@ -32,7 +32,7 @@ LEGACY_GENERATING = "Generating linguistic features"
 LINES_RESPONSE = {
     "responses": {
         200: {
-            "description": "JSON lines: progress events, then one with the audio (or, on a failure, the error envelope)",
+            "description": "JSON lines: progress, then the audio (or, on a failure, the error envelope)",
             "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
         }
     }
