@@ -105,10 +105,10 @@ class TeamRefused(ApplicationError):
 
 @transaction.atomic
 def team_create(*, owner: User, name: str) -> Team:
-    name = name_clean(name, max_length=80)
-    if not name:
+    cleaned = name_clean(name, max_length=80)
+    if not cleaned:
         raise TeamRefused("VALIDATION_ERROR", "A team's name is 1 to 80 characters.")
-    team = Team.objects.create(name=name)
+    team = Team.objects.create(name=cleaned)
     Membership.objects.create(team=team, user=owner, role=Membership.Role.OWNER)
     return team
 

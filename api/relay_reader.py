@@ -3,7 +3,8 @@ after the engine timeout, cancelling the job when the caller leaves, telling a f
 endpoint (tts_non_stream, tts_stream, the legacy /tts) only formats what it yields."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from typing import cast
 
 from django.conf import settings
 
@@ -22,7 +23,11 @@ class RelayReader:
     def __init__(self, generation_id: uuid.UUID) -> None:
         self.generation_id = generation_id
         self.end: dict | None = None  # the end event's data, once it came
-        self._relay = aiter(relay_read(generation_id, timeout_seconds=settings.ENGINE_TIMEOUT_SECONDS))
+        # relay_read is an async generator (it says AsyncIterator): it has aclose().
+        self._relay = cast(
+            AsyncGenerator[RelayEvent, None],
+            relay_read(generation_id, timeout_seconds=settings.ENGINE_TIMEOUT_SECONDS),
+        )
         self._read_ahead: list[RelayEvent] = []
 
     @property
@@ -60,7 +65,7 @@ class RelayReader:
                 raise self.failure()
         raise ApiError("TTS_PROVIDER_UNAVAILABLE", "The speech engine ended without audio.")
 
-    async def events(self) -> AsyncIterator[RelayEvent]:
+    async def events(self) -> AsyncGenerator[RelayEvent, None]:
         """Every event from the start, up to the end; stops quietly when no word comes in time (the
         endpoint then sees `done` false). Read it inside contextlib.aclosing, so that a caller who
         leaves closes it at once and the job is cancelled then."""

@@ -86,12 +86,14 @@ def generations_page(
     FEED_PAGE_SIZE (before a generation's id, to page back), or all since one (to catch up)."""
     generations = generations_for_session(session)
     if since:
-        anchor = generations.filter(id=_uuid_or_none(since)).first()
+        anchor_id = _uuid_or_none(since)
+        anchor = generations.filter(id=anchor_id).first() if anchor_id else None
         if anchor is not None:
             window = list(generations.filter(created_at__gte=anchor.created_at))
             return window, generations.filter(created_at__lt=anchor.created_at).exists()
     if before:
-        anchor = generations.filter(id=_uuid_or_none(before)).first()
+        anchor_id = _uuid_or_none(before)
+        anchor = generations.filter(id=anchor_id).first() if anchor_id else None
         if anchor is not None:
             generations = generations.filter(created_at__lt=anchor.created_at)
     newest = list(generations.order_by("-created_at")[: FEED_PAGE_SIZE + 1])

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthenticatedRequest
 from accounts.selectors import teams_for
 from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_PER_JAPANESE_CHAR_TYPICAL
 from core.errors import ApplicationError, json_errors
@@ -48,7 +49,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
-def _access_or_404(request: HttpRequest, session_id, *, owner: bool = False):
+def _access_or_404(request: AuthenticatedRequest, session_id, *, owner: bool = False):
     access = session_access(request.user, session_id)
     if access is None or (owner and not access.is_owner):
         raise Http404("No such session")
@@ -56,19 +57,19 @@ def _access_or_404(request: HttpRequest, session_id, *, owner: bool = False):
 
 
 @login_required
-def studio_index(request: HttpRequest) -> HttpResponse:
+def studio_index(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("studio:session_detail", session_id=session_latest_or_create(owner=request.user).id)
 
 
 @login_required
 @require_POST
-def session_new(request: HttpRequest) -> HttpResponse:
+def session_new(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("studio:session_detail", session_id=session_create(owner=request.user).id)
 
 
 @login_required
 @require_GET
-def session_detail(request: HttpRequest, session_id) -> HttpResponse:
+def session_detail(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id)
     sessions = Paginator(sessions_for_user(request.user), SIDEBAR_PAGE_SIZE).get_page(request.GET.get("sessions"))
     feed, has_earlier = generations_page(access.session, before=request.GET.get("before"))
@@ -94,7 +95,7 @@ def session_detail(request: HttpRequest, session_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_edit(request: HttpRequest, session_id) -> HttpResponse:
+def session_edit(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id, owner=True)
     try:
         session_rename(session=access.session, title=request.POST.get("title", ""))
@@ -105,7 +106,7 @@ def session_edit(request: HttpRequest, session_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_remove(request: HttpRequest, session_id) -> HttpResponse:
+def session_remove(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id, owner=True)
     session_delete(session=access.session)
     messages.success(request, "The session was deleted.")
@@ -114,14 +115,17 @@ def session_remove(request: HttpRequest, session_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_share_edit(request: HttpRequest, session_id) -> HttpResponse:
+def session_share_edit(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id, owner=True)
     try:
         if request.POST.get("unshare"):
             session_unshare(session=access.session, share_id=request.POST["unshare"])
         else:
             share = session_share(
-                session=access.session, by=request.user, team_id=request.POST.get("team"), role=request.POST.get("role")
+                session=access.session,
+                by=request.user,
+                team_id=request.POST.get("team"),
+                role=request.POST.get("role", ""),
             )
             messages.success(request, f"Shared with {share.team.name} as {share.get_role_display().lower()}s.")
     except ApplicationError as refused:
@@ -131,7 +135,7 @@ def session_share_edit(request: HttpRequest, session_id) -> HttpResponse:
     return redirect("studio:session_detail", session_id=access.session.id)
 
 
-def _json_object(request: HttpRequest) -> dict:
+def _json_object(request: AuthenticatedRequest) -> dict:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers, absurd nesting
@@ -144,7 +148,7 @@ def _json_object(request: HttpRequest) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 @json_errors
-def session_generations(request: HttpRequest, session_id) -> JsonResponse:
+def session_generations(request: AuthenticatedRequest, session_id) -> JsonResponse:
     """GET: the feed's current state (the page catches up with it after a reconnect).
     POST: a new generation from the composer, JSON {"text", "voice_id"} and optionally "language"
     (detected from the text without it)."""
@@ -174,7 +178,7 @@ def session_generations(request: HttpRequest, session_id) -> JsonResponse:
     )
 
 
-def _generation_for_action(request: HttpRequest, generation_id) -> tuple[Generation, SessionAccess]:
+def _generation_for_action(request: AuthenticatedRequest, generation_id) -> tuple[Generation, SessionAccess]:
     generation = generation_get_for_user(request.user, generation_id)
     access = session_access(request.user, generation.session_id) if generation and generation.session_id else None
     if generation is None or access is None:
@@ -185,7 +189,7 @@ def _generation_for_action(request: HttpRequest, generation_id) -> tuple[Generat
 @login_required
 @require_POST
 @json_errors
-def generation_action(request: HttpRequest, generation_id, action: str) -> JsonResponse:
+def generation_action(request: AuthenticatedRequest, generation_id, action: str) -> JsonResponse:
     """cancel and delete: the one who generated it or the session's owner; again: whoever may generate."""
     generation, access = _generation_for_action(request, generation_id)
     if action == "again" and access.can_generate:
@@ -202,7 +206,7 @@ def generation_action(request: HttpRequest, generation_id, action: str) -> JsonR
 
 @login_required
 @require_GET
-def generation_audio(request: HttpRequest, generation_id) -> HttpResponse:
+def generation_audio(request: AuthenticatedRequest, generation_id) -> HttpResponse:
     generation = generation_get_for_user(request.user, generation_id)
     if generation is None or not generation.audio:
         raise Http404("No such audio")

@@ -3,10 +3,9 @@ import json
 import uuid
 
 from django.conf import settings
-from django.http import HttpRequest
 from ninja import Router, Status
 
-from api.auth import bearer_voices
+from api.auth import ApiRequest, bearer_voices
 from api.errors import ApiError, ok
 from api.schemas import CloneCreatedEnvelope, CloneCreatedOut, CloneDeletedOut, CloneOut, ClonesOut, FitOut, responses
 from voices.models import Voice
@@ -35,7 +34,7 @@ def clone_out(voice: Voice) -> CloneOut:
     response=responses({200: ClonesOut}),
     summary="Your voice clones and your quota",
 )
-def voice_clones_list(request: HttpRequest) -> dict:
+def voice_clones_list(request: ApiRequest) -> dict:
     clones = list(clones_for(request.auth))
     return ok(
         {
@@ -56,7 +55,7 @@ def voice_clones_list(request: HttpRequest) -> dict:
     "at once, then improved in the background: `fit.status` goes `queued`, `fitting` (with `fit.progress`), "
     "then `improved` or `kept`; the recording is kept only until then.",
 )
-async def voice_clones_create(request: HttpRequest) -> Status:
+async def voice_clones_create(request: ApiRequest) -> Status:
     name, audio = _clone_upload(request)
     created = await clone_create(user=request.auth, speaker_name=name, audio=audio)
     data = CloneCreatedOut(
@@ -67,7 +66,7 @@ async def voice_clones_create(request: HttpRequest) -> Status:
     return Status(201, ok(data))
 
 
-def _clone_upload(request: HttpRequest) -> tuple[object, bytes]:
+def _clone_upload(request: ApiRequest) -> tuple[object, bytes]:
     """The clone's name and audio, from a multipart form or a JSON body."""
     limit = settings.VOICE_CLONE_MAX_UPLOAD_BYTES
     if request.content_type == "multipart/form-data":
@@ -98,7 +97,7 @@ def _clone_upload(request: HttpRequest) -> tuple[object, bytes]:
     response=responses({200: CloneDeletedOut}, 404),
     summary="Delete a voice clone",
 )
-def voice_clones_delete(request: HttpRequest, voice_id: uuid.UUID) -> dict:
+def voice_clones_delete(request: ApiRequest, voice_id: uuid.UUID) -> dict:
     if not clone_delete(user=request.auth, voice_id=voice_id):
         raise ApiError("NOT_FOUND", "No such voice clone.")
     return ok({"voice_id": str(voice_id), "deleted": True})

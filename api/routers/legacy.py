@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Router
 
 from accounts.models import Scope
@@ -85,7 +86,7 @@ def _json_line(data: dict) -> bytes:
     summary="Legacy: speech with progress as JSON lines, audio as base64 FLAC",
     openapi_extra=LINES_RESPONSE,
 )
-async def legacy_tts(request: HttpRequest, payload: LegacySpeechRequest) -> HttpResponse:
+async def legacy_tts(request: HttpRequest, payload: LegacySpeechRequest) -> HttpResponseBase:
     generation = await db_work(_legacy_start)(payload)
     relay = RelayReader(generation.id)
     # As with tts_stream, a failure before the first event keeps its own status.

@@ -2,10 +2,11 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Router
 
-from api.auth import bearer_speech
+from api.auth import ApiRequest, bearer_speech
 from api.errors import ApiError
 from api.relay_reader import RelayReader
 from api.schemas import SpeechRequest, responses
@@ -26,7 +27,7 @@ AUDIO_RESPONSE = {
 VERIFICATION_HEADER = "X-Verification"
 
 
-def _speech_start(request: HttpRequest, payload: SpeechRequest, *, delivery: str) -> Generation:
+def _speech_start(request: ApiRequest, payload: SpeechRequest, *, delivery: str) -> Generation:
     if payload.model_name != settings.TTS_MODEL_NAME:
         raise ApiError("VALIDATION_ERROR", f"Unknown model {payload.model_name!r}: use {settings.TTS_MODEL_NAME!r}.")
     if payload.response_format != "wav":
@@ -58,7 +59,7 @@ def _verification_header(verification: dict) -> str:
     summary="Speech as a complete WAV file",
     openapi_extra=AUDIO_RESPONSE,
 )
-async def tts_non_stream(request: HttpRequest, payload: SpeechRequest) -> HttpResponse:
+async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
     generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
     relay = RelayReader(generation.id)
     await relay.start(until=lambda event: event.kind == "end")
@@ -76,7 +77,7 @@ async def tts_non_stream(request: HttpRequest, payload: SpeechRequest) -> HttpRe
     summary="Speech as a chunked WAV stream",
     openapi_extra=AUDIO_RESPONSE,
 )
-async def tts_stream(request: HttpRequest, payload: SpeechRequest) -> HttpResponse:
+async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
     generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
     relay = RelayReader(generation.id)
     # Wait for the first audio, so that a failure before it keeps its own status (502, 404, ...).

@@ -1,12 +1,12 @@
 import uuid
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Router, Status
 
 from accounts.models import ApiToken
 from accounts.selectors import tokens_active
 from accounts.services import token_create, token_revoke
-from api.auth import bearer_tokens_or_session
+from api.auth import ApiRequest, bearer_tokens_or_session
 from api.errors import ApiError, ok
 from api.schemas import TokenCreatedOut, TokenCreateRequest, TokenOut, TokenRevokedOut, TokensOut, responses
 from core.text import name_clean
@@ -31,7 +31,7 @@ def token_out(token: ApiToken, secret: str | None = None) -> TokenOut:
     response=responses({200: TokensOut}),
     summary="Your active API tokens (masked)",
 )
-def tokens_list(request: HttpRequest) -> dict:
+def tokens_list(request: ApiRequest) -> dict:
     return ok({"tokens": [token_out(token) for token in tokens_active(request.auth)]})
 
 
@@ -41,7 +41,7 @@ def tokens_list(request: HttpRequest) -> dict:
     response=responses({201: TokenCreatedOut}),
     summary="Create a token; its secret is shown only in this answer",
 )
-def tokens_create(request: HttpRequest, response: HttpResponse, payload: TokenCreateRequest | None = None) -> Status:
+def tokens_create(request: ApiRequest, response: HttpResponse, payload: TokenCreateRequest | None = None) -> Status:
     name = name_clean(payload.name, max_length=100) if payload else "API token"
     if name is None:
         raise ApiError("VALIDATION_ERROR", "name must be 1 to 100 printable characters.")
@@ -59,7 +59,7 @@ def tokens_create(request: HttpRequest, response: HttpResponse, payload: TokenCr
     response=responses({200: TokenRevokedOut}, 404),
     summary="Revoke a token at once",
 )
-def tokens_revoke(request: HttpRequest, token_id: uuid.UUID) -> dict:
+def tokens_revoke(request: ApiRequest, token_id: uuid.UUID) -> dict:
     if not token_revoke(user=request.auth, token_id=token_id):
         raise ApiError("NOT_FOUND", "No such active token.")
     return ok({"token_id": str(token_id), "revoked": True})

@@ -1,7 +1,6 @@
-from django.http import HttpRequest
 from ninja import Router
 
-from api.auth import bearer_voices
+from api.auth import ApiRequest, bearer_voices
 from api.errors import ok
 from api.schemas import VoiceOut, VoicesOut, responses
 from voices.models import Voice
@@ -26,5 +25,5 @@ def voice_out(voice: Voice) -> VoiceOut:
 @router.get(
     "/voices", auth=bearer_voices, response=responses({200: VoicesOut}), summary="Voices available to your account"
 )
-def voices(request: HttpRequest) -> dict:
+def voices(request: ApiRequest) -> dict:
     return ok({"voices": [voice_out(voice) for voice in voices_available(request.auth)]})
