@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import ApiToken, Invitation, Membership, Team, User, scopes_all
 from accounts.selectors import emails_verified
 from billing.services import credits_signup_grant
+from core.errors import ApplicationError
 from core.text import name_clean
 
 TOKEN_PREFIX = "oute_"  # noqa: S105 (the public prefix of every secret, not a secret)
@@ -22,24 +23,19 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class TokenRefused(Exception):
-    """`code` is the API's: VALIDATION_ERROR for scopes that are not scopes, FORBIDDEN for more
-    than the maker may give."""
-
-    def __init__(self, message: str, *, code: str = "VALIDATION_ERROR") -> None:
-        super().__init__(message)
-        self.code = code
+class TokenRefused(ApplicationError):
+    """VALIDATION_ERROR for scopes that are not scopes, FORBIDDEN for more than the maker may give."""
 
 
 def token_scopes_clean(scopes: object) -> list[str]:
     """The scopes asked for, in the order of Scope, or TokenRefused naming what is not a scope."""
     known = scopes_all()
     if not isinstance(scopes, list | tuple) or not scopes or not all(isinstance(s, str) for s in scopes):
-        raise TokenRefused(f"scopes must be a non-empty list of: {', '.join(known)}.")
+        raise TokenRefused("VALIDATION_ERROR", f"scopes must be a non-empty list of: {', '.join(known)}.")
     unknown = sorted(set(scopes) - set(known))
     if unknown:
         shown = ", ".join(repr(scope[:20]) for scope in unknown[:3])
-        raise TokenRefused(f"Unknown scopes {shown}: use {', '.join(known)}.")
+        raise TokenRefused("VALIDATION_ERROR", f"Unknown scopes {shown}: use {', '.join(known)}.")
     return [scope for scope in known if scope in scopes]
 
 
@@ -56,7 +52,7 @@ def token_create(
     broader = [scope for scope in scopes if scope not in ceiling]
     if broader:
         raise TokenRefused(
-            f"A token cannot make a token broader than itself: it lacks {', '.join(broader)}.", code="FORBIDDEN"
+            "FORBIDDEN", f"A token cannot make a token broader than itself: it lacks {', '.join(broader)}."
         )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(30)
     token = ApiToken.objects.create(
@@ -102,15 +98,16 @@ def token_authenticate(secret: str) -> ApiToken | None:
 # ---------- teams ----------
 
 
-class TeamRefused(Exception):
-    pass
+class TeamRefused(ApplicationError):
+    """A team change that was not made: VALIDATION_ERROR for what was typed, FORBIDDEN for what
+    only an owner does, NOT_FOUND for an invitation or membership that is not there."""
 
 
 @transaction.atomic
 def team_create(*, owner: User, name: str) -> Team:
     cleaned = name_clean(name, max_length=80)
     if not cleaned:
-        raise TeamRefused("A team's name is 1 to 80 characters.")
+        raise TeamRefused("VALIDATION_ERROR", "A team's name is 1 to 80 characters.")
     team = Team.objects.create(name=cleaned)
     Membership.objects.create(team=team, user=owner, role=Membership.Role.OWNER)
     return team
@@ -121,11 +118,11 @@ def team_invite(*, team: Team, by: User, email: str) -> str:
     Returns what the person who invited is told: the same words whether or not the address has an
     account, so an invitation never tells whose address is registered."""
     if not Membership.objects.filter(team=team, user=by, role=Membership.Role.OWNER).exists():
-        raise TeamRefused("Only the team's owners invite.")
+        raise TeamRefused("FORBIDDEN", "Only the team's owners invite.")
     try:
         email = validate_email_address(email)
     except ValueError as error:
-        raise TeamRefused(str(error)) from None
+        raise TeamRefused("VALIDATION_ERROR", str(error)) from None
     # The members' addresses are on the team's page already: saying so tells the owner nothing new.
     if team.memberships.filter(user__email__iexact=email).exists():
         return f"{email} is already a member."
@@ -137,7 +134,7 @@ def _invitation_for_verified(user: User, invitation_id: int) -> Invitation:
     invitation = Invitation.objects.filter(id=invitation_id, email__in=emails_verified(user)).first()
     if invitation is None:
         # Also the answer for an invitation to an address the user has only typed, not verified.
-        raise TeamRefused("No such invitation for a verified address of yours.")
+        raise TeamRefused("NOT_FOUND", "No such invitation for a verified address of yours.")
     return invitation
 
 
@@ -169,23 +166,23 @@ def email_verified(*, user: User, email: str) -> int:
 def team_leave(*, team: Team, user: User) -> None:
     membership = Membership.objects.filter(team=team, user=user).first()
     if membership is None:
-        raise TeamRefused("You are not in this team.")
+        raise TeamRefused("NOT_FOUND", "You are not in this team.")
     if membership.role == Membership.Role.OWNER:
-        raise TeamRefused("An owner does not leave a team; delete it instead.")
+        raise TeamRefused("VALIDATION_ERROR", "An owner does not leave a team; delete it instead.")
     membership.delete()
 
 
 def team_remove_member(*, team: Team, by: User, user_id: int) -> None:
     if not Membership.objects.filter(team=team, user=by, role=Membership.Role.OWNER).exists():
-        raise TeamRefused("Only the team's owners remove members.")
+        raise TeamRefused("FORBIDDEN", "Only the team's owners remove members.")
     if user_id == by.id:
-        raise TeamRefused("An owner does not remove themselves.")
+        raise TeamRefused("VALIDATION_ERROR", "An owner does not remove themselves.")
     Membership.objects.filter(team=team, user_id=user_id).delete()
 
 
 def team_delete(*, team: Team, by: User) -> None:
     if not Membership.objects.filter(team=team, user=by, role=Membership.Role.OWNER).exists():
-        raise TeamRefused("Only the team's owners delete it.")
+        raise TeamRefused("FORBIDDEN", "Only the team's owners delete it.")
     team.delete()
 
 

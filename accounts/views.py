@@ -2,11 +2,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import Membership, Scope
 from accounts.selectors import (
     emails_verified,
@@ -39,7 +40,7 @@ LEDGER_PAGE_SIZE = 25
 CHART_DAYS = 30
 
 
-def _account_page(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
+def _account_page(request: AuthenticatedRequest, *, status: int = 200, **extra) -> HttpResponse:
     wallet = wallet_for(request.user)
     ledger = Paginator(ledger_for(request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
     spending = spending_by_day(request.user, days=CHART_DAYS)
@@ -69,14 +70,14 @@ def _bar(index: int, day, spent: int, most: int) -> dict:
 @never_cache
 @login_required
 @require_GET
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthenticatedRequest) -> HttpResponse:
     return _account_page(request)
 
 
 @never_cache
 @login_required
 @require_POST
-def token_new(request: HttpRequest) -> HttpResponse:
+def token_new(request: AuthenticatedRequest) -> HttpResponse:
     name = name_clean(request.POST.get("name", ""), max_length=100)
     if not name:
         return _account_page(request, name_error="Give the token a name of 1 to 100 characters.", status=400)
@@ -85,14 +86,14 @@ def token_new(request: HttpRequest) -> HttpResponse:
         scopes = request.POST.getlist("scopes") if "scopes_shown" in request.POST else None
         token, secret = token_create(user=request.user, name=name, scopes=scopes)
     except TokenRefused as refused:
-        return _account_page(request, name_error=f"{refused} Tick at least one.", status=400)
+        return _account_page(request, name_error=f"{refused.message} Tick at least one.", status=refused.status)
     # Rendered, not redirected: the secret must not be kept anywhere, not even in the session.
     return _account_page(request, new_token=token, new_secret=secret)
 
 
 @login_required
 @require_POST
-def token_delete(request: HttpRequest, token_id) -> HttpResponse:
+def token_delete(request: AuthenticatedRequest, token_id) -> HttpResponse:
     if not token_revoke(user=request.user, token_id=token_id):
         raise Http404("No such token")
     messages.success(request, "The token was revoked. Requests using it now get 401.")
@@ -101,7 +102,7 @@ def token_delete(request: HttpRequest, token_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def tokens_delete_all(request: HttpRequest) -> HttpResponse:
+def tokens_delete_all(request: AuthenticatedRequest) -> HttpResponse:
     revoked = tokens_revoke_all(user=request.user)
     messages.success(request, f"{revoked} token{'s' if revoked != 1 else ''} revoked. Requests using them now get 401.")
     return redirect("account")
@@ -112,12 +113,12 @@ def tokens_delete_all(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def teams(request: HttpRequest) -> HttpResponse:
+def teams(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             team = team_create(owner=request.user, name=request.POST.get("name", ""))
         except TeamRefused as refused:
-            messages.error(request, str(refused))
+            messages.error(request, refused.message)
             return redirect("teams")
         return redirect("team_detail", team_id=team.id)
     return render(
@@ -133,7 +134,7 @@ def teams(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_answer(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_answer(request: AuthenticatedRequest, invitation_id: int) -> HttpResponse:
     """The invitee accepts or declines, from an address of theirs they have verified."""
     try:
         if request.POST.get("action") == "accept":
@@ -143,13 +144,13 @@ def invitation_answer(request: HttpRequest, invitation_id: int) -> HttpResponse:
         team = invitation_decline(user=request.user, invitation_id=invitation_id)
         messages.success(request, f"You declined the invitation to {team.name}.")
     except TeamRefused as refused:
-        messages.error(request, str(refused))
+        messages.error(request, refused.message)
     return redirect("teams")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team_detail(request: HttpRequest, team_id) -> HttpResponse:
+def team_detail(request: AuthenticatedRequest, team_id) -> HttpResponse:
     team = team_get_for_member(request.user, team_id)
     if team is None:
         raise Http404("No such team")
@@ -168,8 +169,10 @@ def team_detail(request: HttpRequest, team_id) -> HttpResponse:
                 team_delete(team=team, by=request.user)
                 messages.success(request, f"{team.name} was deleted.")
                 return redirect("teams")
-        except (TeamRefused, ValueError) as refused:
-            messages.error(request, str(refused))
+        except TeamRefused as refused:
+            messages.error(request, refused.message)
+        except ValueError:  # a user_id that is not a number
+            messages.error(request, "No such member.")
         return redirect("team_detail", team_id=team.id)
     return render(
         request,

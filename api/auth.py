@@ -1,9 +1,19 @@
+from typing import cast
+
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
 from accounts.models import ApiToken, Scope, User
 from accounts.services import token_authenticate
 from api.errors import ApiError
+
+
+class ApiRequest(HttpRequest):
+    """A request an endpoint's auth let in: `auth` is the user, `api_token` the token (None for a
+    browser session)."""
+
+    auth: User
+    api_token: ApiToken | None
 
 
 def scope_require(api_token: ApiToken, scope: str) -> None:
@@ -33,7 +43,7 @@ class BearerToken(HttpBearer):
             return None
         for scope in self.scopes:
             scope_require(api_token, scope)
-        request.api_token = api_token
+        cast(ApiRequest, request).api_token = api_token
         return api_token.user
 
 
@@ -43,7 +53,7 @@ class BrowserSession(SessionAuth):
     def authenticate(self, request: HttpRequest, key: str | None) -> User | None:
         user = super().authenticate(request, key)
         if user is not None:
-            request.api_token = None
+            cast(ApiRequest, request).api_token = None
         return user
 
 

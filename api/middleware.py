@@ -4,7 +4,7 @@ a method not allowed, a body too large) is put into the API's error envelope."""
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
-from api.errors import CODE_BY_STATUS, error_response
+from core.errors import CODE_BY_STATUS, error_response
 
 _MESSAGES = {
     404: ("NOT_FOUND", "No such endpoint. See /api/v1/docs."),

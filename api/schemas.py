@@ -1,4 +1,7 @@
-from datetime import datetime
+"""The API's requests and answers. Every answer is an envelope: `{"success": true, "data": ...}`
+or, for an error, `{"success": false, "code", "message"}` (core.errors)."""
+
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import AliasChoices, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -56,20 +59,132 @@ class TokenCreateRequest(Schema):
     )
 
 
-class Voice(Schema):
+# ---------- answers ----------
+
+
+class ErrorOut(Schema):
+    """Every error, whatever the endpoint: the code's status is in core.errors.STATUS_BY_CODE."""
+
+    success: Literal[False] = False
+    code: str = Field(description="VALIDATION_ERROR, UNAUTHORIZED, INSUFFICIENT_CREDITS, NOT_FOUND, ...")
+    message: str = Field(description="For the person who sent the request.")
+
+
+class Ok(Schema):
+    success: Literal[True] = True
+
+
+# What every endpoint with a token may answer besides its own: a body it cannot read or a field
+# that is not valid (400), no token (401), a token without the scope (403), a body too large (413).
+TOKEN_ERRORS = (400, 401, 403, 413)
+
+
+def responses(answer: dict[int, Any], *errors: int) -> dict[int, Any]:
+    """An operation's answers for its OpenAPI description: its own, then the errors, each the envelope."""
+    return {**answer, **dict.fromkeys(sorted({*TOKEN_ERRORS, *errors}), ErrorOut)}
+
+
+class HealthData(Schema):
+    status: str
+    api_version: str
+    engine: dict[str, Any] = Field(description="As in EngineHealth: status, warm, engines, configured.")
+
+
+class HealthOut(Ok):
+    data: HealthData
+
+
+class VoiceOut(Schema):
     voice_id: str
     speaker_name: str
     is_clone: bool
     gender: str
     language: str
-    languages: list[str]
+    languages: list[str] = Field(description="What it may read: its engine's languages.")
     description: str
 
 
-class Token(Schema):
+class VoicesData(Schema):
+    voices: list[VoiceOut]
+
+
+class VoicesOut(Ok):
+    data: VoicesData
+
+
+class FitOut(Schema):
+    status: str = Field(description="`none`, `queued`, `fitting`, `improved` or `kept`.")
+    progress: float
+    scores: dict[str, Any] | None
+    finished_at: str | None
+
+
+class CloneOut(Schema):
+    # `name` is the cloning tutorial's field, `speaker_name` the API reference's: both, same value.
+    voice_id: str
+    name: str
+    speaker_name: str
+    created_at: str = Field(description="ISO 8601.")
+    fit: FitOut = Field(description="How the clone's background improvement goes.")
+
+
+class CloneCreatedOut(CloneOut):
+    speech_seconds: float
+    warnings: list[str]
+
+
+class CloneCreatedEnvelope(Ok):
+    data: CloneCreatedOut
+
+
+class Quota(Schema):
+    used: int
+    limit: int
+
+
+class ClonesData(Schema):
+    voice_clones: list[CloneOut]
+    quota: Quota
+
+
+class ClonesOut(Ok):
+    data: ClonesData
+
+
+class CloneDeleted(Schema):
+    voice_id: str
+    deleted: Literal[True] = True
+
+
+class CloneDeletedOut(Ok):
+    data: CloneDeleted
+
+
+class TokenOut(Schema):
     token_id: str
     name: str
     token: str = Field(description="Masked, except in the answer to POST /api/v1/tokens.")
-    created_at: datetime
-    last_used_at: datetime | None
+    created_at: str = Field(description="ISO 8601.")
+    last_used_at: str | None
     scopes: list[str]
+
+
+class TokenCreatedOut(Ok):
+    data: TokenOut
+
+
+class TokensData(Schema):
+    tokens: list[TokenOut]
+
+
+class TokensOut(Ok):
+    data: TokensData
+
+
+class TokenRevoked(Schema):
+    token_id: str
+    revoked: Literal[True] = True
+
+
+class TokenRevokedOut(Ok):
+    data: TokenRevoked

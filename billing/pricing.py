@@ -5,6 +5,7 @@ import math
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from core.errors import ApplicationError
 from engine.languages import KANA, KANJI
 from engine.protocol import BYTES_PER_SECOND
 
@@ -48,8 +49,11 @@ def credits_format(micro: int) -> str:
     return f"{whole}.{decimals.ljust(3, '0')}"
 
 
-class AmountError(ValueError):
-    pass
+class AmountError(ApplicationError, ValueError):
+    """Text that is not an amount of credits (VALIDATION_ERROR); a ValueError too, as parsers' are."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("VALIDATION_ERROR", message)
 
 
 # The largest amount one grant or adjustment may name: a billion credits.

@@ -15,6 +15,7 @@ from django.utils import timezone
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.pricing import credits_format
 from billing.selectors import wallet_for_id
+from core.errors import ApplicationError
 from core.realtime import user_broadcast
 
 
@@ -23,18 +24,24 @@ def credits_top_up_hint() -> str:
     return f"Top up in your account: {reverse('account')}"
 
 
-class InsufficientCredits(Exception):
+class InsufficientCredits(ApplicationError):
+    """More credits asked for than are free to spend (INSUFFICIENT_CREDITS, 402)."""
+
     def __init__(self, needed: int, available: int) -> None:
         super().__init__(
+            "INSUFFICIENT_CREDITS",
             f"This needs up to {credits_format(needed)} credits and {credits_format(available)} are available. "
-            f"{credits_top_up_hint()}"
+            f"{credits_top_up_hint()}",
         )
         self.needed = needed
         self.available = available
 
 
-class BalanceTooLarge(ValueError):
+class BalanceTooLarge(ApplicationError, ValueError):
     """A change that would take a balance beyond what the ledger stores (a 64-bit integer)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("VALIDATION_ERROR", message)
 
 
 # Far beyond any real balance, well within PostgreSQL's bigint.

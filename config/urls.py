@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
-from api.v1 import api
+from api.api import api
 from studio import views as studio_views
 
 # The admin signs in through allauth's login, with its rate limits: its own form has none.

@@ -5,7 +5,11 @@ Studio's JSON endpoints and the pages all answer it from here, so a refusal read
 wherever it is met: {"success": false, "code": ..., "message": ...}.
 """
 
-from django.http import JsonResponse
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 STATUS_BY_CODE = {
     "VALIDATION_ERROR": 400,
@@ -65,3 +69,17 @@ def error_response(
 
 def application_error_response(error: ApplicationError) -> JsonResponse:
     return error_response(error.code, error.message, headers=error.headers)
+
+
+def json_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A JSON view's one error handler (the Studio's, as ninja's is the API's): an ApplicationError
+    it raises is answered in the envelope with its code's status."""
+
+    @wraps(view)
+    def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ApplicationError as error:
+            return application_error_response(error)
+
+    return answered

@@ -1,6 +1,4 @@
-import io
 import json
-import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,12 +9,16 @@ from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthenticatedRequest
 from accounts.selectors import teams_for
 from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_PER_JAPANESE_CHAR_TYPICAL
-from core.errors import STATUS_BY_CODE
+from core.errors import ApplicationError, json_errors
 from core.files import ranged_file_response
 from studio.models import Generation
 from studio.selectors import (
+    SessionAccess,
+    generation_audio_mp3,
+    generation_download_name,
     generation_get_for_user,
     generation_state,
     generations_page,
@@ -25,7 +27,6 @@ from studio.selectors import (
     sessions_for_user,
 )
 from studio.services import (
-    GenerationRefused,
     generation_again,
     generation_cancel,
     generation_create,
@@ -48,31 +49,27 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
-def _access_or_404(request: HttpRequest, session_id, *, owner: bool = False):
+def _access_or_404(request: AuthenticatedRequest, session_id, *, owner: bool = False):
     access = session_access(request.user, session_id)
     if access is None or (owner and not access.is_owner):
         raise Http404("No such session")
     return access
 
 
-def _refused(refused: GenerationRefused) -> JsonResponse:
-    return JsonResponse({"error": refused.message, "code": refused.code}, status=STATUS_BY_CODE[refused.code])
-
-
 @login_required
-def studio_index(request: HttpRequest) -> HttpResponse:
+def studio_index(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("studio:session_detail", session_id=session_latest_or_create(owner=request.user).id)
 
 
 @login_required
 @require_POST
-def session_new(request: HttpRequest) -> HttpResponse:
+def session_new(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("studio:session_detail", session_id=session_create(owner=request.user).id)
 
 
 @login_required
 @require_GET
-def session_detail(request: HttpRequest, session_id) -> HttpResponse:
+def session_detail(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id)
     sessions = Paginator(sessions_for_user(request.user), SIDEBAR_PAGE_SIZE).get_page(request.GET.get("sessions"))
     feed, has_earlier = generations_page(access.session, before=request.GET.get("before"))
@@ -98,18 +95,18 @@ def session_detail(request: HttpRequest, session_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_edit(request: HttpRequest, session_id) -> HttpResponse:
+def session_edit(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id, owner=True)
     try:
         session_rename(session=access.session, title=request.POST.get("title", ""))
-    except GenerationRefused as refused:
+    except ApplicationError as refused:
         messages.error(request, refused.message)
     return redirect("studio:session_detail", session_id=access.session.id)
 
 
 @login_required
 @require_POST
-def session_remove(request: HttpRequest, session_id) -> HttpResponse:
+def session_remove(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id, owner=True)
     session_delete(session=access.session)
     messages.success(request, "The session was deleted.")
@@ -118,110 +115,105 @@ def session_remove(request: HttpRequest, session_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_share_edit(request: HttpRequest, session_id) -> HttpResponse:
+def session_share_edit(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id, owner=True)
     try:
         if request.POST.get("unshare"):
             session_unshare(session=access.session, share_id=request.POST["unshare"])
         else:
             share = session_share(
-                session=access.session, by=request.user, team_id=request.POST.get("team"), role=request.POST.get("role")
+                session=access.session,
+                by=request.user,
+                team_id=request.POST.get("team"),
+                role=request.POST.get("role", ""),
             )
             messages.success(request, f"Shared with {share.team.name} as {share.get_role_display().lower()}s.")
-    except (GenerationRefused, ValueError) as refused:
-        messages.error(request, getattr(refused, "message", "That did not work."))
+    except ApplicationError as refused:
+        messages.error(request, refused.message)
+    except ValueError:
+        messages.error(request, "That did not work.")
     return redirect("studio:session_detail", session_id=access.session.id)
+
+
+def _json_object(request: AuthenticatedRequest) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers, absurd nesting
+        raise ApplicationError("VALIDATION_ERROR", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApplicationError("VALIDATION_ERROR", "The request body must be a JSON object.")
+    return body
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def session_generations(request: HttpRequest, session_id) -> JsonResponse:
+@json_errors
+def session_generations(request: AuthenticatedRequest, session_id) -> JsonResponse:
     """GET: the feed's current state (the page catches up with it after a reconnect).
     POST: a new generation from the composer, JSON {"text", "voice_id"} and optionally "language"
     (detected from the text without it)."""
     access = session_access(request.user, session_id)
     if access is None:
-        return JsonResponse({"error": "No such session."}, status=404)
+        raise ApplicationError("NOT_FOUND", "No such session.")
     session = access.session
     if request.method == "GET":
         window, _ = generations_page(session, since=request.GET.get("since"))
         return JsonResponse({"generations": [generation_state(g, viewer=access) for g in window]})
     if not access.can_generate:
-        return JsonResponse({"error": "You can listen to this session, but not generate in it."}, status=403)
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurd numbers, absurd nesting
-        return JsonResponse({"error": "The request body is not valid JSON."}, status=400)
-    if not isinstance(body, dict):
-        return JsonResponse({"error": "The request body must be a JSON object."}, status=400)
-    try:
-        verify = body.get("verify", True)  # on by default in the Studio
-        if not isinstance(verify, bool):
-            return JsonResponse({"error": "verify must be true or false."}, status=400)
-        generation = generation_create(
-            user=request.user,
-            session=session,
-            text=body.get("text"),
-            voice_id=body.get("voice_id"),
-            language=body.get("language"),
-            verify=verify,
-        )
-    except GenerationRefused as refused:
-        return _refused(refused)
+        raise ApplicationError("FORBIDDEN", "You can listen to this session, but not generate in it.")
+    body = _json_object(request)
+    verify = body.get("verify", True)  # on by default in the Studio
+    if not isinstance(verify, bool):
+        raise ApplicationError("VALIDATION_ERROR", "verify must be true or false.")
+    generation = generation_create(
+        user=request.user,
+        session=session,
+        text=body.get("text"),
+        voice_id=body.get("voice_id"),
+        language=body.get("language"),
+        verify=verify,
+    )
     return JsonResponse(
         {"generation": generation_state(generation, viewer=access), "session_title": session.title}, status=201
     )
 
 
-def _generation_for_action(request: HttpRequest, generation_id) -> tuple[Generation, object]:
+def _generation_for_action(request: AuthenticatedRequest, generation_id) -> tuple[Generation, SessionAccess]:
     generation = generation_get_for_user(request.user, generation_id)
     access = session_access(request.user, generation.session_id) if generation and generation.session_id else None
-    if access is None:
-        raise Http404("No such generation")
+    if generation is None or access is None:
+        raise ApplicationError("NOT_FOUND", "No such generation.")
     return generation, access
 
 
 @login_required
 @require_POST
-def generation_action(request: HttpRequest, generation_id, action: str) -> JsonResponse:
+@json_errors
+def generation_action(request: AuthenticatedRequest, generation_id, action: str) -> JsonResponse:
     """cancel and delete: the one who generated it or the session's owner; again: whoever may generate."""
     generation, access = _generation_for_action(request, generation_id)
-    try:
-        if action == "again" and access.can_generate:
-            again = generation_again(generation=generation, user=request.user)
-            return JsonResponse({"generation": generation_state(again, viewer=access)}, status=201)
-        if action == "cancel" and access.may_manage(generation):
-            generation_cancel(generation_id=generation.id)
-            return JsonResponse({"ok": True})
-        if action == "delete" and access.may_manage(generation):
-            generation_delete(generation=generation)
-            return JsonResponse({"ok": True})
-    except GenerationRefused as refused:
-        return _refused(refused)
-    return JsonResponse({"error": "You may not do that in this session."}, status=403)
+    if action == "again" and access.can_generate:
+        again = generation_again(generation=generation, user=request.user)
+        return JsonResponse({"generation": generation_state(again, viewer=access)}, status=201)
+    if action == "cancel" and access.may_manage(generation):
+        generation_cancel(generation_id=generation.id)
+        return JsonResponse({"ok": True})
+    if action == "delete" and access.may_manage(generation):
+        generation_delete(generation=generation)
+        return JsonResponse({"ok": True})
+    raise ApplicationError("FORBIDDEN", "You may not do that in this session.")
 
 
 @login_required
 @require_GET
-def generation_audio(request: HttpRequest, generation_id) -> HttpResponse:
+def generation_audio(request: AuthenticatedRequest, generation_id) -> HttpResponse:
     generation = generation_get_for_user(request.user, generation_id)
     if generation is None or not generation.audio:
         raise Http404("No such audio")
-    slug = re.sub(r"[^a-z0-9]+", "-", generation.text[:40].lower()).strip("-") or "speech"
-    name = f"{slug}-{str(generation.id)[:8]}"
+    name = generation_download_name(generation)
     if request.GET.get("format") == "mp3":
-        return _mp3_download(generation, f"{name}.mp3")
+        response = HttpResponse(generation_audio_mp3(generation), content_type="audio/mpeg")
+        response["Content-Disposition"] = content_disposition_header(True, f"{name}.mp3")
+        return response
     download_name = f"{name}.wav" if request.GET.get("download") else None
     return ranged_file_response(request, generation.audio, content_type="audio/wav", download_name=download_name)
-
-
-def _mp3_download(generation: Generation, filename: str) -> HttpResponse:
-    from pydub import AudioSegment
-
-    with generation.audio.open("rb") as handle:
-        segment = AudioSegment.from_file(handle, format="wav")
-    buffer = io.BytesIO()
-    segment.export(buffer, format="mp3", bitrate="128k")
-    response = HttpResponse(buffer.getvalue(), content_type="audio/mpeg")
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response

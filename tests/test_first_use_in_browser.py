@@ -102,6 +102,21 @@ def test_composer_refuses_empty_text_with_a_message(transactional_db, browser_pa
     assert page.locator(".gen").count() == 0
 
 
+def test_composer_shows_the_servers_error_message(transactional_db, browser_page, web_url, user, builtin_voices):
+    """A refusal the server makes reaches the page from the error envelope's `message`."""
+    page = browser_page
+    page.goto(f"{web_url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url("**/studio/sessions/*/")
+    page.locator("#composer-voice").select_option(str(builtin_voices["EN-MALE-1-NEUTRAL"].id))
+    page.get_by_label("Text to speak").fill("こんにちは。")
+    page.get_by_label("Text to speak").press("Enter")
+    page.wait_for_function("document.querySelector('[role=alert]')?.textContent.includes('English only')")
+    assert page.locator(".gen").count() == 0
+
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 LONG = " ".join(["This sentence is one of many, so the generation runs long enough to watch."] * 6)
 

@@ -24,10 +24,10 @@ from schemathesis import GenerationMode
 
 from accounts.models import User
 from accounts.services import token_create
-from api.errors import STATUS_BY_CODE
 from billing.models import Hold
 from billing.selectors import ledger_sum, wallet_for
 from billing.services import credits_admin_change, credits_signup_grant
+from core.errors import STATUS_BY_CODE
 from studio.models import Generation
 from tests.waiting import generation_wait_finished
 

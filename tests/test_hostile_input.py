@@ -265,7 +265,7 @@ def test_studio_composer_refuses_hostile_json_with_a_message(page, user, voice_i
     ]:
         response = raw_json(page, url, body)
         assert response.status_code in {400, 404}, (body[:60], response.status_code)
-        assert response.json()["error"], body[:60]
+        assert response.json()["message"], body[:60]
     books.assert_unchanged()
 
 
@@ -292,7 +292,7 @@ def test_studio_composer_unparseable_or_unstorable_bodies(transactional_db, page
     books = Books(user)
     response = raw_json(page, f"/studio/sessions/{session.id}/generations", body.replace('"V"', json.dumps(voice_id)))
     assert response.status_code in {400, 404}, response.status_code
-    assert response.json()["error"]
+    assert response.json()["message"]
     books.assert_unchanged()
 
 

@@ -135,7 +135,7 @@ def test_the_studio_groups_its_voices_by_language(user, builtin_voices):
         json.dumps({"text": "こんにちは。", "voice_id": str(builtin_voices["EN-MALE-1-NEUTRAL"].id)}),
         content_type="application/json",
     )
-    assert refused.status_code == 400 and "English only" in refused.json()["error"]
+    assert refused.status_code == 400 and "English only" in refused.json()["message"]
 
 
 def test_the_sdk_checks_a_language_before_any_request():

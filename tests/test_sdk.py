@@ -23,7 +23,7 @@ from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError, OuteAIError, SpeechResul
 from outeai.api import v1 as legacy
 
 from accounts.services import token_create
-from api.v1 import API_VERSION
+from api import API_VERSION
 from billing.services import credits_admin_change
 from harness.processes import free_port, running_process, web_command
 from studio.models import Generation

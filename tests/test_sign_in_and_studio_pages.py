@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from core.audio import wav_from_pcm
+from core.errors import STATUS_BY_CODE
 from studio.models import Generation, Session
 from studio.services import session_create
 
@@ -138,7 +139,10 @@ def test_composer_refusals_are_clear_json_and_store_nothing(client, user, builti
     for body, status, message in cases:
         response = client.post(url, body, content_type="application/json")
         assert response.status_code == status, body
-        assert message in response.json()["error"], body
+        # The API's envelope, the same for the Studio's JSON endpoints.
+        envelope = response.json()
+        assert set(envelope) == {"success", "code", "message"} and envelope["success"] is False, body
+        assert STATUS_BY_CODE[envelope["code"]] == status and message in envelope["message"], body
     assert not Generation.objects.exists()
 
 

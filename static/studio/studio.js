@@ -141,7 +141,7 @@ async function act(action, generationId, button) {
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      showError(body.error || `That did not work (${response.status}).`);
+      showError(body.message || `That did not work (${response.status}).`);
       return;
     }
     if (action === "again" && body.generation) upsert(body.generation);
@@ -341,7 +341,7 @@ async function submit() {
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      showError(body.error || `The request failed (${response.status}). Please try again.`);
+      showError(body.message || `The request failed (${response.status}). Please try again.`);
       return;
     }
     upsert(body.generation);

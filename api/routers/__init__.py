@@ -1,0 +1,1 @@
+"""One router a resource: speech, legacy, voices, clones, tokens, health (mounted by api.api)."""

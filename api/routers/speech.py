@@ -1,0 +1,96 @@
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from ninja import Router
+
+from api.auth import ApiRequest, bearer_speech
+from api.errors import ApiError
+from api.relay_reader import RelayReader
+from api.schemas import SpeechRequest, responses
+from core.asyncdb import db_work
+from core.audio import wav_from_pcm, wav_header
+from studio.models import Generation
+from studio.services import generation_create
+
+router = Router(tags=["speech"])
+
+# Refusals before any audio: no credits (402), no such voice (404), too many (429), no engine (502).
+SPEECH_ERRORS = (402, 404, 429, 502)
+AUDIO_RESPONSE = {
+    "responses": {
+        200: {"description": "24 kHz mono 16-bit WAV", "content": {"audio/wav": {"schema": {"type": "string"}}}}
+    }
+}
+VERIFICATION_HEADER = "X-Verification"
+
+
+def _speech_start(request: ApiRequest, payload: SpeechRequest, *, delivery: str) -> Generation:
+    if payload.model_name != settings.TTS_MODEL_NAME:
+        raise ApiError("VALIDATION_ERROR", f"Unknown model {payload.model_name!r}: use {settings.TTS_MODEL_NAME!r}.")
+    if payload.response_format != "wav":
+        raise ApiError("VALIDATION_ERROR", "response_format must be 'wav'.")
+    return generation_create(
+        user=request.auth,
+        text=payload.text,
+        voice_id=payload.voice_id,
+        source=Generation.Source.API,
+        delivery=delivery,
+        api_token=getattr(request, "api_token", None),
+        language=payload.language,
+        verify=payload.verify,
+    )
+
+
+def _verification_header(verification: dict) -> str:
+    """The verified take's check, e.g. ``failed; checked=3; respoken=1; failed=2``."""
+    parts = [verification["status"], f"checked={verification['checked']}", f"respoken={verification['respoken']}"]
+    if verification["failed"]:
+        parts.append("failed=" + ",".join(str(chunk) for chunk in verification["failed"]))
+    return "; ".join(parts)
+
+
+@router.post(
+    "/tts_non_stream",
+    auth=bearer_speech,
+    response=responses({}, *SPEECH_ERRORS),
+    summary="Speech as a complete WAV file",
+    openapi_extra=AUDIO_RESPONSE,
+)
+async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
+    relay = RelayReader(generation.id)
+    await relay.start(until=lambda event: event.kind == "end")
+    pcm = b"".join([event.pcm async for event in relay.events() if event.kind == "audio"])
+    response = HttpResponse(wav_from_pcm(pcm), content_type="audio/wav")
+    if relay.end and relay.end.get("verification") is not None:
+        response[VERIFICATION_HEADER] = _verification_header(relay.end["verification"])
+    return response
+
+
+@router.post(
+    "/tts_stream",
+    auth=bearer_speech,
+    response=responses({}, *SPEECH_ERRORS),
+    summary="Speech as a chunked WAV stream",
+    openapi_extra=AUDIO_RESPONSE,
+)
+async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
+    relay = RelayReader(generation.id)
+    # Wait for the first audio, so that a failure before it keeps its own status (502, 404, ...).
+    await relay.start(until=lambda event: event.kind == "audio")
+
+    async def body() -> AsyncIterator[bytes]:
+        header = wav_header()
+        async with aclosing(relay.events()) as events:
+            async for event in events:
+                if event.kind == "audio":
+                    yield header + event.pcm
+                    header = b""
+        if not relay.done:
+            relay.abort()
+
+    return StreamingHttpResponse(body(), content_type="audio/wav")
