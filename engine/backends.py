@@ -1,6 +1,6 @@
 """The backends one engine process hosts, and which of them speaks each voice.
 
-``ENGINE_BACKENDS`` names them, in order (default ``piper,kokoro``):
+``ENGINE_BACKENDS`` names them, in order (default ``piper,kokoro``; engine/settings.py reads it):
 
 - ``piper``: Piper with Joe (``EN-MALE-1-NEUTRAL``); it speaks and makes WORLD speaker profiles
   (clones as transforms of Joe, kind ``world``). It speaks English.
@@ -21,21 +21,10 @@ serves it; ``/voices`` and ``/health`` list what this process serves, and the wo
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from engine.languages import PROFILE_KIND_BACKEND
-from engine.voice_transform import ProfileError
-
-BACKEND_NAMES = ("piper", "kokoro")
-DEFAULT_BACKENDS = "piper,kokoro"
-
-
-KNOWN_PROFILE_KINDS = tuple(PROFILE_KIND_BACKEND)  # engine/languages.py: the backend of each kind
-# Which quick profile a new clone speaks with, best first, where an engine makes several
-# (bench/clone_similarity.py on SLT, KAL, KED, docs/cloning.md: Kokoro's is as natural as Joe,
-# WORLD's buzzes); the pool sends /speakers/encode to an engine that makes the first it can.
-DEFAULT_PROFILE_KINDS = ("kokoro", "world")
+from engine.profiles import KNOWN_PROFILE_KINDS, ProfileError, profile_kind, voice_key
 
 
 class BackendsConfigError(ValueError):
@@ -44,27 +33,6 @@ class BackendsConfigError(ValueError):
 
 class ProfilesUnavailable(LookupError):
     """No backend of this process speaks that kind of speaker profile."""
-
-
-def backends_from_env(environ=os.environ) -> tuple[str, ...]:
-    """``ENGINE_BACKENDS`` read strictly: a typo stops the engine at start with the variable's name."""
-    value = (environ.get("ENGINE_BACKENDS") or "").strip() or DEFAULT_BACKENDS
-    names = [name.strip().lower() for name in value.split(",")]
-    unknown = [name for name in names if name not in BACKEND_NAMES]
-    if unknown or not names:
-        raise BackendsConfigError(
-            f"ENGINE_BACKENDS={value!r}: unknown backend {unknown[0]!r}; use a comma-separated list of "
-            + ", ".join(BACKEND_NAMES)
-        )
-    if len(set(names)) != len(names):
-        raise BackendsConfigError(f"ENGINE_BACKENDS={value!r} names a backend twice")
-    return tuple(names)
-
-
-def voice_key(name: str) -> str:
-    """How voice names are compared: case-insensitively, and the legacy docs' "...-NEURAL" is
-    "...-NEUTRAL"."""
-    return name.strip().upper().replace("NEURAL", "NEUTRAL")
 
 
 @dataclass(frozen=True)
@@ -92,7 +60,9 @@ class Backends:
                 self.profiles.setdefault(kind, backend)
 
     @classmethod
-    def create(cls, names: tuple[str, ...], *, idle_unload_seconds: float, threads: int) -> Backends:
+    def create(
+        cls, names: tuple[str, ...], *, idle_unload_seconds: float, threads: int, kokoro_cache: Path | None = None
+    ) -> Backends:
         built = []
         for name in names:
             if name == "piper":
@@ -102,7 +72,7 @@ class Backends:
             elif name == "kokoro":
                 from engine.kokoro_engine import KokoroEngine
 
-                built.append(KokoroEngine(idle_unload_seconds=idle_unload_seconds, threads=threads))
+                built.append(KokoroEngine(idle_unload_seconds=idle_unload_seconds, threads=threads, cache=kokoro_cache))
         return cls(built)
 
     @property
@@ -121,8 +91,6 @@ class Backends:
     def profile_backend(self, profile) -> object:
         """The backend that speaks ``profile``'s kind; ``ProfileError`` if the kind is unknown,
         ``ProfilesUnavailable`` if no backend here speaks it."""
-        from engine.kokoro_profile import profile_kind
-
         kind = profile_kind(profile)
         if kind not in KNOWN_PROFILE_KINDS:
             raise ProfileError(f"unknown profile kind {kind!r}; kinds: {', '.join(KNOWN_PROFILE_KINDS)}")

@@ -15,7 +15,8 @@ are the same on every machine (signs fixed). Profiles are checked strictly (``pa
 finite numbers, bounds; anything else is a ``ProfileError`` (the API's 400 invalid_profile).
 
 Profiles without ``"kind"`` are the older WORLD ones (engine/voice_transform.py), kind ``"world"``.
-Numpy only: the clone fitter (voices/fitting.py) builds profiles with this module too.
+Numpy only: the clone fitter (voices/fitting.py) builds profiles with this module too, and the web
+checks a profile's kind with ``profile_kind`` (engine/profiles.py, re-exported here).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.voice_transform import ProfileError
+from engine.profiles import ProfileError, profile_kind
 
 KIND = "kokoro"
 VERSION = 1
@@ -36,16 +37,6 @@ SPEED_RANGE = (0.6, 1.5)
 WEIGHT_RANGE = (0.0, 1.0)
 WEIGHT_SUM_RANGE = (0.5, 1.5)
 PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
-
-
-def profile_kind(profile) -> str:
-    """``"world"`` for the older profiles without ``kind``, else the profile's kind."""
-    if not isinstance(profile, dict):
-        raise ProfileError("'profile' must be a JSON object")
-    kind = profile.get("kind", "world")
-    if not isinstance(kind, str):
-        raise ProfileError("profile field 'kind' must be a string")
-    return kind
 
 
 @dataclass(frozen=True)

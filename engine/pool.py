@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from engine.backends import DEFAULT_PROFILE_KINDS, voice_key
 from engine.client import EngineClient, EngineFailure
+from engine.profiles import DEFAULT_PROFILE_KINDS, voice_key
 
 HEALTH_CACHE_SECONDS = 1.0
 

@@ -38,16 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.profiles import ProfileError  # re-exported: vtm.ProfileError
+
 with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources
     warnings.simplefilter("ignore")
     import pyworld as pw
 
 FRAME_PERIOD_MS = 5.0
 PROFILE_VERSION = 1
-
-
-class ProfileError(ValueError):
-    """A speaker profile that is not a valid version-1 profile."""
 
 
 # Profile fields: name -> (low, high) for numbers. Anything outside is refused.
