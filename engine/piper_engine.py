@@ -66,7 +66,7 @@ def builtin_voices() -> dict[str, Voice]:
 
 def female_base() -> vtm.VoiceTransform:
     """Joe re-voiced by WORLD with pitch and formants fitted to CMU ARCTIC slt: the start of a
-    female clone's fit (engine/fit_female_voice.py). It was the built-in female voice before
+    female clone's fit (tools/fit_female_voice.py). It was the built-in female voice before
     Kokoro's; a speaker profile of it still speaks it."""
     return vtm.VoiceTransform.load(HERE / "voices" / "female_1.json")
 

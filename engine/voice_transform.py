@@ -2,7 +2,7 @@
 loudness normalisation.
 
 Used at run time by the Piper engine to derive extra built-in voices from the
-one bundled Piper model, and at fit time by ``engine/fit_female_voice.py``.
+one bundled Piper model, and at fit time by ``tools/fit_female_voice.py``.
 
 A transform is a handful of numbers (see ``VoiceTransform``):
 
