@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -33,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from engine import protocol as proto
 from engine import verify as vfy
 from engine import voice_fit as vf
-from engine.backends import Backends, ProfilesUnavailable
+from engine.backends import Backend, Backends, ProfilesUnavailable
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize
 from engine.piper_engine import to_pcm16
 from engine.profiles import DEFAULT_PROFILE_KINDS, ProfileError
@@ -54,8 +55,8 @@ class Synthesis:
     """A /synthesize request, checked."""
 
     text: str
-    backend: object  # the backend that speaks the voice (engine/backends.py)
-    voice: object  # a built-in voice, or one made from a speaker profile
+    backend: Backend  # the backend that speaks the voice (engine/backends.py)
+    voice: Any  # a built-in voice, or one made from a speaker profile (the backend's own type)
     max_seconds: float | None
     temperature: float | None
     start_chunk: int
@@ -160,15 +161,12 @@ class EngineService:
         )
 
     @staticmethod
-    def _language(value, text: str, backend) -> str:
+    def _language(value: object, text: str, backend: Backend) -> str:
         """The request's language as a primary tag (detected from the text when absent), which the
         voice's backend must speak."""
-        if value is None:
-            language = language_detect(text)
-        else:
-            language = language_normalize(value)
-            if language is None:
-                raise BadRequest("invalid_language", "'language' must be a language tag such as 'en' or 'ja-JP'")
+        language = language_detect(text) if value is None else language_normalize(value)
+        if language is None:
+            raise BadRequest("invalid_language", "'language' must be a language tag such as 'en' or 'ja-JP'")
         if language not in backend.languages:
             spoken = ", ".join(backend.languages)
             name = LANGUAGE_NAMES.get(language, repr(language))
@@ -236,7 +234,8 @@ class EngineService:
             return _bad("bad_audio", f"undecodable WAV: {exc}")
         if x.size > self.settings.max_clip_seconds * fs:
             return _bad("clip_too_long", f"the clip is longer than {self.settings.max_clip_seconds:g} s")
-        candidates, analysis = {}, {}
+        candidates: dict[str, dict] = {}
+        analysis: dict = {}
         try:
             async with self.slots.slot(f"encode:{id(body)}"):
                 t0 = time.perf_counter()
@@ -258,7 +257,7 @@ class EngineService:
         return JSONResponse(answer)
 
     @contextlib.asynccontextmanager
-    async def _work(self, backend):
+    async def _work(self, backend: Backend):
         """A request under way (counted in `requests`): its backend's model is not unloaded meanwhile."""
         backend.begin()
         self.requests += 1

@@ -21,10 +21,44 @@ serves it; ``/voices`` and ``/health`` list what this process serves, and the wo
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.profiles import KNOWN_PROFILE_KINDS, ProfileError, profile_kind, voice_key
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from engine.voice_fit import Reference
+
+
+class Backend(Protocol):
+    """What a backend (engine/piper_engine.py, engine/kokoro_engine.py) offers the app; its model
+    loads lazily and unloads when idle (engine/lifecycle.py). Voices and chunks are its own types."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def voices(self) -> Mapping[str, Any]: ...
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+    @property
+    def profile_kinds(self) -> tuple[str, ...]: ...
+    @property
+    def warm(self) -> bool: ...
+    def load(self) -> bool: ...
+    def begin(self) -> None: ...
+    def end(self) -> None: ...
+    def unload_if_idle(self, now: float | None = None) -> bool: ...
+    def prepare(self, text: str, language: str = "en") -> list[Any]: ...
+    def profile_voice(self, profile: Any) -> Any: ...
+    def encode_speaker(self, ref: Reference) -> tuple[dict, dict]: ...
+    def synthesize_chunk(
+        self, chunk: Any, voice: Any, temperature: float | None = None, cancelled: threading.Event | None = None
+    ) -> np.ndarray: ...
 
 
 class BackendsConfigError(ValueError):
@@ -37,12 +71,12 @@ class ProfilesUnavailable(LookupError):
 
 @dataclass(frozen=True)
 class Resolved:
-    backend: object  # a PiperEngine or KokoroEngine
-    voice: object  # its voice
+    backend: Backend
+    voice: Any  # its voice (a piper_engine.Voice, a kokoro_engine.KokoroVoice)
 
 
 class Backends:
-    def __init__(self, backends: list) -> None:
+    def __init__(self, backends: list[Backend]) -> None:
         if not backends:
             raise BackendsConfigError("an engine needs at least one backend")
         self.all = list(backends)
@@ -54,16 +88,16 @@ class Backends:
                     raise BackendsConfigError(f"voice {name} is spoken by two backends")
                 self._by_voice[key] = Resolved(backend, voice)
         # The backend that speaks (and makes) each kind of speaker profile this process hosts.
-        self.profiles: dict[str, object] = {}
+        self.profiles: dict[str, Backend] = {}
         for backend in self.all:
-            for kind in getattr(backend, "profile_kinds", ()):
+            for kind in backend.profile_kinds:
                 self.profiles.setdefault(kind, backend)
 
     @classmethod
     def create(
         cls, names: tuple[str, ...], *, idle_unload_seconds: float, threads: int, kokoro_cache: Path | None = None
     ) -> Backends:
-        built = []
+        built: list[Backend] = []
         for name in names:
             if name == "piper":
                 from engine.piper_engine import PiperEngine
@@ -88,7 +122,7 @@ class Backends:
     def profile_kinds(self) -> list[str]:
         return list(self.profiles)
 
-    def profile_backend(self, profile) -> object:
+    def profile_backend(self, profile: object) -> Backend:
         """The backend that speaks ``profile``'s kind; ``ProfileError`` if the kind is unknown,
         ``ProfilesUnavailable`` if no backend here speaks it."""
         kind = profile_kind(profile)

