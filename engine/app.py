@@ -7,14 +7,8 @@
                       "tenant", "verify"} -> frame stream
     POST /speakers/encode  audio/wav body -> {"profile": {...}, "candidates": [{...}], "analysis": {...}}
 
-Settings (environment):
-    ENGINE_BACKENDS             the backends this process hosts, in order (piper,kokoro; engine/backends.py)
-    ENGINE_THREADS              threads for one chunk's synthesis (default: the cores, at most 4)
-    ENGINE_CONCURRENCY          chunks synthesised at once (default: cores / ENGINE_THREADS), shared
-                                fairly between tenants (engine/slots.py)
-    ENGINE_IDLE_UNLOAD_SECONDS  unload the model after this long without work (600)
-    ENGINE_MAX_TEXT_CHARS       longest accepted text (20000)
-    ENGINE_MAX_CLIP_SECONDS     longest reference clip /speakers/encode accepts (30)
+Settings: engine/settings.py reads them from the environment once, at start (engine/README.md).
+Request bodies: engine/schemas.py checks them (pydantic) and names the refusal.
 """
 
 from __future__ import annotations
@@ -22,13 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import logging
-import math
-import os
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -42,10 +34,12 @@ from starlette.types import Receive, Scope, Send
 from engine import protocol as proto
 from engine import verify as vfy
 from engine import voice_fit as vf
-from engine import voice_transform as vtm
-from engine.backends import DEFAULT_PROFILE_KINDS, Backends, ProfilesUnavailable, backends_from_env
+from engine.backends import Backend, Backends, ProfilesUnavailable
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize
-from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE, to_pcm16
+from engine.piper_engine import to_pcm16
+from engine.profiles import DEFAULT_PROFILE_KINDS, ProfileError
+from engine.schemas import BadRequest, synthesis_request_parse
+from engine.settings import Settings
 from engine.slots import FairSlots
 
 log = logging.getLogger("engine.app")
@@ -56,56 +50,19 @@ WAV_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 MAX_CLIP_BYTES = 8 * 1024 * 1024
 
 
-# Piper's model gains little from more than this many threads for one chunk.
-MAX_THREADS_PER_SYNTHESIS = 4
-
-
-@dataclass
-class Settings:
-    concurrency: int
-    idle_unload_seconds: float
-    max_text_chars: int
-    max_clip_seconds: float = 30.0
-    threads: int = 0
-    backends: tuple[str, ...] = ("piper", "kokoro")
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        # Places times threads fill the cores and no more: two syntheses of two threads each on two
-        # cores took longer than the same two one after the other (measured: 248 ms a chunk against
-        # 112 ms alone), while one place of two threads gives the first audio 1.7 times sooner
-        # than a place of one thread. Requests still share the places chunk by chunk.
-        cores = os.cpu_count() or 1
-        threads = max(1, int(os.environ.get("ENGINE_THREADS") or min(cores, MAX_THREADS_PER_SYNTHESIS)))
-        return cls(
-            concurrency=max(1, int(os.environ.get("ENGINE_CONCURRENCY") or cores // threads)),
-            threads=threads,
-            idle_unload_seconds=float(os.environ.get("ENGINE_IDLE_UNLOAD_SECONDS") or 600),
-            max_text_chars=int(os.environ.get("ENGINE_MAX_TEXT_CHARS") or 20000),
-            max_clip_seconds=float(os.environ.get("ENGINE_MAX_CLIP_SECONDS") or 30),
-            backends=backends_from_env(),
-        )
-
-
 @dataclass(frozen=True)
 class Synthesis:
     """A /synthesize request, checked."""
 
     text: str
-    backend: object  # the backend that speaks the voice (engine/backends.py)
-    voice: object  # a built-in voice, or one made from a speaker profile
+    backend: Backend  # the backend that speaks the voice (engine/backends.py)
+    voice: Any  # a built-in voice, or one made from a speaker profile (the backend's own type)
     max_seconds: float | None
     temperature: float | None
     start_chunk: int
     tenant: str | None
     language: str = "en"  # the primary tag the text is phonemised in, one of the backend's
     verify: bool = False  # hear each chunk back and speak a failed one again (engine/verify.py)
-
-
-class BadRequest(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def _bad(code: str, message: str, status: int = 400) -> JSONResponse:
@@ -160,7 +117,10 @@ class EngineService:
     def __init__(self, settings: Settings, backends: Backends | None = None) -> None:
         self.settings = settings
         self.backends = backends or Backends.create(
-            settings.backends, idle_unload_seconds=settings.idle_unload_seconds, threads=settings.threads
+            settings.backends,
+            idle_unload_seconds=settings.idle_unload_seconds,
+            threads=settings.threads,
+            kokoro_cache=settings.kokoro_cache,
         )
         self.slots = FairSlots(settings.concurrency)
         self.requests = 0  # syntheses under way, between chunks or waiting for a place too
@@ -168,83 +128,45 @@ class EngineService:
 
     # --- request parsing ------------------------------------------------------------
     async def parse(self, request: Request) -> Synthesis:
-        try:
-            body = await request.body()
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BadRequest("bad_json", "the request body must be a JSON object") from None
-        if not isinstance(data, dict):
-            raise BadRequest("bad_json", "the request body must be a JSON object")
-        text = data.get("text")
-        voice_name = data.get("voice")
-        max_seconds = data.get("max_seconds")
-        temperature = data.get("temperature")
-        profile = data.get("profile")
-        if not isinstance(text, str):
-            raise BadRequest("invalid_text", "'text' is required and must be a string")
-        if profile is None and (not isinstance(voice_name, str) or not voice_name.strip()):
-            raise BadRequest("invalid_voice", "'voice' is required (unless 'profile' is given) and must be a string")
-
-        def number(name, value):
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise BadRequest(f"invalid_{name}", f"'{name}' must be a number or null")
-            return float(value)
-
-        max_seconds = number("max_seconds", max_seconds)
-        temperature = number("temperature", temperature)
-        start_chunk = data.get("start_chunk", 0)
-        if isinstance(start_chunk, bool) or not isinstance(start_chunk, int) or start_chunk < 0:
-            raise BadRequest("invalid_start_chunk", "'start_chunk' must be a whole number from 0")
-        tenant = data.get("tenant")
-        if tenant is not None and (not isinstance(tenant, str) or not 0 < len(tenant) <= 100):
-            raise BadRequest("invalid_tenant", "'tenant' must be a string of 1 to 100 characters")
-        verify = data.get("verify")
-        verify = False if verify is None else verify  # absent or null: no check
-        if not isinstance(verify, bool):
-            raise BadRequest("invalid_verify", "'verify' must be true or false")
-        if max_seconds is not None and max_seconds <= 0:
-            raise BadRequest("invalid_max_seconds", "'max_seconds' must be greater than 0")
-        if temperature is not None and not (MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE):
-            raise BadRequest(
-                "invalid_temperature", f"'temperature' must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}"
-            )
-        if not text.strip():
-            raise BadRequest("empty_text", "'text' is empty")
-        if len(text) > self.settings.max_text_chars:
-            raise BadRequest("text_too_long", f"'text' is longer than {self.settings.max_text_chars} characters")
+        """The request checked (engine/schemas.py) and its voice resolved; ``BadRequest`` if not."""
+        checked = synthesis_request_parse(await request.body(), max_text_chars=self.settings.max_text_chars)
+        profile = checked.profile
         if profile is not None:  # a speaker profile wins; 'voice' is then ignored
             try:
                 backend = self.backends.profile_backend(profile)
                 voice = backend.profile_voice(profile)
-            except vtm.ProfileError as exc:
+            except ProfileError as exc:
                 raise BadRequest("invalid_profile", str(exc)) from None
             except ProfilesUnavailable as exc:
                 kinds = ", ".join(self.backends.profile_kinds) or "none"
                 message = f"this engine does not speak {exc.args[0]} speaker profiles (it speaks: {kinds})"
                 raise BadRequest("profiles_unavailable", message) from None
         else:
-            resolved = self.backends.resolve(voice_name)
+            assert checked.voice is not None  # the schema asks for one without a profile
+            resolved = self.backends.resolve(checked.voice)
             if resolved is None:
                 names = ", ".join(self.backends.voice_names())
-                raise BadRequest("unknown_voice", f"unknown voice {voice_name!r}; built-in voices: {names}")
+                raise BadRequest("unknown_voice", f"unknown voice {checked.voice!r}; built-in voices: {names}")
             backend, voice = resolved.backend, resolved.voice
-        language = self._language(data.get("language"), text, backend)
         return Synthesis(
-            text, backend, voice, max_seconds, temperature, start_chunk, tenant, language=language, verify=verify
+            checked.text,
+            backend,
+            voice,
+            checked.max_seconds,
+            checked.temperature,
+            checked.start_chunk,
+            checked.tenant,
+            language=self._language(checked.language, checked.text, backend),
+            verify=bool(checked.verify),
         )
 
     @staticmethod
-    def _language(value, text: str, backend) -> str:
+    def _language(value: object, text: str, backend: Backend) -> str:
         """The request's language as a primary tag (detected from the text when absent), which the
         voice's backend must speak."""
-        if value is None:
-            language = language_detect(text)
-        else:
-            language = language_normalize(value)
-            if language is None:
-                raise BadRequest("invalid_language", "'language' must be a language tag such as 'en' or 'ja-JP'")
+        language = language_detect(text) if value is None else language_normalize(value)
+        if language is None:
+            raise BadRequest("invalid_language", "'language' must be a language tag such as 'en' or 'ja-JP'")
         if language not in backend.languages:
             spoken = ", ".join(backend.languages)
             name = LANGUAGE_NAMES.get(language, repr(language))
@@ -312,7 +234,8 @@ class EngineService:
             return _bad("bad_audio", f"undecodable WAV: {exc}")
         if x.size > self.settings.max_clip_seconds * fs:
             return _bad("clip_too_long", f"the clip is longer than {self.settings.max_clip_seconds:g} s")
-        candidates, analysis = {}, {}
+        candidates: dict[str, dict] = {}
+        analysis: dict = {}
         try:
             async with self.slots.slot(f"encode:{id(body)}"):
                 t0 = time.perf_counter()
@@ -334,7 +257,7 @@ class EngineService:
         return JSONResponse(answer)
 
     @contextlib.asynccontextmanager
-    async def _work(self, backend):
+    async def _work(self, backend: Backend):
         """A request under way (counted in `requests`): its backend's model is not unloaded meanwhile."""
         backend.begin()
         self.requests += 1

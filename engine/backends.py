@@ -1,6 +1,6 @@
 """The backends one engine process hosts, and which of them speaks each voice.
 
-``ENGINE_BACKENDS`` names them, in order (default ``piper,kokoro``):
+``ENGINE_BACKENDS`` names them, in order (default ``piper,kokoro``; engine/settings.py reads it):
 
 - ``piper``: Piper with Joe (``EN-MALE-1-NEUTRAL``); it speaks and makes WORLD speaker profiles
   (clones as transforms of Joe, kind ``world``). It speaks English.
@@ -21,21 +21,44 @@ serves it; ``/voices`` and ``/health`` list what this process serves, and the wo
 
 from __future__ import annotations
 
-import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.languages import PROFILE_KIND_BACKEND
-from engine.voice_transform import ProfileError
+from engine.profiles import KNOWN_PROFILE_KINDS, ProfileError, profile_kind, voice_key
 
-BACKEND_NAMES = ("piper", "kokoro")
-DEFAULT_BACKENDS = "piper,kokoro"
+if TYPE_CHECKING:
+    import numpy as np
+
+    from engine.voice_fit import Reference
 
 
-KNOWN_PROFILE_KINDS = tuple(PROFILE_KIND_BACKEND)  # engine/languages.py: the backend of each kind
-# Which quick profile a new clone speaks with, best first, where an engine makes several
-# (bench/clone_similarity.py on SLT, KAL, KED, docs/cloning.md: Kokoro's is as natural as Joe,
-# WORLD's buzzes); the pool sends /speakers/encode to an engine that makes the first it can.
-DEFAULT_PROFILE_KINDS = ("kokoro", "world")
+class Backend(Protocol):
+    """What a backend (engine/piper_engine.py, engine/kokoro_engine.py) offers the app; its model
+    loads lazily and unloads when idle (engine/lifecycle.py). Voices and chunks are its own types."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def voices(self) -> Mapping[str, Any]: ...
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+    @property
+    def profile_kinds(self) -> tuple[str, ...]: ...
+    @property
+    def warm(self) -> bool: ...
+    def load(self) -> bool: ...
+    def begin(self) -> None: ...
+    def end(self) -> None: ...
+    def unload_if_idle(self, now: float | None = None) -> bool: ...
+    def prepare(self, text: str, language: str = "en") -> list[Any]: ...
+    def profile_voice(self, profile: Any) -> Any: ...
+    def encode_speaker(self, ref: Reference) -> tuple[dict, dict]: ...
+    def synthesize_chunk(
+        self, chunk: Any, voice: Any, temperature: float | None = None, cancelled: threading.Event | None = None
+    ) -> np.ndarray: ...
 
 
 class BackendsConfigError(ValueError):
@@ -46,35 +69,14 @@ class ProfilesUnavailable(LookupError):
     """No backend of this process speaks that kind of speaker profile."""
 
 
-def backends_from_env(environ=os.environ) -> tuple[str, ...]:
-    """``ENGINE_BACKENDS`` read strictly: a typo stops the engine at start with the variable's name."""
-    value = (environ.get("ENGINE_BACKENDS") or "").strip() or DEFAULT_BACKENDS
-    names = [name.strip().lower() for name in value.split(",")]
-    unknown = [name for name in names if name not in BACKEND_NAMES]
-    if unknown or not names:
-        raise BackendsConfigError(
-            f"ENGINE_BACKENDS={value!r}: unknown backend {unknown[0]!r}; use a comma-separated list of "
-            + ", ".join(BACKEND_NAMES)
-        )
-    if len(set(names)) != len(names):
-        raise BackendsConfigError(f"ENGINE_BACKENDS={value!r} names a backend twice")
-    return tuple(names)
-
-
-def voice_key(name: str) -> str:
-    """How voice names are compared: case-insensitively, and the legacy docs' "...-NEURAL" is
-    "...-NEUTRAL"."""
-    return name.strip().upper().replace("NEURAL", "NEUTRAL")
-
-
 @dataclass(frozen=True)
 class Resolved:
-    backend: object  # a PiperEngine or KokoroEngine
-    voice: object  # its voice
+    backend: Backend
+    voice: Any  # its voice (a piper_engine.Voice, a kokoro_engine.KokoroVoice)
 
 
 class Backends:
-    def __init__(self, backends: list) -> None:
+    def __init__(self, backends: list[Backend]) -> None:
         if not backends:
             raise BackendsConfigError("an engine needs at least one backend")
         self.all = list(backends)
@@ -86,14 +88,16 @@ class Backends:
                     raise BackendsConfigError(f"voice {name} is spoken by two backends")
                 self._by_voice[key] = Resolved(backend, voice)
         # The backend that speaks (and makes) each kind of speaker profile this process hosts.
-        self.profiles: dict[str, object] = {}
+        self.profiles: dict[str, Backend] = {}
         for backend in self.all:
-            for kind in getattr(backend, "profile_kinds", ()):
+            for kind in backend.profile_kinds:
                 self.profiles.setdefault(kind, backend)
 
     @classmethod
-    def create(cls, names: tuple[str, ...], *, idle_unload_seconds: float, threads: int) -> Backends:
-        built = []
+    def create(
+        cls, names: tuple[str, ...], *, idle_unload_seconds: float, threads: int, kokoro_cache: Path | None = None
+    ) -> Backends:
+        built: list[Backend] = []
         for name in names:
             if name == "piper":
                 from engine.piper_engine import PiperEngine
@@ -102,7 +106,7 @@ class Backends:
             elif name == "kokoro":
                 from engine.kokoro_engine import KokoroEngine
 
-                built.append(KokoroEngine(idle_unload_seconds=idle_unload_seconds, threads=threads))
+                built.append(KokoroEngine(idle_unload_seconds=idle_unload_seconds, threads=threads, cache=kokoro_cache))
         return cls(built)
 
     @property
@@ -118,11 +122,9 @@ class Backends:
     def profile_kinds(self) -> list[str]:
         return list(self.profiles)
 
-    def profile_backend(self, profile) -> object:
+    def profile_backend(self, profile: object) -> Backend:
         """The backend that speaks ``profile``'s kind; ``ProfileError`` if the kind is unknown,
         ``ProfilesUnavailable`` if no backend here speaks it."""
-        from engine.kokoro_profile import profile_kind
-
         kind = profile_kind(profile)
         if kind not in KNOWN_PROFILE_KINDS:
             raise ProfileError(f"unknown profile kind {kind!r}; kinds: {', '.join(KNOWN_PROFILE_KINDS)}")

@@ -164,7 +164,7 @@ class EngineClient:
         text's, which the voice's engine must speak; without it the engine detects it. With ``verify``
         each chunk is heard back (a ``Verified`` event after its audio) and ``Done.verification``
         sums it up."""
-        body = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
+        body: dict[str, object] = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if start_chunk:
             body["start_chunk"] = start_chunk
         if profile is not None:

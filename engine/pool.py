@@ -11,12 +11,12 @@ fails is left out for `down_seconds`, then tried again. The web keeps a pool too
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from engine.backends import DEFAULT_PROFILE_KINDS, voice_key
 from engine.client import EngineClient, EngineFailure
+from engine.profiles import DEFAULT_PROFILE_KINDS, voice_key
 
 HEALTH_CACHE_SECONDS = 1.0
 
@@ -77,7 +77,7 @@ class EnginePool:
         self._heard = threading.Event()  # a first round of /health has been asked
 
     def pick(
-        self, *, avoid: set[str] = frozenset(), voice: str | None = None, profile: dict | bool | None = None
+        self, *, avoid: Collection[str] = frozenset(), voice: str | None = None, profile: dict | bool | None = None
     ) -> _Engine:
         """The up engine with the least work among those that speak `voice` (a built-in voice's
         name) or `profile` (a speaker profile: an engine that speaks its kind; True: one that

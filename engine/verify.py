@@ -56,9 +56,11 @@ class Check:
 
     @property
     def passed(self) -> bool | None:
-        return None if not self.checked else self.word_error <= WORD_ERROR_MAX
+        return None if not self.checked or self.word_error is None else self.word_error <= WORD_ERROR_MAX
 
     def better_than(self, other: Check) -> bool:
+        if self.word_error is None or other.word_error is None:  # not checked, either of them
+            return False
         return self.checked and other.checked and self.word_error < other.word_error
 
 
@@ -251,7 +253,7 @@ def match_error(text: str, hypothesis: str) -> float:
     if not ref:
         return 0.0 if not hyp else 1.0
     inf = float("inf")
-    prev = list(range(len(hyp) + 1))  # costs of the first i reference words against j heard ones
+    prev: list[float] = list(range(len(hyp) + 1))  # costs of the first i reference words against j heard ones
     for word, span in ref:
         row = [inf] * (len(hyp) + 1)
         row[0] = prev[0] + (0 if span else 1)

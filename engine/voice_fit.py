@@ -2,9 +2,9 @@
 
 One piece of code for both ways the engine gets a voice from a reference:
 
-- **parallel** (``engine/fit_female_voice.py``, run once for the shipped WORLD
+- **parallel** (``tools/fit_female_voice.py``, an offline script run once for the shipped WORLD
   female base, ``EN-FEMALE-1-NEUTRAL`` before Kokoro): the reference and Joe say the *same* sentences;
-  their envelopes are aligned by DTW (``dtw_path``);
+  their envelopes are aligned by DTW (the script's ``dtw_path``);
 - **one-shot** (``reference_analyze`` then ``encode_reference``, the ``POST /speakers/encode``
   endpoint, which makes its Kokoro quick profile from the same ``Reference``):
   a 5-10 s clip of *unknown* text. Joe's side is a calibration corpus he
@@ -108,34 +108,6 @@ def cepstra(lm: np.ndarray, n: int = 13) -> np.ndarray:
     return lm @ dct.T
 
 
-def dtw_path(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
-    d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
-    n, m = d.shape
-    cost = np.full((n + 1, m + 1), np.inf)
-    cost[0, 0] = 0.0
-    for i in range(1, n + 1):
-        row = cost[i]
-        prev = cost[i - 1]
-        di = d[i - 1]
-        diag_up = np.minimum(prev[:-1], prev[1:]) + di  # candidates from row above
-        for j in range(1, m + 1):
-            v = diag_up[j - 1]
-            left = row[j - 1] + di[j - 1]
-            row[j] = v if v < left else left
-    i, j, path = n, m, []
-    while i > 0 and j > 0:
-        path.append((i - 1, j - 1))
-        steps = (cost[i - 1, j - 1], cost[i - 1, j], cost[i, j - 1])
-        k = int(np.argmin(steps))
-        if k == 0:
-            i, j = i - 1, j - 1
-        elif k == 1:
-            i -= 1
-        else:
-            j -= 1
-    return path[::-1]
-
-
 def target_spread(tgt_std: float, src_std: float) -> float:
     return max(tgt_std, SPREAD_FLOOR * src_std)
 
@@ -157,7 +129,7 @@ def eq_from_diff(mean_diff: np.ndarray, centers: np.ndarray, fs: int = FS, limit
     return [float(h) for h in eq_hz], [eq_pts[0], *eq_pts, eq_pts[-1]]
 
 
-def best_warp(src_sp: np.ndarray, score: Callable[[np.ndarray], float], warps: Sequence[float]):
+def best_warp(src_sp: np.ndarray, score: Callable[[np.ndarray], float], warps: Sequence[float] | np.ndarray):
     """The warp whose warped source envelopes ``score`` lowest: (warp, score, all scores)."""
     scores = [(float(w), float(score(vtm.warp_envelope(src_sp, float(w))))) for w in warps]
     w, s = min(scores, key=lambda ws: ws[1])

@@ -2,7 +2,7 @@
 loudness normalisation.
 
 Used at run time by the Piper engine to derive extra built-in voices from the
-one bundled Piper model, and at fit time by ``engine/fit_female_voice.py``.
+one bundled Piper model, and at fit time by ``tools/fit_female_voice.py``.
 
 A transform is a handful of numbers (see ``VoiceTransform``):
 
@@ -38,16 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.profiles import ProfileError  # re-exported: vtm.ProfileError
+
 with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources
     warnings.simplefilter("ignore")
     import pyworld as pw
 
 FRAME_PERIOD_MS = 5.0
 PROFILE_VERSION = 1
-
-
-class ProfileError(ValueError):
-    """A speaker profile that is not a valid version-1 profile."""
 
 
 # Profile fields: name -> (low, high) for numbers. Anything outside is refused.

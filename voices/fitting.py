@@ -57,7 +57,14 @@ POPSIZE = 6  # few candidates a generation: each costs seconds of speech on a CP
 class Scores:
     similarity: float
     word_error: float
-    naturalness: float | None = None
+    naturalness: float | None = None  # measured on the held-out sentences only
+
+    @property
+    def natural(self) -> float:
+        """The naturalness, which these scores must have measured."""
+        if self.naturalness is None:
+            raise ValueError("these scores did not measure naturalness")
+        return self.naturalness
 
     @property
     def objective(self) -> float:
@@ -161,7 +168,7 @@ def profile_fit(
     finalists = [p for _, p in sorted(tried, key=lambda t: -t[0]) if p is not start_profile][:finalists_n]
     for profile in finalists:
         held = score(profile, HELD_OUT, natural=True)
-        if held.objective > best[1].objective and held.naturalness >= start_held.naturalness - NATURALNESS_SLACK:
+        if held.objective > best[1].objective and held.natural >= start_held.natural - NATURALNESS_SLACK:
             best = profile, held
     progress(1.0)
     profile, held = best
@@ -169,7 +176,7 @@ def profile_fit(
         profile=profile,
         similarity=held.similarity,
         word_error=held.word_error,
-        naturalness=held.naturalness,
+        naturalness=held.natural,
         start=start_held,
         improved=profile is not start_profile,
         evaluations=evaluations,

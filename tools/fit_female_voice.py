@@ -1,6 +1,6 @@
 """Fit the WORLD female base (the female clones' start; EN-FEMALE-1-NEUTRAL before Kokoro) once; output is shipped.
 
-    .venv/bin/python -m engine.fit_female_voice [--out engine/voices/female_1.json] [--check]
+    .venv/bin/python -m tools.fit_female_voice [--out engine/voices/female_1.json] [--check]
 
 Reference speaker: Debian's ``festvox-us-slt-hts`` (CMU ARCTIC "slt", a US
 English female), rendered with festival's ``text2wave`` and
@@ -29,7 +29,9 @@ pocketsphinx transcription of each (needs the dev requirements).
 
 The fitting steps themselves (spread floor, warp search, EQ) are shared with
 the one-shot speaker encoder in ``engine/voice_fit.py``; only the DTW
-pairing of the same sentences is particular to this parallel fit.
+pairing of the same sentences is particular to this parallel fit, so it lives here, outside the
+engine's runtime package. Run it from the repository's root with the engine's requirements
+(requirements/engine.txt) and festival.
 """
 
 from __future__ import annotations
@@ -48,11 +50,11 @@ import soxr
 
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
-from engine.voice_fit import cepstra, dtw_path, log_mel, mel_filterbank, speech_seconds
+from engine.voice_fit import cepstra, log_mel, mel_filterbank, speech_seconds
 
 FS = 22050
-HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = HERE / "voices" / "female_1.json"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "engine" / "voices" / "female_1.json"
 
 SENTENCES = vf.CALIBRATION_SENTENCES
 
@@ -63,6 +65,37 @@ CHECK_SENTENCES = [
     "Our train was late, so we missed the beginning of the concert.",
     "Remember to water the plants while I am away.",
 ]
+
+
+# --- DTW ----------------------------------------------------------------------
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
+    d = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
+    n, m = d.shape
+    cost = np.full((n + 1, m + 1), np.inf)
+    cost[0, 0] = 0.0
+    for i in range(1, n + 1):
+        row = cost[i]
+        prev = cost[i - 1]
+        di = d[i - 1]
+        diag_up = np.minimum(prev[:-1], prev[1:]) + di  # candidates from row above
+        for j in range(1, m + 1):
+            v = diag_up[j - 1]
+            left = row[j - 1] + di[j - 1]
+            row[j] = v if v < left else left
+    i, j, path = n, m, []
+    while i > 0 and j > 0:
+        path.append((i - 1, j - 1))
+        steps = (cost[i - 1, j - 1], cost[i - 1, j], cost[i, j - 1])
+        k = int(np.argmin(steps))
+        if k == 0:
+            i, j = i - 1, j - 1
+        elif k == 1:
+            i -= 1
+        else:
+            j -= 1
+    return path[::-1]
 
 
 # --- rendering ----------------------------------------------------------------
@@ -187,15 +220,14 @@ def fit(verbose: bool = True):
             "warp_score": round(score, 4),
             "target_fitted_lf0_std": round(tgt_fitted_std, 4),
             "speech_seconds": {"source": round(dur_src, 2), "target": round(dur_tgt, 2)},
-            "fitted_by": "engine/fit_female_voice.py",
+            "fitted_by": "tools/fit_female_voice.py",
         },
     )
     return vt, voice
 
 
 def check(vt: vtm.VoiceTransform, voice, outdir: Path | None = None) -> None:
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    import audio_checks as ac
+    from tests import audio_checks as ac
 
     wers = []
     for i, text in enumerate(CHECK_SENTENCES):
