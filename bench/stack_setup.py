@@ -115,7 +115,7 @@ class OwnStack:
 
         voices_sync_builtin()
 
-        from tests.processes import engine_command, free_port, stack_env, web_command, worker_command
+        from tests.processes import beat_command, engine_command, free_port, stack_env, web_command, worker_command
 
         env = stack_env()
         engine_port, web_port = free_port(), free_port()
@@ -124,11 +124,12 @@ class OwnStack:
         self._run("engine", engine_command(engine_port), env=env, ready_url=f"{engine_url}/health")
         self._run(
             "worker",
-            worker_command(self.prefix, concurrency=WORKER_CONCURRENCY, beat=True),
+            worker_command(self.prefix, concurrency=WORKER_CONCURRENCY),
             env=env,
             ready_log="ready.",
             timeout=90,
         )
+        self._run("beat", beat_command(self.prefix), env=env, ready_log="beat: Starting")
         self._run("web", web_command(web_port), env=env, ready_url=f"{web_url}/api/v1/health")
         stack = StackUnderTest(web_url=web_url, engine_url=engine_url, worker_concurrency=WORKER_CONCURRENCY)
         stack.main = account_create("main", self.run)

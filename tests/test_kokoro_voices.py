@@ -6,8 +6,9 @@ import pytest
 from django.core.files.base import ContentFile
 
 from core.audio import wav_from_pcm
+from studio.job.run import generation_run
 from studio.models import Generation
-from studio.services import generation_create, generation_run, session_create
+from studio.services import generation_create, session_create
 from tests.audio_checks import base_f0, median_f0, transcribe, word_error_rate
 from tests.processes import RestartableProcess, engine_command, free_port, stack_env
 from voices.models import Voice
