@@ -3,8 +3,8 @@
 A free worker takes the oldest queued generation (one given back after its worker died first) of
 the account served longest ago that runs fewer than its share (GENERATION_ACCOUNT_CONCURRENCY).
 The claim is one transaction: the account's turn row (`AccountTurn`) is locked, with
-`FOR UPDATE SKIP LOCKED` on PostgreSQL (another worker claiming for the same account is skipped
-past, not waited for), so its running count, read after the lock, is exact and two workers never
+`FOR UPDATE SKIP LOCKED` on PostgreSQL (an account another worker is claiming for is passed over,
+and waited for only when every candidate is), so its running count, read after the lock, is exact and two workers never
 start the same account's work beyond its share; the generation moves from queued to running by a
 conditional UPDATE (a cancel that came first wins). On SQLite, which has one writer at a time, the
 transaction takes the write lock first, so claims run one after another.
@@ -63,14 +63,15 @@ def job_claim(*, worker: str) -> uuid.UUID | None:
         tried: list[int] = []
         for _ in range(CLAIM_ACCOUNTS_MAX):
             # Chosen from the statement's snapshot, then locked; checked again under the lock.
-            turn = (
-                AccountTurn.objects.select_for_update(skip_locked=True)
-                .annotate(running=_running_count())
+            candidates = (
+                AccountTurn.objects.annotate(running=_running_count())
                 .filter(Exists(queued), running__lt=share)
                 .exclude(user_id__in=tried)
                 .order_by(F("served_at").asc(nulls_first=True), "user_id")
-                .first()
             )
+            # An account another worker is claiming for is passed over; if every one is, this
+            # waits for one (a claim lasts milliseconds) rather than leave its work for the sweep.
+            turn = candidates.select_for_update(skip_locked=True).first() or candidates.select_for_update().first()
             if turn is None:
                 return None
             claimed = _account_job_claim(user_id=turn.user_id, worker=worker, share=share)
