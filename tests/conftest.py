@@ -14,8 +14,8 @@ from django.conf import settings
 
 from tests.processes import (
     RestartableProcess,
-    engine_running,
     beat_command,
+    engine_running,
     fitter_command,
     free_port,
     running_process,

@@ -113,7 +113,7 @@ def test_workers_claiming_at_once_never_run_an_account_beyond_its_share(transact
         start = threading.Barrier(8)
         claimed: list = []
 
-        def work(i: int) -> None:
+        def work(i: int, start: threading.Barrier = start, claimed: list = claimed) -> None:
             start.wait()
             try:
                 claimed.append(job_claim(worker=f"worker:{i}"))
