@@ -8,13 +8,13 @@ from studio.services import generation_delete, session_delete
 class GenerationInline(admin.TabularInline):
     model = Generation
     fields = ["created_at", "voice_name", "text", "status", "seconds"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "voice_name", "text", "status", "seconds"]  # all of them: shown, not edited
     extra = 0
     can_delete = False
     show_change_link = True
 
 
-class _DeletesThroughServices:
+class _DeletesThroughServices(admin.ModelAdmin):
     """Deletes as the Studio does (audio with the rows, holds settled), and never what is under way:
     its credits are held until it ends. Such rows are listed as protected, so the admin's
     confirmation page refuses them with a reason."""

@@ -69,14 +69,9 @@ def generation_language(*, text: str, voice: Voice, language: object = None) -> 
     """The text's language as a primary tag: the one the request names ("ja-JP" -> "ja") or, when
     it names none, the text's script's. GenerationRefused when no engine speaks it, or the voice's
     engine does not (Joe and WORLD clones read English only)."""
-    if language is None:
-        tag = language_detect(text)
-    else:
-        tag = language_normalize(language)
-        if tag is None:
-            raise GenerationRefused(
-                "VALIDATION_ERROR", "language must be a language tag such as 'en', 'en-US' or 'ja'."
-            )
+    tag = language_detect(text) if language is None else language_normalize(language)
+    if tag is None:
+        raise GenerationRefused("VALIDATION_ERROR", "language must be a language tag such as 'en', 'en-US' or 'ja'.")
     spoken = languages_spoken()
     if tag not in spoken:
         names = ", ".join(_language_name(lang) for lang in spoken)
@@ -169,10 +164,10 @@ def generation_cancel(*, generation_id: uuid.UUID) -> None:
 
 
 def session_rename(*, session: Session, title: str) -> Session:
-    title = name_clean(title, max_length=120)
-    if not title:
+    cleaned = name_clean(title, max_length=120)
+    if not cleaned:
         raise GenerationRefused("VALIDATION_ERROR", "A session needs a name of 1 to 120 characters.")
-    session.title = title
+    session.title = cleaned
     session.save(update_fields=["title", "updated_at"])
     return session
 
@@ -201,7 +196,7 @@ def session_share(*, session: Session, by: User, team_id: object, role: str) -> 
 
 
 def session_unshare(*, session: Session, share_id: object) -> None:
-    SessionShare.objects.filter(session=session, id=share_id).delete()
+    SessionShare.objects.filter(session=session, id=share_id).delete()  # type: ignore[misc]  # a bad id matches nothing
 
 
 # ---------- generations: delete, again ----------

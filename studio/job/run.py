@@ -25,6 +25,7 @@ from studio.job.claim import generation_running_mark, job_claim, jobs_claimable,
 from studio.job.end import job_end
 from studio.models import Generation
 from studio.relay import RelayWriter
+from voices.models import Voice
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def _job_run(*, generation_id: uuid.UUID, worker: str) -> None:
     if generation.deleted_at is not None:  # deleted while its worker was away: it ends, paid for what was made
         job_end(generation, relay, prior_pcm, cancelled=True, worker=worker)
         return
+    failure: tuple[str, str] | None
     if generation.attempts > MAX_ATTEMPTS:
         failure = ("TTS_PROVIDER_UNAVAILABLE", "The generation was interrupted too many times. Please try again.")
         job_end(generation, relay, prior_pcm, failure=failure, worker=worker)
@@ -105,7 +107,7 @@ def _job_run(*, generation_id: uuid.UUID, worker: str) -> None:
     produced.peaks.feed(prior_pcm)
     with _heartbeat(generation.id, worker, produced.lost):
         try:
-            outcome = _speak(generation, relay, produced)
+            outcome = _speak(generation, generation.voice, relay, produced)
         except SoftTimeLimitExceeded:  # the task's time limit (config.settings): ends it, paid for what was made
             logger.warning("generation %s: over its task's time limit", generation.id)
             outcome = ("TTS_PROVIDER_UNAVAILABLE", "The generation took too long. Please try a shorter text.")
@@ -165,7 +167,7 @@ class _Produced:
 _UNAVAILABLE = ("TTS_PROVIDER_UNAVAILABLE", "The speech engine is unavailable right now. Please try again shortly.")
 
 
-def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> str | tuple[str, str]:
+def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _Produced) -> str | tuple[str, str]:
     """Streams the text from the engines, chunk by chunk. An engine that fails is taken out and the
     text goes on, from its first unfinished chunk, on another. Returns "done", "cancelled" or a
     failure (code, message), or "lost" (the row was given back)."""
@@ -173,9 +175,7 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
     tried: set[str] = set()
     while True:
         try:
-            engine = pool.pick(
-                avoid=tried, voice=generation.voice.engine_voice or None, profile=generation.voice.profile
-            )
+            engine = pool.pick(avoid=tried, voice=voice.engine_voice or None, profile=voice.profile)
         except NoEngineAvailable:
             return _UNAVAILABLE
         pending = bytearray()  # the audio of the chunk under way
@@ -184,19 +184,19 @@ def _speak(generation: Generation, relay: RelayWriter, produced: _Produced) -> s
             with pool.lease(engine) as client:
                 events = client.synthesize(
                     generation.text,
-                    generation.voice.engine_voice,
+                    voice.engine_voice,
                     temperature=generation.temperature,
                     max_seconds=max(remaining, 0.001),
-                    profile=generation.voice.profile,
+                    profile=voice.profile,
                     start_chunk=produced.chunks_done,
                     tenant=f"account:{generation.user_id}",
                     language=generation.language or None,
                     verify=generation.verify,
                 )
-                with closing(events):
+                with closing(events):  # type: ignore[type-var]  # a generator, typed as an Iterator
                     for event in events:
                         if isinstance(event, Progress):
-                            if event.chunks:
+                            if event.chunks and event.chunk is not None:
                                 _chunks_complete(generation, relay, produced, pending, event.chunk - 1)
                                 generation.chunk, generation.chunks = event.chunk, event.chunks
                             generation.stage = event.stage
