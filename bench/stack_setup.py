@@ -16,7 +16,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.processes import engine_command, free_port, running_process, stack_env, web_command, worker_command
+from harness.processes import (
+    beat_command,
+    engine_command,
+    free_port,
+    running_process,
+    stack_env,
+    web_command,
+    worker_command,
+)
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -119,11 +127,12 @@ class OwnStack:
         self._run("engine", engine_command(engine_port), env=env, ready_url=f"{engine_url}/health")
         self._run(
             "worker",
-            worker_command(self.prefix, concurrency=WORKER_CONCURRENCY, beat=True),
+            worker_command(self.prefix, concurrency=WORKER_CONCURRENCY),
             env=env,
             ready_log="ready.",
             timeout=90,
         )
+        self._run("beat", beat_command(self.prefix), env=env, ready_log="beat: Starting")
         self._run("web", web_command(web_port), env=env, ready_url=f"{web_url}/api/v1/health")
         stack = StackUnderTest(web_url=web_url, engine_url=engine_url, worker_concurrency=WORKER_CONCURRENCY)
         stack.main = account_create("main", self.run)

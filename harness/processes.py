@@ -101,9 +101,8 @@ def engine_command(port: int) -> list[str]:
     return [str(BIN / "python"), "-m", "engine", "--host", "127.0.0.1", "--port", str(port)]
 
 
-def worker_command(queue: str, concurrency: int = 3, *, beat: bool = False) -> list[str]:
-    """A Celery worker as the Procfile runs it; with `beat`, also the sweep that gives back the jobs
-    of a worker that died (every 10 s)."""
+def worker_command(queue: str, concurrency: int = 3) -> list[str]:
+    """A Celery worker as the Procfile runs it."""
     return [
         str(BIN / "celery"),
         "-A",
@@ -115,7 +114,14 @@ def worker_command(queue: str, concurrency: int = 3, *, beat: bool = False) -> l
         "--without-heartbeat",
         "--without-mingle",
         "--without-gossip",
-    ] + (["--beat", f"--schedule={tempfile.gettempdir()}/outeai-beat-{queue}-{uuid.uuid4().hex}"] if beat else [])
+    ]
+
+
+def beat_command(queue: str) -> list[str]:
+    """Celery beat as the Procfile runs it, a process of its own: the sweeps (every 10 and 30 s) that
+    give back the jobs of a worker that died, sent to the queue the environment names."""
+    schedule = f"{tempfile.gettempdir()}/outeai-beat-{queue}-{uuid.uuid4().hex}"
+    return [str(BIN / "celery"), "-A", "config", "beat", "--loglevel=INFO", f"--schedule={schedule}"]
 
 
 def fitter_command(queue: str) -> list[str]:

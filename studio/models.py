@@ -99,8 +99,12 @@ class Generation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Kept by the running job: how many times a worker took it, and when it last showed life.
+    # Kept by the claim and the running job (studio.job): how many times a worker took it, which
+    # worker runs it now (hostname:pid, blank while queued), when that worker took it and when it
+    # last showed life. The row is the queue: nothing else says who runs what.
     attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=100, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Set when it (or its session) is deleted: hidden at once, cancelled if under way, and removed
     # with its audio once it has ended and its hold is settled.
@@ -112,6 +116,8 @@ class Generation(models.Model):
             models.Index(fields=["session", "created_at"]),
             models.Index(fields=["user", "-created_at"]),
             models.Index(fields=["status"]),
+            # The claim's reads: an account's queued and running work.
+            models.Index(fields=["user", "status"], name="generation_user_status"),
             models.Index(fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="generation_deleted"),
         ]
 
@@ -121,6 +127,20 @@ class Generation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class AccountTurn(models.Model):
+    """An account's place in the turns of fair dispatch (studio.job.claim): when a worker last took
+    one of its generations. Its row is locked by a claim, so two workers never start the same
+    account's work beyond its share."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="studio_turn"
+    )
+    served_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} served {self.served_at}"
 
 
 class SessionShare(models.Model):

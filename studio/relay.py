@@ -66,7 +66,8 @@ class RelayWriter:
     def audio_so_far(self) -> tuple[bytes, int]:
         """The audio relayed before and how many chunks it makes whole (none, if it expired). The
         two come from one record each time, so a job resumed from them never repeats a chunk."""
-        entries = [fields for _, fields in redis_client().xrange(self.key) if fields[b"kind"] == b"audio"]
+        records: list[tuple[bytes, dict[bytes, bytes]]] = redis_client().xrange(self.key)  # type: ignore[assignment]
+        entries = [fields for _, fields in records if fields[b"kind"] == b"audio"]
         pcm = b"".join(fields[b"pcm"] for fields in entries)
         return pcm, int(entries[-1][b"chunks_done"]) if entries else 0
 
@@ -85,11 +86,14 @@ async def relay_read(generation_id: uuid.UUID, *, timeout_seconds: float) -> Asy
     key, last_id = _stream_key(generation_id), "0-0"
     try:
         while True:
-            answer = await client.xread({key: last_id}, block=int(timeout_seconds * 1000), count=64)
+            answer: list[tuple[bytes, list[tuple[str, dict[bytes, bytes]]]]] = await client.xread(  # type: ignore[assignment]
+                {key: last_id}, block=int(timeout_seconds * 1000), count=64
+            )
             # A cancel (the caller went away) that lands inside redis-py's blocking read is at
             # times swallowed there (about one run in three of the leave test in tests/test_api_stack.py),
             # and the request would relay a job nobody hears to its end. The task still counts it.
-            if asyncio.current_task().cancelling():
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
                 raise asyncio.CancelledError
             if not answer:
                 raise TimeoutError(f"no word from generation {generation_id} in {timeout_seconds:.0f} s")

@@ -15,6 +15,7 @@ from django.conf import settings
 from harness.processes import (
     LoggedProcess,
     RestartableProcess,
+    beat_command,
     engine_running,
     fitter_command,
     free_port,
@@ -112,7 +113,7 @@ def _stack_env(engine_url: str) -> dict[str, str]:
 
 @contextmanager
 def private_stack(engine_url: str, *, workers: int = 1, fitter: bool = False, extra_env: dict | None = None):
-    """Workers (with the sweep, as the Procfile runs them) and a web process on a queue and Redis
+    """Workers and beat (the sweep), as the Procfile runs them, and a web process on a queue and Redis
     keys of their own, for tests that break or reconfigure processes without touching the suite's
     shared ones, whose worker then never takes their jobs; with `fitter`, clones are fitted (by a
     fitter on the stack's own fit queue). Yields (web_url, worker processes)."""
@@ -126,10 +127,11 @@ def private_stack(engine_url: str, *, workers: int = 1, fitter: bool = False, ex
     with ExitStack() as stack:
         started = [
             stack.enter_context(
-                running_process(f"own-worker-{i}", worker_command(queue, 1, beat=True), env=env, ready_log="ready.")
+                running_process(f"own-worker-{i}", worker_command(queue, 1), env=env, ready_log="ready.")
             )
             for i in range(workers)
         ]
+        stack.enter_context(running_process("own-beat", beat_command(queue), env=env, ready_log="beat: Starting"))
         if fitter:
             started.append(
                 stack.enter_context(

@@ -21,8 +21,10 @@ from accounts.services import team_create, team_remove_member
 from billing.models import Hold, LedgerEntry, Wallet
 from billing.selectors import ledger_sum, wallet_for
 from billing.services import credits_admin_change
+from studio.job.run import generation_run
+from studio.job.sweep import generations_sweep
 from studio.models import Generation, Session
-from studio.services import generation_cancel, generation_create, generation_run, generations_sweep, session_create
+from studio.services import generation_cancel, generation_create, session_create
 from tests.conftest import account_make
 from tests.test_sessions_and_teams import _done
 from tests.waiting import wait_for
@@ -225,13 +227,13 @@ def test_the_admin_cannot_delete_unfinished_work(stack, admin_user, user, voice)
 
 
 def test_a_deleted_job_taken_again_ends_at_once_and_goes(user, builtin_voices):
-    """A worker died under a job that was then deleted: the worker that takes it next ends it,
-    settled, and removes it, without speaking it or crashing on it."""
+    """A worker died under a job that was then deleted: given back by the sweep, the worker that
+    takes it next ends it, settled, and removes it, without speaking it or crashing on it."""
     session = session_create(owner=user)
     generation = generation_create(
         user=user, session=session, text="Deleted in flight.", voice_id=builtin_voices["EN-MALE-1-NEUTRAL"].id
     )
-    Generation.objects.filter(id=generation.id).update(status=Generation.Status.RUNNING, attempts=1)
+    Generation.objects.filter(id=generation.id).update(status=Generation.Status.QUEUED, attempts=1)  # given back
     Session.objects.filter(id=session.id).update(deleted_at=timezone.now())
     Generation.objects.filter(id=generation.id).update(deleted_at=timezone.now())
 

@@ -1,104 +1,136 @@
-"""Fair dispatch (studio.dispatch) on the real Redis, under a key prefix of each test's own, so the
-suite's running worker never claims what these tests queue."""
+"""Fair dispatch from the rows (studio.job.claim, studio.job.sweep) on the tests' PostgreSQL. The
+generations are written straight into the table, with no bell rung, so no worker of the suite's
+stack hears of them."""
 
-import time
-import uuid
+import threading
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
-from studio.dispatch import Enqueued, dispatch_claim, dispatch_claimable, dispatch_enqueue, dispatch_release
-
-A, B, C = 101, 202, 303
+from studio.job.claim import account_turn_open, account_wants_worker, job_claim, jobs_claimable
+from studio.job.sweep import generations_sweep
+from studio.models import AccountTurn, Generation
+from tests.conftest import account_make
 
 
 @pytest.fixture(autouse=True)
-def _own_keys(settings):
-    settings.REDIS_KEY_PREFIX = f"dispatch-test-{uuid.uuid4().hex}"
+def _share(settings):
     settings.GENERATION_ACCOUNT_CONCURRENCY = 2
-    yield
-    from core.redis import redis_client
-
-    for key in redis_client().scan_iter(f"{settings.REDIS_KEY_PREFIX}:*"):
-        redis_client().delete(key)
 
 
-def enqueue(user_id: int, count: int) -> list[uuid.UUID]:
-    ids = [uuid.uuid4() for _ in range(count)]
-    for order, generation_id in enumerate(ids):
-        dispatch_enqueue(user_id=user_id, generation_id=generation_id, order=time.time() + order)
-    return ids
+def queue(user, count: int) -> list:
+    account_turn_open(user_id=user.id)
+    return [Generation.objects.create(user=user, voice_name="Joe", text=f"text {i}").id for i in range(count)]
 
 
-def claim():
-    return dispatch_claim(lease_seconds=20)
+def claim(worker: str = "test:1"):
+    return job_claim(worker=worker)
 
 
-def test_a_flooding_account_runs_its_share_and_a_newcomer_goes_next():
-    flood = enqueue(A, 50)
+def end(generation_id) -> None:
+    Generation.objects.filter(id=generation_id).update(status=Generation.Status.DONE, worker="")
+
+
+def test_a_flooding_account_runs_its_share_and_a_newcomer_goes_next(user, other_user):
+    flood = queue(user, 50)
     first, second = claim(), claim()
-    assert [first.generation_id, second.generation_id] == flood[:2]
+    assert [first, second] == flood[:2]
     assert claim() is None, "the account runs its share (2) and no more"
-    assert dispatch_claimable() == 0
+    assert jobs_claimable() == 0
+    running = Generation.objects.get(id=first)
+    assert running.status == "running" and running.worker == "test:1" and running.claimed_at and running.attempts == 1
 
-    (newcomer,) = enqueue(B, 1)
-    assert dispatch_claimable() == 1
-    assert claim().generation_id == newcomer, "the other account does not wait behind the 48"
+    (newcomer,) = queue(other_user, 1)
+    assert jobs_claimable() == 1
+    assert claim() == newcomer, "the other account does not wait behind the 48"
 
-    dispatch_release(first)
-    assert claim().generation_id == flood[2], "a freed place goes back to the flooding account's next"
+    end(first)
+    assert claim() == flood[2], "a freed place goes back to the flooding account's next"
 
 
-def test_accounts_take_turns_and_a_lone_account_gets_every_place():
-    a, b = enqueue(A, 3), enqueue(B, 3)
+def test_accounts_take_turns_and_a_lone_account_gets_every_place(user, other_user):
+    a, b = queue(user, 3), queue(other_user, 3)
     order = []
     while (claimed := claim()) is not None:
-        order.append(claimed.generation_id)
-        dispatch_release(claimed)
+        order.append(claimed)
+        end(claimed)
     assert order == [a[0], b[0], a[1], b[1], a[2], b[2]]
 
-    lone = enqueue(C, 3)
-    assert [claim().generation_id for _ in range(2)] == lone[:2]
+    lone = queue(account_make("lone@example.com"), 3)
+    assert [claim() for _ in range(2)] == lone[:2]
 
 
-def test_enqueue_says_whether_a_worker_is_wanted_and_is_idempotent():
-    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    assert dispatch_enqueue(user_id=A, generation_id=first, order=1.0) == Enqueued(added=True, runnable=True)
-    assert dispatch_enqueue(user_id=A, generation_id=second, order=2.0) == Enqueued(added=True, runnable=True)
-    assert dispatch_enqueue(user_id=A, generation_id=third, order=3.0) == Enqueued(added=True, runnable=False)
-    again = dispatch_enqueue(user_id=A, generation_id=third, order=0.0)
-    assert again == Enqueued(added=False, runnable=False), "already queued"
-    assert claim().generation_id == first, "queuing it again did not move it ahead"
+def test_a_bell_is_rung_only_for_work_that_may_run_now(user):
+    queue(user, 1)
+    assert account_wants_worker(user_id=user.id)
+    queue(user, 1)
+    assert account_wants_worker(user_id=user.id), "two unfinished: both within the share"
+    queue(user, 1)
+    assert not account_wants_worker(user_id=user.id), "the third waits for one of the two to end"
 
 
-def test_a_job_given_back_goes_before_the_accounts_new_work():
-    queued = enqueue(A, 2)
-    given_back = uuid.uuid4()
-    dispatch_enqueue(user_id=A, generation_id=given_back, order=0)
-    assert claim().generation_id == given_back
-    assert claim().generation_id == queued[0]
-
-
-def test_a_dead_workers_place_frees_itself_when_its_lease_runs_out():
-    enqueue(A, 3)
-    dispatch_claim(lease_seconds=0.2)
-    dispatch_claim(lease_seconds=0.2)
+def test_a_cancelled_generation_is_never_claimed(user):
+    cancelled, kept = queue(user, 2)
+    Generation.objects.filter(id=cancelled).update(status=Generation.Status.CANCELLED)
+    assert claim() == kept
     assert claim() is None
-    time.sleep(0.3)  # nobody renewed the leases: their workers are gone
-    assert claim() is not None
 
 
-def test_a_waiting_worker_is_woken_by_work_that_may_run_and_waits_alone():
-    import threading
+def test_a_dead_workers_job_is_given_back_by_the_sweep_and_goes_before_the_accounts_new_work(user):
+    dead, *new = queue(user, 3)
+    assert claim("dead:1") == dead
+    assert claim("live:1") == new[0]
+    Generation.objects.filter(id=dead).update(heartbeat_at=timezone.now() - timedelta(seconds=30))
+    assert claim() is None, "the dead worker's job still counts in the share until the sweep"
 
-    from studio.dispatch import dispatch_wait
+    counts = generations_sweep()
+    assert counts["given_back"] == 1 and counts["bells"] == 1
+    given_back = Generation.objects.get(id=dead)
+    assert given_back.status == "queued" and given_back.worker == ""
+    assert claim("live:2") == dead, "given back, it goes before the account's new work"
+    assert Generation.objects.get(id=dead).attempts == 2
 
-    woken = {}
-    waiter = threading.Thread(target=lambda: woken.update(first=dispatch_wait(seconds=5)))
-    waiter.start()
-    time.sleep(0.3)
-    assert dispatch_wait(seconds=5) is False, "a second worker does not wait beside the first"
-    started = time.monotonic()
-    enqueue(A, 1)
-    waiter.join()
-    assert woken["first"] is True and time.monotonic() - started < 1
-    assert claim() is not None
+
+def test_the_sweep_ends_work_nobody_took_in_time(user):
+    (waiting,) = queue(user, 1)
+    Generation.objects.filter(id=waiting).update(created_at=timezone.now() - timedelta(hours=1))
+    assert generations_sweep()["given_up"] == 1
+    ended = Generation.objects.get(id=waiting)
+    assert ended.status == "failed" and ended.error_code == "TTS_PROVIDER_UNAVAILABLE"
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the row locks are PostgreSQL's")
+def test_workers_claiming_at_once_never_run_an_account_beyond_its_share(transactional_db):
+    """Eight workers claim at the same moment, round after round: the flooding account never runs
+    more than its share, and the other accounts get the other places."""
+    flooder, *others = (account_make(f"claim{i}@example.com") for i in range(4))
+    flood = queue(flooder, 40)
+    for other in others:
+        queue(other, 20)
+    for _ in range(10):
+        start = threading.Barrier(8)
+        claimed: list = []
+
+        def work(i: int, start: threading.Barrier = start, claimed: list = claimed) -> None:
+            start.wait()
+            try:
+                claimed.append(job_claim(worker=f"worker:{i}"))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        running = Generation.objects.filter(status=Generation.Status.RUNNING)
+        per_account = {account.id: running.filter(user=account).count() for account in (flooder, *others)}
+        assert max(per_account.values()) <= 2, per_account
+        assert len([c for c in claimed if c]) == running.count() == 8, "every account got its share"
+        assert len(set(running.values_list("worker", flat=True))) == 8, "no job claimed twice"
+        for generation_id in running.values_list("id", flat=True):
+            end(generation_id)
+    assert Generation.objects.filter(id__in=flood, status="done").count() == 20
+    assert AccountTurn.objects.filter(user=flooder, served_at__isnull=False).exists()

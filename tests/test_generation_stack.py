@@ -58,7 +58,7 @@ def test_engine_outage_fails_the_generation_with_a_plain_reason(user, builtin_vo
     """The job's own code, run here against a port where no engine listens: the outage is real.
     (With `db`, the row is never committed, so the stack's worker does not pick the job up.)"""
     from harness.processes import free_port
-    from studio.services import generation_run
+    from studio.job.run import generation_run
 
     settings.ENGINE_URL = f"http://127.0.0.1:{free_port()}"
     settings.ENGINE_URLS = [settings.ENGINE_URL]  # the pool reads ENGINE_URLS

@@ -7,8 +7,9 @@ from django.core.files.base import ContentFile
 
 from core.audio import wav_from_pcm
 from harness.processes import engine_start
+from studio.job.run import generation_run
 from studio.models import Generation
-from studio.services import generation_create, generation_run, session_create
+from studio.services import generation_create, session_create
 from tests.audio_checks import base_f0, median_f0, transcribe, word_error_rate
 from voices.models import Voice
 from voices.services import voice_preview_make, voices_sync_builtin

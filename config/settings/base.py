@@ -220,13 +220,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # many tasks instead; config.celery drops broken or old connections before each task.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "outeai")
-# Jobs whose worker died, or that were lost from the queue, are found and queued again
-# (studio.services.generations_sweep).
+# Jobs whose worker died are given back to the queue, and bells lost with their messages rung
+# again (studio.job.sweep). Beat runs as a process of its own (Procfile `beat`).
 CELERY_BEAT_SCHEDULE = {
     "generations-sweep": {"task": "studio.generations_sweep", "schedule": 10.0},
     # Fits whose worker died are ended (the clone keeps its quick profile) and their references deleted.
     "voice-fits-sweep": {"task": "voices.fits_sweep", "schedule": 30.0},
 }
+# Every task has a time limit: soft (the task ends what it was doing) and hard 30 s later (the
+# pool process is killed; a job's row is then given back by the sweep). A generation's bell runs a
+# turn of claims (studio.job.run.DISPATCH_TURN_SECONDS, 60 s) and at most one job begun in it: a
+# text of TTS_MAX_TEXT_CHARS (5,000) is at most ~600 s of audio (billing.pricing.speech_seconds_max),
+# which Kokoro on a CPU speaks at RTF <= 0.8, verified x1.65 (docs/performance.md): ~800 s; twice
+# that leaves room for a failover to another engine.
+GENERATION_TASK_SOFT_TIME_LIMIT = env_int("GENERATION_TASK_SOFT_TIME_LIMIT", 1800, minimum=60)
+# A fit has its own (CELERY_TASK_ANNOTATIONS, below); the rest are sweeps and a clone's preview, one
+# short sentence from an engine that may first load its model (ENGINE_TIMEOUT_SECONDS, 120 s).
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 330
 # A message a worker took and never acknowledged (the whole worker died) comes back after this long.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300, minimum=30)}
 
@@ -242,7 +253,7 @@ TTS_MODEL_NAME = "outetts_1_pro"
 # Generation requests an account may make per minute, the Studio and the API together.
 TTS_RATE_LIMIT_PER_MINUTE = env_int("TTS_RATE_LIMIT_PER_MINUTE", 60, minimum=1)
 # Generations one account may have running at once; the rest wait in the account's own queue,
-# and workers serve the accounts in turn (studio.dispatch). Keep it under the workers' total
+# and workers serve the accounts in turn (studio.job.claim). Keep it under the workers' total
 # (WORKER_CONCURRENCY times the workers), so an account arriving finds a worker free.
 GENERATION_ACCOUNT_CONCURRENCY = env_int("GENERATION_ACCOUNT_CONCURRENCY", 2, minimum=1)
 # Studio websockets one account may have open at once (every tab of a session holds one).
@@ -265,6 +276,10 @@ VOICE_CLONE_KEEP_REFERENCE = env_bool("VOICE_CLONE_KEEP_REFERENCE", False)
 VOICE_FIT = env_bool("VOICE_FIT", True)
 VOICE_FIT_SECONDS = env_float("VOICE_FIT_SECONDS", 120.0, minimum=1.0)
 VOICE_FIT_QUEUE = env_str("VOICE_FIT_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}-fits")
+# A fit's budget, plus its reference decoded, its sentences scored and its profile written.
+CELERY_TASK_ANNOTATIONS = {
+    "voices.fit": {"soft_time_limit": VOICE_FIT_SECONDS + 120, "time_limit": VOICE_FIT_SECONDS + 150}
+}
 VOICE_CLONE_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # A JSON body may carry a 10 MB recording as base64 (4/3 of it) and a little more.
 DATA_UPLOAD_MAX_MEMORY_SIZE = VOICE_CLONE_MAX_UPLOAD_BYTES * 4 // 3 + 64 * 1024

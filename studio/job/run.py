@@ -1,0 +1,280 @@
+"""The job: a worker's turn of claims (`generations_dispatch`), and one generation spoken on the
+engines, its progress, peaks and audio relayed and recorded as it goes, under a heartbeat."""
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from core.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds
+from core.engines import engine_pool
+from engine.client import Audio, Done, EngineError, EngineFailure, Progress, Verified
+from engine.pool import NoEngineAvailable
+from engine.protocol import verification_summary
+from studio.events import generation_broadcast_on_commit, generation_progress_broadcast
+from studio.job.claim import generation_running_mark, job_claim, jobs_claimable, worker_name
+from studio.job.end import job_end
+from studio.models import Generation
+from studio.relay import RelayWriter
+from voices.models import Voice
+
+logger = logging.getLogger(__name__)
+
+# A worker takes turns for this long, then hands on to a fresh task (so no task runs for ever).
+DISPATCH_TURN_SECONDS = 60.0
+# A job taken this many times without ending is given up: something in it kills workers.
+MAX_ATTEMPTS = 3
+# A running job shows life every HEARTBEAT_EVERY; one silent for HEARTBEAT_STALE has lost its
+# worker, and the sweep gives it back (studio.job.sweep).
+HEARTBEAT_EVERY = 5.0
+HEARTBEAT_STALE = timedelta(seconds=20)
+
+
+@dataclass(frozen=True)
+class DispatchTurn:
+    ran: int  # generations this turn ran
+    more: bool  # the turn is over and work may still be claimed: a fresh bell goes on with it
+
+
+def generations_dispatch() -> DispatchTurn:
+    """A worker's turn: claims the fairest queued generation (studio.job.claim) and runs it, then the
+    next, until none may run now or the turn's time is up."""
+    started = time.monotonic()
+    worker = worker_name()
+    ran = 0
+    while time.monotonic() - started < DISPATCH_TURN_SECONDS:
+        generation_id = job_claim(worker=worker)
+        if generation_id is None:
+            return DispatchTurn(ran=ran, more=False)
+        _job_run(generation_id=generation_id, worker=worker)
+        ran += 1
+    return DispatchTurn(ran=ran, more=jobs_claimable() > 0)
+
+
+def generation_run(*, generation_id: uuid.UUID) -> None:
+    """Runs this generation now in this process, if it is still queued, whatever the turns (tests,
+    a shell)."""
+    worker = worker_name()
+    if generation_running_mark(generation_id=generation_id, worker=worker):
+        _job_run(generation_id=generation_id, worker=worker)
+
+
+def _job_run(*, generation_id: uuid.UUID, worker: str) -> None:
+    """The job, claimed by `worker`: speaks the text on the engines, relaying progress and audio,
+    then stores the WAV and settles the hold at what was produced. Taken again after its worker
+    died, it goes on from the audio already relayed."""
+    generation = Generation.objects.select_related("voice").filter(id=generation_id).first()
+    if generation is None or generation.status != Generation.Status.RUNNING or generation.worker != worker:
+        return
+    generation_broadcast_on_commit(generation)
+
+    relay = RelayWriter(generation.id)
+    prior_pcm, prior_chunks = relay.audio_so_far()
+    if generation.attempts > 1:
+        logger.warning(
+            "generation %s: attempt %d, going on after chunk %d", generation.id, generation.attempts, prior_chunks
+        )
+    if generation.deleted_at is not None:  # deleted while its worker was away: it ends, paid for what was made
+        job_end(generation, relay, prior_pcm, cancelled=True, worker=worker)
+        return
+    failure: tuple[str, str] | None
+    if generation.attempts > MAX_ATTEMPTS:
+        failure = ("TTS_PROVIDER_UNAVAILABLE", "The generation was interrupted too many times. Please try again.")
+        job_end(generation, relay, prior_pcm, failure=failure, worker=worker)
+        return
+    if generation.voice is None:
+        failure = ("NOT_FOUND", "The voice was deleted before it could speak.")
+        job_end(generation, relay, b"", failure=failure, worker=worker)
+        return
+
+    produced = _Produced(
+        pcm=bytearray(prior_pcm),
+        peaks=PeaksBuilder(settings.WAVEFORM_PEAKS_PER_SECOND),
+        # The engine is told the limit; the worker holds it too, as the hold was priced from it.
+        limit=int(generation.max_seconds * BYTES_PER_SECOND) // 2 * 2,
+        chunks_done=prior_chunks,
+        checks=_checks_recorded(generation, upto=prior_chunks),
+    )
+    produced.peaks.feed(prior_pcm)
+    with _heartbeat(generation.id, worker, produced.lost):
+        try:
+            outcome = _speak(generation, generation.voice, relay, produced)
+        except SoftTimeLimitExceeded:  # the task's time limit (config.settings): ends it, paid for what was made
+            logger.warning("generation %s: over its task's time limit", generation.id)
+            outcome = ("TTS_PROVIDER_UNAVAILABLE", "The generation took too long. Please try a shorter text.")
+    if outcome == "lost":
+        logger.warning("generation %s: given back while this worker ran it; left to the one that has it", generation.id)
+        return
+    cancelled = outcome == "cancelled"
+    failure = outcome if isinstance(outcome, tuple) else None
+    if not produced.pcm and not (failure or cancelled):
+        failure = ("TTS_PROVIDER_UNAVAILABLE", "The engine produced no audio for this text.")
+    produced.peaks.finish()
+    generation.peaks = produced.peaks.peaks
+    job_end(generation, relay, bytes(produced.pcm), failure=failure, cancelled=cancelled, worker=worker)
+
+
+@contextmanager
+def _heartbeat(generation_id: uuid.UUID, worker: str, lost: threading.Event) -> Iterator[None]:
+    """Beats for the job from a thread of its own, so a long chunk or a cold engine never looks
+    like a dead worker. A beat that finds the row no longer this worker's (given back by the sweep
+    while this worker was stalled) sets `lost`: the job stops at its next event."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT_EVERY):
+                mine = Generation.objects.filter(id=generation_id, status=Generation.Status.RUNNING, worker=worker)
+                if not mine.update(heartbeat_at=timezone.now()):
+                    lost.set()
+                    return
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{generation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class _Produced:
+    """The audio a job has so far: whole text chunks only, so another engine can go on from there."""
+
+    pcm: bytearray
+    peaks: PeaksBuilder
+    limit: int
+    chunks_done: int = 0
+    # With verify: each chunk's check by chunk number (a chunk spoken again on another engine is
+    # checked again, and its new check replaces the old).
+    checks: dict[int, Verified] = field(default_factory=dict)
+    # Set by the heartbeat when the row is no longer this worker's.
+    lost: threading.Event = field(default_factory=threading.Event)
+
+
+_UNAVAILABLE = ("TTS_PROVIDER_UNAVAILABLE", "The speech engine is unavailable right now. Please try again shortly.")
+
+
+def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _Produced) -> str | tuple[str, str]:
+    """Streams the text from the engines, chunk by chunk. An engine that fails is taken out and the
+    text goes on, from its first unfinished chunk, on another. Returns "done", "cancelled" or a
+    failure (code, message), or "lost" (the row was given back)."""
+    pool = engine_pool()
+    tried: set[str] = set()
+    while True:
+        try:
+            engine = pool.pick(avoid=tried, voice=voice.engine_voice or None, profile=voice.profile)
+        except NoEngineAvailable:
+            return _UNAVAILABLE
+        pending = bytearray()  # the audio of the chunk under way
+        remaining = generation.max_seconds - pcm_seconds(len(produced.pcm))
+        try:
+            with pool.lease(engine) as client:
+                events = client.synthesize(
+                    generation.text,
+                    voice.engine_voice,
+                    temperature=generation.temperature,
+                    max_seconds=max(remaining, 0.001),
+                    profile=voice.profile,
+                    start_chunk=produced.chunks_done,
+                    tenant=f"account:{generation.user_id}",
+                    language=generation.language or None,
+                    verify=generation.verify,
+                )
+                with closing(events):  # type: ignore[type-var]  # a generator, typed as an Iterator
+                    for event in events:
+                        if isinstance(event, Progress):
+                            if event.chunks and event.chunk is not None:
+                                _chunks_complete(generation, relay, produced, pending, event.chunk - 1)
+                                generation.chunk, generation.chunks = event.chunk, event.chunks
+                            generation.stage = event.stage
+                            relay.progress(_progress_data(generation))
+                            _progress_save(generation, new_peaks=[], peaks_offset=len(produced.peaks.peaks))
+                        elif isinstance(event, Audio):
+                            pending.extend(event.pcm)
+                        elif isinstance(event, Verified):
+                            produced.checks[event.chunk] = event
+                        elif isinstance(event, Done):
+                            _chunks_complete(generation, relay, produced, pending, generation.chunks)
+                            return "done"
+                        if produced.lost.is_set():
+                            return "lost"
+                        if relay.cancel_requested():
+                            return "cancelled"
+        except EngineError as error:
+            if error.code != "synthesis_failed":
+                logger.warning("generation %s: engine refused: %s %s", generation.id, error.code, error.message)
+                return ("VALIDATION_ERROR", f"The engine could not speak this text: {error.message}")
+            logger.warning("generation %s: engine %s failed: %s", generation.id, engine.url, error.message)
+        except EngineFailure as error:
+            logger.warning("generation %s: engine %s unavailable: %s", generation.id, engine.url, error)
+        pool.mark_down(engine.url)
+        tried.add(engine.url)
+
+
+def _chunks_complete(
+    generation: Generation, relay: RelayWriter, produced: _Produced, pending: bytearray, chunks_done: int
+) -> None:
+    """The chunks before `chunks_done` are whole: their audio goes to the listeners and is kept."""
+    if chunks_done <= produced.chunks_done:
+        return
+    produced.chunks_done = chunks_done
+    if generation.verify:
+        # Stored before the audio is relayed: a job going on after its worker died finds the check
+        # of every chunk the relay has.
+        generation.verification = _verification(produced.checks, upto=chunks_done)
+        Generation.objects.filter(id=generation.id).update(verification=generation.verification)
+    audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
+    pending.clear()
+    if not audio:
+        return
+    relay.audio(audio, chunks_done=chunks_done)
+    offset = len(produced.peaks.peaks)
+    new_peaks = produced.peaks.feed(audio)
+    produced.pcm.extend(audio)
+    generation.seconds = pcm_seconds(len(produced.pcm))
+    generation.peaks = produced.peaks.peaks
+    _progress_save(generation, new_peaks=new_peaks, peaks_offset=offset)
+
+
+def _verification(checks: dict[int, Verified], *, upto: int) -> dict:
+    """What the generation records of its check: the chunks kept so far (up to `upto`)."""
+    kept = [checks[i] for i in sorted(checks) if i <= upto]
+    return {**verification_summary(kept), "chunks": [asdict(check) for check in kept]}
+
+
+def _checks_recorded(generation: Generation, *, upto: int) -> dict[int, Verified]:
+    """The checks a job that died recorded for the chunks already kept (a job going on from them)."""
+    if not generation.verify or not generation.verification:
+        return {}
+    checks = (Verified(**chunk) for chunk in generation.verification.get("chunks", []))
+    return {check.chunk: check for check in checks if check.chunk <= upto}
+
+
+def _progress_data(generation: Generation) -> dict:
+    return {
+        "stage": generation.stage,
+        "chunk": generation.chunk,
+        "chunks": generation.chunks,
+        "seconds": round(generation.seconds, 3),
+    }
+
+
+def _progress_save(generation: Generation, *, new_peaks: list[float], peaks_offset: int) -> None:
+    generation.heartbeat_at = timezone.now()
+    generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at", "verification"])
+    if generation.session_id is None or Generation.objects.filter(id=generation.id, deleted_at__isnull=False).exists():
+        return  # a deleted one is gone from the pages; it only runs on to its next chunk
+    generation_progress_broadcast(generation, new_peaks=new_peaks, peaks_offset=peaks_offset)
