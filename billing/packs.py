@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from billing.pricing import MICRO, PRICE_PER_SECOND, AmountError, credits_format, credits_parse
-from core.env import ImproperlyConfiguredEnv, env_str
+from strictenv import ImproperlyConfiguredEnv, env_str
 
 # Stripe's currencies without minor units (an amount of 500 JPY is sent as 500, not 50000), and those
 # with three decimals, which Stripe rounds in ways a fixed price should not meet: not sold here.

@@ -1,8 +1,8 @@
 """The engine's settings, read once from the environment at start (``Settings.from_env``).
 
-Every variable goes through core.env's strict readers (the one import of the web's code the
-engine allows: core.env imports nothing of Django), so a typo stops the engine at start with the
-variable's name. engine/README.md's table lists them.
+Every variable goes through strictenv's readers, the ones the web's settings use (the one package
+outside engine/ that the engine imports; it imports nothing), so a typo stops the engine at start
+with the variable's name. engine/README.md's table lists them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.env import ImproperlyConfiguredEnv, env_choice, env_float, env_int, env_list, env_str
+from strictenv import ImproperlyConfiguredEnv, env_choice, env_float, env_int, env_list, env_str
 
 BACKEND_NAMES = ("piper", "kokoro")  # engine/backends.py builds them
 DEFAULT_BACKENDS = ("piper", "kokoro")

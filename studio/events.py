@@ -3,9 +3,7 @@ them commits (Zulip's `send_event_on_commit`): the request side and the job runt
 
 from django.db import transaction
 
-from billing.pricing import credits_format
-from billing.selectors import wallet_for_id
-from core.realtime import session_broadcast, user_broadcast
+from core.realtime import session_broadcast
 from studio.models import Generation
 from studio.selectors import generation_state
 
@@ -45,14 +43,3 @@ def generation_progress_broadcast(generation: Generation, *, new_peaks: list[flo
             "peaks_offset": peaks_offset,
         },
     )
-
-
-def wallet_broadcast_on_commit(user_id: int) -> None:
-    def send() -> None:
-        wallet = wallet_for_id(user_id)
-        user_broadcast(
-            user_id,
-            {"type": "wallet.update", "balance": wallet.balance, "balance_credits": credits_format(wallet.balance)},
-        )
-
-    transaction.on_commit(send)

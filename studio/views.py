@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -206,7 +206,7 @@ def generation_action(request: AuthenticatedRequest, generation_id, action: str)
 
 @login_required
 @require_GET
-def generation_audio(request: AuthenticatedRequest, generation_id) -> HttpResponse:
+def generation_audio(request: AuthenticatedRequest, generation_id) -> HttpResponseBase:
     generation = generation_get_for_user(request.user, generation_id)
     if generation is None or not generation.audio:
         raise Http404("No such audio")

@@ -11,9 +11,10 @@ import pytest
 
 from harness.processes import ROOT
 
-PACKAGES = ["config", "api", "studio", "voices", "accounts", "billing", "core", "engine"]
+PACKAGES = ["config", "api", "studio", "voices", "accounts", "billing", "core", "engine", "strictenv"]
 LAYERS = "Layers: config > api > studio > voices > accounts > billing > core"
-ENGINE_ALONE = "The engine stands alone: no Django, no app, only core's env readers"
+ENGINE_ALONE = "The engine stands alone: no Django, no app, only strictenv"
+STRICTENV = "strictenv imports nothing of the project"
 
 # (file, the import added at its end, the contract it breaks, the chain lint-imports names)
 AGAINST_THE_LAYERS = [
@@ -21,6 +22,8 @@ AGAINST_THE_LAYERS = [
     # Lazy imports count too: the app below may not import the one above even inside a function.
     ("billing/models.py", "def _owner():\n    import accounts\n", LAYERS, "billing.models -> accounts"),
     ("engine/protocol.py", "import django", ENGINE_ALONE, "engine.protocol -> django"),
+    ("engine/protocol.py", "import core.text", ENGINE_ALONE, "engine.protocol -> core.text"),
+    ("strictenv/__init__.py", "import core", STRICTENV, "strictenv -> core"),
 ]
 
 

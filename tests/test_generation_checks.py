@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.audio import SAMPLE_RATE, PeaksBuilder, wav_from_pcm, wav_header
-from core.env import ImproperlyConfiguredEnv, env_bool, env_int, env_url
+from strictenv import ImproperlyConfiguredEnv, env_bool, env_int, env_url
 from studio.models import Generation
 from studio.services import GenerationRefused, generation_create, generation_text_clean, session_create
 

@@ -15,7 +15,7 @@ from billing.packs import credit_packs_parse
 from billing.pricing import MICRO
 from billing.selectors import ledger_sum, wallet_for
 from billing.services import InsufficientCredits, credits_admin_change
-from core.env import ImproperlyConfiguredEnv
+from strictenv import ImproperlyConfiguredEnv
 from tests.conftest import account_make
 from tests.stripe_standin import StripeStandIn, charge_refunded, event_payload, signature
 

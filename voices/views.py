@@ -4,7 +4,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -71,7 +71,7 @@ def clone_remove(request: AuthenticatedRequest, voice_id) -> HttpResponse:
 
 @login_required
 @require_GET
-def voice_preview(request: AuthenticatedRequest, voice_id) -> HttpResponse:
+def voice_preview(request: AuthenticatedRequest, voice_id) -> HttpResponseBase:
     voice = voice_get_available(request.user, str(voice_id))
     if voice is None:
         raise Http404("No such voice")

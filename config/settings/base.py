@@ -9,7 +9,7 @@ from typing import Any
 import dj_database_url
 
 from billing.packs import credit_packs_from_env
-from core.env import (
+from strictenv import (
     ImproperlyConfiguredEnv,
     env_bool,
     env_choice,

@@ -11,7 +11,7 @@ os.environ.setdefault("SIGNUP_GRANT_ON", "verified")
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import DEBUG, EMAIL_BACKEND, SECRET_KEY
-from core.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str
+from strictenv import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str
 
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me"  # noqa: S105 (base.py's, refused here)
 # Backends that deliver nothing: no verification mail would reach anyone.

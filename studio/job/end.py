@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from billing.models import Hold
 from billing.pricing import speech_cost
-from billing.services import hold_settle
+from billing.services import hold_settle, wallet_broadcast_on_commit
 from core.audio import pcm_seconds, wav_from_pcm
-from studio.events import generation_broadcast_on_commit, wallet_broadcast_on_commit
+from studio.events import generation_broadcast_on_commit
 from studio.models import Generation, Session
 from studio.relay import RelayWriter, relay_cancel_request
 

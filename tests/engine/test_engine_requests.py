@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.env import ImproperlyConfiguredEnv
 from engine.schemas import BadRequest, synthesis_request_parse
 from engine.settings import Settings
+from strictenv import ImproperlyConfiguredEnv
 
 ROOT = Path(__file__).resolve().parents[2]
 MALE = "EN-MALE-1-NEUTRAL"

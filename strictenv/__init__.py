@@ -1,4 +1,5 @@
-"""Small readers for settings from environment variables.
+"""Strict readers for settings from environment variables, for the web (config.settings) and the
+engine (engine/settings.py) alike. It imports nothing of the project or of Django.
 
 Each one fails loudly with the variable's name when the value cannot be used, so a typo in a
 deployment stops the process at start instead of running with a silently wrong setting.
