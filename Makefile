@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-deps: $(BIN)/python requirements.txt
+$(VENV)/.run-deps: $(BIN)/python requirements.txt $(wildcard requirements/*.txt)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 

@@ -246,7 +246,8 @@ def test_the_402_message_points_to_the_account_page(user, builtin_voices):
     session = session_create(owner=user, title="Short")
     studio = signed_in(user).post(f"/studio/sessions/{session.id}/generations", speech, content_type="application/json")
     assert studio.status_code == 402 and studio.json()["code"] == "INSUFFICIENT_CREDITS"
-    assert "enough credits" in studio.json()["error"] and "Top up in your account: /account/" in studio.json()["error"]
+    message = studio.json()["message"]
+    assert "enough credits" in message and "Top up in your account: /account/" in message
     secret = token_create(user=user, name="api")[1]
     api = Client().post(
         "/api/v1/tts_non_stream",
