@@ -33,8 +33,10 @@ def generations_bell_on_commit(*, user_id: int) -> None:
 
     def ring() -> None:
         from studio.job.claim import account_wants_worker
+        from studio.job.wake import workers_wake
 
         if account_wants_worker(user_id=user_id):
+            workers_wake()  # a worker waiting for work starts it now; the bell reaches one that is not
             generations_dispatch_task.delay()
 
     transaction.on_commit(ring)

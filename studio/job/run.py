@@ -23,6 +23,7 @@ from engine.protocol import verification_summary
 from studio.events import generation_broadcast_on_commit, generation_progress_broadcast
 from studio.job.claim import generation_running_mark, job_claim, jobs_claimable, worker_name
 from studio.job.end import job_end
+from studio.job.wake import work_wait
 from studio.models import Generation
 from studio.relay import RelayWriter
 from voices.models import Voice
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # A worker takes turns for this long, then hands on to a fresh task (so no task runs for ever).
 DISPATCH_TURN_SECONDS = 60.0
+# With nothing to claim, a worker process waits this long for new work before it returns to Celery.
+DISPATCH_WAIT_SECONDS = 2.0
 # A job taken this many times without ending is given up: something in it kills workers.
 MAX_ATTEMPTS = 3
 # A running job shows life every HEARTBEAT_EVERY; one silent for HEARTBEAT_STALE has lost its
@@ -47,13 +50,16 @@ class DispatchTurn:
 
 def generations_dispatch() -> DispatchTurn:
     """A worker's turn: claims the fairest queued generation (studio.job.claim) and runs it, then the
-    next, until none may run now or the turn's time is up."""
+    next, until none may run now and none comes within DISPATCH_WAIT_SECONDS (studio.job.wake), or
+    the turn's time is up."""
     started = time.monotonic()
     worker = worker_name()
     ran = 0
     while time.monotonic() - started < DISPATCH_TURN_SECONDS:
         generation_id = job_claim(worker=worker)
         if generation_id is None:
+            if work_wait(seconds=DISPATCH_WAIT_SECONDS):
+                continue
             return DispatchTurn(ran=ran, more=False)
         _job_run(generation_id=generation_id, worker=worker)
         ran += 1
