@@ -169,12 +169,12 @@ def _history_cursor_read(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, _, generation_id = raw.partition("|")
-        when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, uuid.UUID(generation_id)
+        when, parsed_id = datetime.fromisoformat(created_at), uuid.UUID(generation_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise HistoryCursorError() from None
+    if when.tzinfo is None:
+        raise HistoryCursorError()
+    return when, parsed_id
 
 
 def generations_of_owner(*, user: User) -> QuerySet[Generation]:
@@ -184,6 +184,12 @@ def generations_of_owner(*, user: User) -> QuerySet[Generation]:
     return Generation.objects.filter(user=user, deleted_at__isnull=True).filter(
         Q(session__isnull=True) | Q(session__in=_sessions_visible(user).values("id"))
     )
+
+
+def generation_of_owner(*, user: User, generation_id: uuid.UUID | str) -> Generation | None:
+    """One generation of the user's history; None for anyone else's (callers answer 404)."""
+    parsed = _uuid_or_none(str(generation_id))
+    return generations_of_owner(user=user).filter(id=parsed).first() if parsed is not None else None
 
 
 def generations_history(
@@ -210,9 +216,7 @@ def generations_history(
         generations = generations.filter(source=source)
     if after:
         created_at, generation_id = _history_cursor_read(after)
-        generations = generations.filter(
-            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=generation_id)
-        )
+        generations = generations.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=generation_id))
     window = list(generations.order_by("-created_at", "-id")[: limit + 1])
     items, has_more = window[:limit], len(window) > limit
     return HistoryPage(items=items, has_more=has_more, next=_history_cursor(items[-1]) if has_more else None)
