@@ -258,6 +258,8 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         "text": generation.text,
         "voice_id": str(generation.voice_id) if generation.voice_id else None,
         "voice_name": generation.voice_name,
+        "source": generation.source,
+        "source_name": generation.get_source_display(),
         "language": generation.language,
         "language_name": LANGUAGE_NAMES.get(generation.language, generation.language),
         "status": generation.status,
