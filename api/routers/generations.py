@@ -1,6 +1,8 @@
 """The account's history: every generation it made (Studio, API, legacy, /v1), newest first, and
 each one's audio for the same token. Anyone else's id is 404, never 403: nothing says it exists."""
 
+import uuid
+
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from ninja import Query, Router
@@ -48,7 +50,7 @@ def generation_out(request: ApiRequest, generation: Generation) -> GenerationOut
     )
 
 
-def _own_generation(request: ApiRequest, generation_id: str) -> Generation:
+def _own_generation(request: ApiRequest, generation_id: uuid.UUID) -> Generation:
     generation = generation_of_owner(user=request.auth, generation_id=generation_id)
     if generation is None:
         raise ApiError("NOT_FOUND", "No such generation.")
@@ -79,24 +81,24 @@ def generations_list(
 
 
 @router.get(
-    "/generations/{generation_id}",
+    "/generations/{uuid:generation_id}",
     auth=bearer_speech,
     response=responses({200: GenerationItemOut}, 404),
     summary="One of your generations",
 )
-def generation_detail(request: ApiRequest, generation_id: str) -> dict:
+def generation_detail(request: ApiRequest, generation_id: uuid.UUID) -> dict:
     return ok(generation_out(request, _own_generation(request, generation_id)))
 
 
 @router.get(
-    "/generations/{generation_id}/audio",
+    "/generations/{uuid:generation_id}/audio",
     auth=bearer_speech,
     response=responses({}, 404),
     url_name="generation_audio",
     summary="A generation's audio (WAV, with Range)",
     openapi_extra=WAV_RESPONSE,
 )
-def generation_audio(request: ApiRequest, generation_id: str) -> HttpResponseBase:
+def generation_audio(request: ApiRequest, generation_id: uuid.UUID) -> HttpResponseBase:
     generation = _own_generation(request, generation_id)
     if not generation.audio:
         raise ApiError("NOT_FOUND", "This generation has no audio (yet).")
