@@ -19,6 +19,7 @@ import httpx
 
 from ._version import SDK_VERSION
 from .exceptions import OuteAIAPIError, OuteAIError
+from .types import Generation
 
 DEFAULT_BASE_URL = "https://outeai.com"
 DEFAULT_MODEL = "outetts_1_pro"
@@ -69,6 +70,48 @@ class SpeechResult:
         if header is None or not frame or not self.sample_rate:
             return 0.0
         return (len(self.wav_bytes) - header) // frame / self.sample_rate
+
+
+@dataclass(frozen=True)
+class GenerationPage:
+    """A page of your history, newest first: pass `next` as `after` for the one after it."""
+
+    items: list[Generation]
+    has_more: bool
+    next: str | None
+
+
+GENERATIONS_PAGE_MAX = 100
+
+
+def generations_query(after: str | None, limit: int) -> dict[str, str | int]:
+    """The query of GET /api/v1/generations, checked as the server checks it."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= GENERATIONS_PAGE_MAX:
+        raise OuteAIError(f"`limit` must be an integer from 1 to {GENERATIONS_PAGE_MAX}.")
+    if after is not None and (not isinstance(after, str) or not after.strip()):
+        raise OuteAIError("`after` must be a page's `next` cursor, or None for the newest.")
+    return {"limit": limit, **({"after": after} if after else {})}
+
+
+def generation_page(data: dict[str, Any]) -> GenerationPage:
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise OuteAIError("Expected `data.items` to be a list.")
+    return GenerationPage(items=items, has_more=bool(data.get("has_more")), next=data.get("next"))
+
+
+def generation_audio_path(generation_id: object) -> str:
+    return f"/api/v1/generations/{required_id(generation_id, 'generation_id')}/audio"
+
+
+def download_target(path_or_file: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], Path | None]:
+    """Where a download goes: (the binary file to write, its path when the SDK opened it)."""
+    if isinstance(path_or_file, (str, os.PathLike)):
+        path = Path(path_or_file)
+        return path.open("wb"), path
+    if hasattr(path_or_file, "write"):
+        return path_or_file, None
+    raise OuteAIError("`path_or_file` must be a file path or a binary file object open for writing.")
 
 
 def speech_result(wav_bytes: bytes, content_type: str, verification: str | None = None) -> SpeechResult:
