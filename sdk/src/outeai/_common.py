@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any, Union
 
 import httpx
@@ -104,14 +105,36 @@ def generation_audio_path(generation_id: object) -> str:
     return f"/api/v1/generations/{required_id(generation_id, 'generation_id')}/audio"
 
 
-def download_target(path_or_file: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], Path | None]:
-    """Where a download goes: (the binary file to write, its path when the SDK opened it)."""
-    if isinstance(path_or_file, (str, os.PathLike)):
-        path = Path(path_or_file)
-        return path.open("wb"), path
-    if hasattr(path_or_file, "write"):
-        return path_or_file, None
-    raise OuteAIError("`path_or_file` must be a file path or a binary file object open for writing.")
+class DownloadTarget:
+    """Where a download goes, a path or a binary file open for writing: `with` it to write the
+    chunks. A download that breaks off raises OuteAIError and leaves no file at a path (a short
+    WAV would look like a whole one); `result` is the path, or the file it was given."""
+
+    def __init__(self, path_or_file: str | os.PathLike[str] | IO[bytes]) -> None:
+        if isinstance(path_or_file, (str, os.PathLike)):
+            self.path: Path | None = Path(path_or_file)
+            self.handle: IO[bytes] = self.path.open("wb")
+        elif hasattr(path_or_file, "write"):
+            self.path, self.handle = None, path_or_file
+        else:
+            raise OuteAIError("`path_or_file` must be a file path or a binary file object open for writing.")
+
+    @property
+    def result(self) -> Path | IO[bytes]:
+        return self.path if self.path is not None else self.handle
+
+    def __enter__(self) -> IO[bytes]:
+        return self.handle
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.path is not None:
+            self.handle.close()
+            if exc_type is not None:
+                self.path.unlink(missing_ok=True)
+        if isinstance(exc, httpx.HTTPError):
+            raise OuteAIError(f"The download broke off: {exc}") from exc
 
 
 def speech_result(wav_bytes: bytes, content_type: str, verification: str | None = None) -> SpeechResult:

@@ -26,12 +26,12 @@ from ._common import (
     RETRY_STATUSES,
     AudioInput,
     ClientSettings,
+    DownloadTarget,
     GenerationPage,
     SpeechResult,
     TimeoutTypes,
     api_error,
     clone_upload,
-    download_target,
     generation_audio_path,
     generation_page,
     generations_query,
@@ -347,28 +347,19 @@ class AsyncOuteAI:
     async def download_generation(
         self, generation_id: str, path_or_file: str | os.PathLike[str] | IO[bytes]
     ) -> Path | IO[bytes]:
-        """A generation's audio (24 kHz mono WAV) into a path or a binary file; returns it. A
-        download that breaks off raises OuteAIError and leaves no file at a path."""
+        """A generation's audio (24 kHz mono WAV) into a path or a binary file; returns it
+        (DownloadTarget: a download that breaks off leaves no file at a path)."""
         response = await self._request(
             "GET", generation_audio_path(generation_id), headers={"Accept": "audio/wav"}, stream=True
         )
-        handle, path = download_target(path_or_file)
+        target = DownloadTarget(path_or_file)
         try:
-            async for chunk in response.aiter_bytes():
-                handle.write(chunk)
-        except BaseException as exc:
-            if path is not None:
-                handle.close()
-                path.unlink(missing_ok=True)
-            if isinstance(exc, httpx.HTTPError):
-                raise OuteAIError(f"The download broke off: {exc}") from exc
-            raise
+            with target as handle:
+                async for chunk in response.aiter_bytes():
+                    handle.write(chunk)
         finally:
             await response.aclose()
-        if path is None:
-            return handle
-        handle.close()
-        return path
+        return target.result
 
     # ---------- transport ----------
 

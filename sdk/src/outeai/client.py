@@ -26,12 +26,12 @@ from ._common import (
     RETRY_STATUSES,
     AudioInput,
     ClientSettings,
+    DownloadTarget,
     GenerationPage,
     SpeechResult,
     TimeoutTypes,
     api_error,
     clone_upload,
-    download_target,
     generation_audio_path,
     generation_page,
     generations_query,
@@ -322,28 +322,19 @@ class OuteAI:
     def download_generation(
         self, generation_id: str, path_or_file: str | os.PathLike[str] | IO[bytes]
     ) -> Path | IO[bytes]:
-        """A generation's audio (24 kHz mono WAV) into a path or a binary file; returns it. A
-        download that breaks off raises OuteAIError and leaves no file at a path."""
+        """A generation's audio (24 kHz mono WAV) into a path or a binary file; returns it
+        (DownloadTarget: a download that breaks off leaves no file at a path)."""
         response = self._request(
             "GET", generation_audio_path(generation_id), headers={"Accept": "audio/wav"}, stream=True
         )
-        handle, path = download_target(path_or_file)
+        target = DownloadTarget(path_or_file)
         try:
-            for chunk in response.iter_bytes():
-                handle.write(chunk)
-        except BaseException as exc:
-            if path is not None:
-                handle.close()
-                path.unlink(missing_ok=True)
-            if isinstance(exc, httpx.HTTPError):
-                raise OuteAIError(f"The download broke off: {exc}") from exc
-            raise
+            with target as handle:
+                for chunk in response.iter_bytes():
+                    handle.write(chunk)
         finally:
             response.close()
-        if path is None:
-            return handle
-        handle.close()
-        return path
+        return target.result
 
     # ---------- transport ----------
 
