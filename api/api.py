@@ -13,7 +13,7 @@ from ninja.operation import Operation
 from api import API_VERSION
 from api.auth import bearer_all_scopes
 from api.errors import ApiError
-from api.routers import clones, health, legacy, speech, tokens, voices
+from api.routers import clones, generations, health, legacy, speech, tokens, voices
 from core.errors import CODE_BY_STATUS, ApplicationError, application_error_response
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,8 @@ class OuteAIApi(NinjaAPI):
 api = OuteAIApi(
     title="OuteAI API",
     version=API_VERSION,
-    description="Text-to-speech: voices, speech as a whole WAV or a stream, voice clones and API tokens. "
+    description="Text-to-speech: voices, speech as a whole WAV or a stream, your generations, voice clones and API "
+    "tokens. "
     "Authenticate with `Authorization: Bearer oute_…`. Errors share one envelope: "
     '`{"success": false, "code": "...", "message": "..."}`.',
     # Each endpoint names its scope; one that names none takes only a token with every scope.
@@ -38,7 +39,15 @@ api = OuteAIApi(
     openapi_url="/openapi.json",
 )
 
-for router in (health.router, voices.router, speech.router, legacy.router, tokens.router, clones.router):
+for router in (
+    health.router,
+    voices.router,
+    speech.router,
+    legacy.router,
+    tokens.router,
+    clones.router,
+    generations.router,
+):
     api.add_router("", router)
 
 

@@ -188,3 +188,36 @@ class TokenRevoked(Schema):
 
 class TokenRevokedOut(Ok):
     data: TokenRevoked
+
+
+class GenerationVoiceOut(Schema):
+    id: str | None = Field(description="The voice's id; null once a clone it spoke in is deleted.")
+    name: str
+
+
+class GenerationOut(Schema):
+    id: str
+    text: str
+    voice: GenerationVoiceOut
+    seconds: float = Field(description="Seconds of audio made.")
+    cost: str = Field(description="Credits charged, as a decimal string (1 second = 0.001 credits).")
+    source: str = Field(description="Where it was asked for: `studio`, `api`, `legacy_api`, `openai`, ...")
+    status: str = Field(description="`queued`, `running`, `done`, `failed` or `cancelled`.")
+    created_at: str = Field(description="ISO 8601.")
+    audio_url: str | None = Field(
+        description="GET it with the same token: 24 kHz mono WAV, Range supported. Null while there is no audio."
+    )
+
+
+class GenerationsData(Schema):
+    items: list[GenerationOut] = Field(description="Newest first.")
+    has_more: bool
+    next: str | None = Field(description="Pass as `after` for the next page; null on the last.")
+
+
+class GenerationsOut(Ok):
+    data: GenerationsData
+
+
+class GenerationItemOut(Ok):
+    data: GenerationOut

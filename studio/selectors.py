@@ -1,13 +1,17 @@
+import base64
+import binascii
 import io
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from accounts.models import User
 from billing.pricing import credits_format
+from core.errors import ApplicationError
 from engine.languages import LANGUAGE_NAMES
 from studio.models import Generation, Session, SessionShare
 
@@ -36,10 +40,15 @@ class SessionAccess:
         return self.is_owner or user_id == self.user_id
 
 
+def _sessions_visible(user: User) -> QuerySet[Session]:
+    """The sessions the user owns and those shared with a team of theirs (not deleted)."""
+    return Session.objects.filter(Q(owner=user) | Q(shares__team__memberships__user=user), deleted_at__isnull=True)
+
+
 def sessions_for_user(user: User) -> QuerySet[Session]:
     """The sessions the user owns and those shared with a team of theirs, newest first."""
     return (
-        Session.objects.filter(Q(owner=user) | Q(shares__team__memberships__user=user), deleted_at__isnull=True)
+        _sessions_visible(user)
         .annotate(shared=~Q(owner=user))
         .select_related("owner")
         .distinct()
@@ -131,6 +140,103 @@ def generation_get_for_user(user: User, generation_id: uuid.UUID | str) -> Gener
     return generation if session_access(user, generation.session_id) else None
 
 
+HISTORY_PAGE_SIZE = 20
+HISTORY_PAGE_MAX = 100
+
+
+class HistoryCursorError(ApplicationError):
+    """An `after` that no page of the history gave out (VALIDATION_ERROR)."""
+
+    def __init__(self) -> None:
+        super().__init__("VALIDATION_ERROR", "after: not a cursor this history gave out; pass a page's `next`.")
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    items: list[Generation]
+    has_more: bool
+    next: str | None  # the cursor of the page after this one; None on the last
+
+
+def _history_cursor(generation: Generation) -> str:
+    """An opaque cursor: the item's (created_at, id), the history's order, so a page's place holds
+    whatever is made (newer, hence before it) while a client pages."""
+    raw = f"{generation.created_at.isoformat()}|{generation.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _history_cursor_read(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, _, generation_id = raw.partition("|")
+        when, parsed_id = datetime.fromisoformat(created_at), uuid.UUID(generation_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise HistoryCursorError() from None
+    if when.tzinfo is None:
+        raise HistoryCursorError()
+    return when, parsed_id
+
+
+def generations_of_owner(*, user: User) -> QuerySet[Generation]:
+    """Every generation the user made, whatever its source, that they may still see: not deleted,
+    and in no session or in one they may see (as generation_get_for_user decides). A team member's
+    generations in it are theirs, not the session owner's."""
+    return Generation.objects.filter(user=user, deleted_at__isnull=True).filter(
+        Q(session__isnull=True) | Q(session__in=_sessions_visible(user).values("id"))
+    )
+
+
+def generation_of_owner(*, user: User, generation_id: uuid.UUID | str) -> Generation | None:
+    """One generation of the user's history; None for anyone else's (callers answer 404)."""
+    parsed = _uuid_or_none(str(generation_id))
+    return generations_of_owner(user=user).filter(id=parsed).first() if parsed is not None else None
+
+
+def generations_history(
+    *,
+    user: User,
+    voice: uuid.UUID | str | None = None,
+    source: str | None = None,
+    after: str | None = None,
+    limit: int = HISTORY_PAGE_SIZE,
+) -> HistoryPage:
+    """A page of the user's history, newest first, optionally of one voice (its id) or one source
+    (any Generation.Source value); `after` is the `next` of the page before."""
+    if not 1 <= limit <= HISTORY_PAGE_MAX:
+        raise ApplicationError("VALIDATION_ERROR", f"limit: from 1 to {HISTORY_PAGE_MAX}.")
+    generations = generations_of_owner(user=user).select_related("voice")
+    if voice:
+        voice_id = _uuid_or_none(str(voice))
+        if voice_id is None:
+            raise ApplicationError("VALIDATION_ERROR", "voice: must be a voice's id (a UUID).")
+        generations = generations.filter(voice_id=voice_id)
+    if source:
+        if source not in Generation.Source.values:
+            raise ApplicationError("VALIDATION_ERROR", f"source: one of {', '.join(Generation.Source.values)}.")
+        generations = generations.filter(source=source)
+    if after:
+        created_at, generation_id = _history_cursor_read(after)
+        generations = generations.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=generation_id))
+    window = list(generations.order_by("-created_at", "-id")[: limit + 1])
+    items, has_more = window[:limit], len(window) > limit
+    return HistoryPage(items=items, has_more=has_more, next=_history_cursor(items[-1]) if has_more else None)
+
+
+def history_voices(*, user: User) -> list[tuple[str, str]]:
+    """(voice id, name) of each voice the user's history speaks in, for its filter; by name."""
+    rows = (
+        generations_of_owner(user=user)
+        .filter(voice__isnull=False)
+        .values_list("voice_id", "voice_name")
+        .order_by("voice_name", "voice_id")
+        .distinct()
+    )
+    named: dict[str, str] = {}
+    for voice_id, name in rows:
+        named.setdefault(str(voice_id), name)
+    return sorted(((voice_id, name) for voice_id, name in named.items()), key=lambda pair: pair[1].lower())
+
+
 def session_shares(session: Session) -> QuerySet[SessionShare]:
     return session.shares.select_related("team").order_by("team__name")
 
@@ -152,6 +258,8 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         "text": generation.text,
         "voice_id": str(generation.voice_id) if generation.voice_id else None,
         "voice_name": generation.voice_name,
+        "source": generation.source,
+        "source_name": generation.get_source_display(),
         "language": generation.language,
         "language_name": LANGUAGE_NAMES.get(generation.language, generation.language),
         "status": generation.status,

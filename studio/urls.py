@@ -6,6 +6,7 @@ app_name = "studio"
 
 urlpatterns = [
     path("", views.studio_index, name="index"),
+    path("history/", views.history, name="history"),
     path("sessions/new", views.session_new, name="session_new"),
     path("sessions/<uuid:session_id>/", views.session_detail, name="session_detail"),
     path("sessions/<uuid:session_id>/rename", views.session_edit, name="session_rename"),

@@ -1,4 +1,5 @@
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,7 +22,9 @@ from studio.selectors import (
     generation_download_name,
     generation_get_for_user,
     generation_state,
+    generations_history,
     generations_page,
+    history_voices,
     session_access,
     session_shares,
     sessions_for_user,
@@ -133,6 +136,35 @@ def session_share_edit(request: AuthenticatedRequest, session_id) -> HttpRespons
     except ValueError:
         messages.error(request, "That did not work.")
     return redirect("studio:session_detail", session_id=access.session.id)
+
+
+@login_required
+@require_GET
+def history(request: AuthenticatedRequest) -> HttpResponse:
+    """Every generation the user made, from any source, newest first: a plain GET form filters by
+    voice and source, and the pages follow a cursor (the list needs no script)."""
+    voice, source = request.GET.get("voice", ""), request.GET.get("source", "")
+    try:
+        page = generations_history(user=request.user, voice=voice, source=source, after=request.GET.get("after"))
+    except ApplicationError as refused:
+        messages.error(request, refused.message)
+        return redirect("studio:history")
+    filters = {name: value for name, value in (("voice", voice), ("source", source)) if value}
+    return render(
+        request,
+        "studio/history.html",
+        {
+            "items": [generation_state(g, with_peaks=False) for g in page.items],
+            "has_more": page.has_more,
+            "next_query": urlencode({**filters, "after": page.next}) if page.next else "",
+            "first_query": urlencode(filters),
+            "paged": bool(request.GET.get("after")),
+            "voices": history_voices(user=request.user),
+            "sources": Generation.Source.choices,
+            "voice": voice,
+            "source": source,
+        },
+    )
 
 
 def _json_object(request: AuthenticatedRequest) -> dict:

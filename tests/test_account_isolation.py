@@ -473,6 +473,24 @@ TABLE: dict[str, list[Call]] = {
             intact=generations_intact,
         ),
     ],
+    # The history: each caller sees only what they made (a member not the owner's shared work).
+    "studio/history/": [
+        Call("GET", u("/studio/history/"), {"anon": LOGIN, "other": 200, "member": 200, "owner": 200}),
+        Call("GET", u("/studio/history/?source=api"), {"anon": LOGIN, "other": 200, "member": 200, "owner": 200}),
+    ],
+    "api/v1/generations": [
+        Call("GET", u("/api/v1/generations"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True)
+    ],
+    "api/v1/generations/<uuidstr:generation_id>": [
+        Call("GET", u("/api/v1/generations/{shared_gen}"), apis(owner=200), api=True),
+        Call("GET", u("/api/v1/generations/{private_gen}"), apis(owner=200), api=True),
+        Call("GET", u("/api/v1/generations/{api_gen}"), apis(owner=200), api=True),
+    ],
+    "api/v1/generations/<uuidstr:generation_id>/audio": [
+        Call("GET", u("/api/v1/generations/{shared_gen}/audio"), apis(owner=200), api=True),
+        Call("GET", u("/api/v1/generations/{private_gen}/audio"), apis(owner=200), api=True),
+        Call("GET", u("/api/v1/generations/{api_gen}/audio"), apis(owner=200), api=True),
+    ],
     "api/v1/tokens": [
         Call("GET", u("/api/v1/tokens"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True),
         # The same through the browser session (this endpoint takes both).

@@ -1,5 +1,6 @@
 """Python SDK for the OuteAI text-to-speech API."""
 
+from ._common import GenerationPage
 from ._version import API_VERSION, SDK_VERSION, __version__
 from .async_client import AsyncOuteAI, AsyncSpeechStream
 from .client import OuteAI, SpeechResult, SpeechStream
@@ -10,6 +11,7 @@ __all__ = [
     "SDK_VERSION",
     "AsyncOuteAI",
     "AsyncSpeechStream",
+    "GenerationPage",
     "OuteAI",
     "OuteAIAPIError",
     "OuteAIError",

@@ -13,12 +13,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import IO, Any, Union
 
 import httpx
 
 from ._version import SDK_VERSION
 from .exceptions import OuteAIAPIError, OuteAIError
+from .types import Generation
 
 DEFAULT_BASE_URL = "https://outeai.com"
 DEFAULT_MODEL = "outetts_1_pro"
@@ -69,6 +71,70 @@ class SpeechResult:
         if header is None or not frame or not self.sample_rate:
             return 0.0
         return (len(self.wav_bytes) - header) // frame / self.sample_rate
+
+
+@dataclass(frozen=True)
+class GenerationPage:
+    """A page of your history, newest first: pass `next` as `after` for the one after it."""
+
+    items: list[Generation]
+    has_more: bool
+    next: str | None
+
+
+GENERATIONS_PAGE_MAX = 100
+
+
+def generations_query(after: str | None, limit: int) -> dict[str, str | int]:
+    """The query of GET /api/v1/generations, checked as the server checks it."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= GENERATIONS_PAGE_MAX:
+        raise OuteAIError(f"`limit` must be an integer from 1 to {GENERATIONS_PAGE_MAX}.")
+    if after is not None and (not isinstance(after, str) or not after.strip()):
+        raise OuteAIError("`after` must be a page's `next` cursor, or None for the newest.")
+    return {"limit": limit, **({"after": after} if after else {})}
+
+
+def generation_page(data: dict[str, Any]) -> GenerationPage:
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise OuteAIError("Expected `data.items` to be a list.")
+    return GenerationPage(items=items, has_more=bool(data.get("has_more")), next=data.get("next"))
+
+
+def generation_audio_path(generation_id: object) -> str:
+    return f"/api/v1/generations/{required_id(generation_id, 'generation_id')}/audio"
+
+
+class DownloadTarget:
+    """Where a download goes, a path or a binary file open for writing: `with` it to write the
+    chunks. A download that breaks off raises OuteAIError and leaves no file at a path (a short
+    WAV would look like a whole one); `result` is the path, or the file it was given."""
+
+    def __init__(self, path_or_file: str | os.PathLike[str] | IO[bytes]) -> None:
+        if isinstance(path_or_file, (str, os.PathLike)):
+            self.path: Path | None = Path(path_or_file)
+            self.handle: IO[bytes] = self.path.open("wb")
+        elif hasattr(path_or_file, "write"):
+            self.path, self.handle = None, path_or_file
+        else:
+            raise OuteAIError("`path_or_file` must be a file path or a binary file object open for writing.")
+
+    @property
+    def result(self) -> Path | IO[bytes]:
+        return self.path if self.path is not None else self.handle
+
+    def __enter__(self) -> IO[bytes]:
+        return self.handle
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.path is not None:
+            self.handle.close()
+            if exc_type is not None:
+                self.path.unlink(missing_ok=True)
+        if isinstance(exc, httpx.HTTPError):
+            raise OuteAIError(f"The download broke off: {exc}") from exc
 
 
 def speech_result(wav_bytes: bytes, content_type: str, verification: str | None = None) -> SpeechResult:

@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import httpx
 
@@ -21,14 +21,20 @@ from ._common import (
     DEFAULT_SAMPLE_RATE,
     DEFAULT_SAMPLE_WIDTH,
     DEFAULT_TIMEOUT,
+    GENERATIONS_PAGE_MAX,
     RETRY_EXCEPTIONS,
     RETRY_STATUSES,
     AudioInput,
     ClientSettings,
+    DownloadTarget,
+    GenerationPage,
     SpeechResult,
     TimeoutTypes,
     api_error,
     clone_upload,
+    generation_audio_path,
+    generation_page,
+    generations_query,
     json_data,
     json_object,
     required_id,
@@ -39,7 +45,16 @@ from ._common import (
 )
 from ._version import SDK_VERSION
 from .exceptions import OuteAIError
-from .types import CreatedToken, DeletedVoiceClone, RevokedToken, Token, Voice, VoiceClone, VoiceClones
+from .types import (
+    CreatedToken,
+    DeletedVoiceClone,
+    Generation,
+    RevokedToken,
+    Token,
+    Voice,
+    VoiceClone,
+    VoiceClones,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -308,6 +323,43 @@ class AsyncOuteAI:
     async def revoke_token(self, token_id: str) -> RevokedToken:
         path = f"/api/v1/tokens/{required_id(token_id, 'token_id')}"
         return cast(RevokedToken, json_data(await self._request("DELETE", path)))
+
+    # ---------- your generations ----------
+
+    async def list_generations(self, *, after: str | None = None, limit: int = 20) -> GenerationPage:
+        """A page of everything you generated (Studio, API, legacy, /v1), newest first: `items`,
+        `has_more`, and `next` to pass as `after` for the page after it."""
+        params = generations_query(after, limit)
+        return generation_page(json_data(await self._request("GET", "/api/v1/generations", params=params)))
+
+    async def iter_generations(self, *, limit: int = GENERATIONS_PAGE_MAX) -> AsyncIterator[Generation]:
+        """Every generation, newest first, a page of `limit` at a time. Those made while it pages
+        are newer than where it stands, so each is given once and none is skipped."""
+        after: str | None = None
+        while True:
+            page = await self.list_generations(after=after, limit=limit)
+            for generation in page.items:
+                yield generation
+            if not page.has_more or not page.next:
+                return
+            after = page.next
+
+    async def download_generation(
+        self, generation_id: str, path_or_file: str | os.PathLike[str] | IO[bytes]
+    ) -> Path | IO[bytes]:
+        """A generation's audio (24 kHz mono WAV) into a path or a binary file; returns it
+        (DownloadTarget: a download that breaks off leaves no file at a path)."""
+        response = await self._request(
+            "GET", generation_audio_path(generation_id), headers={"Accept": "audio/wav"}, stream=True
+        )
+        target = DownloadTarget(path_or_file)
+        try:
+            with target as handle:
+                async for chunk in response.aiter_bytes():
+                    handle.write(chunk)
+        finally:
+            await response.aclose()
+        return target.result
 
     # ---------- transport ----------
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import httpx
 
@@ -21,14 +21,20 @@ from ._common import (
     DEFAULT_SAMPLE_RATE,
     DEFAULT_SAMPLE_WIDTH,
     DEFAULT_TIMEOUT,
+    GENERATIONS_PAGE_MAX,
     RETRY_EXCEPTIONS,
     RETRY_STATUSES,
     AudioInput,
     ClientSettings,
+    DownloadTarget,
+    GenerationPage,
     SpeechResult,
     TimeoutTypes,
     api_error,
     clone_upload,
+    generation_audio_path,
+    generation_page,
+    generations_query,
     json_data,
     json_object,
     required_id,
@@ -39,7 +45,16 @@ from ._common import (
 )
 from ._version import SDK_VERSION
 from .exceptions import OuteAIError
-from .types import CreatedToken, DeletedVoiceClone, RevokedToken, Token, Voice, VoiceClone, VoiceClones
+from .types import (
+    CreatedToken,
+    DeletedVoiceClone,
+    Generation,
+    RevokedToken,
+    Token,
+    Voice,
+    VoiceClone,
+    VoiceClones,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -284,6 +299,42 @@ class OuteAI:
     def revoke_token(self, token_id: str) -> RevokedToken:
         path = f"/api/v1/tokens/{required_id(token_id, 'token_id')}"
         return cast(RevokedToken, json_data(self._request("DELETE", path)))
+
+    # ---------- your generations ----------
+
+    def list_generations(self, *, after: str | None = None, limit: int = 20) -> GenerationPage:
+        """A page of everything you generated (Studio, API, legacy, /v1), newest first: `items`,
+        `has_more`, and `next` to pass as `after` for the page after it."""
+        params = generations_query(after, limit)
+        return generation_page(json_data(self._request("GET", "/api/v1/generations", params=params)))
+
+    def iter_generations(self, *, limit: int = GENERATIONS_PAGE_MAX) -> Iterator[Generation]:
+        """Every generation, newest first, a page of `limit` at a time. Those made while it pages
+        are newer than where it stands, so each is given once and none is skipped."""
+        after: str | None = None
+        while True:
+            page = self.list_generations(after=after, limit=limit)
+            yield from page.items
+            if not page.has_more or not page.next:
+                return
+            after = page.next
+
+    def download_generation(
+        self, generation_id: str, path_or_file: str | os.PathLike[str] | IO[bytes]
+    ) -> Path | IO[bytes]:
+        """A generation's audio (24 kHz mono WAV) into a path or a binary file; returns it
+        (DownloadTarget: a download that breaks off leaves no file at a path)."""
+        response = self._request(
+            "GET", generation_audio_path(generation_id), headers={"Accept": "audio/wav"}, stream=True
+        )
+        target = DownloadTarget(path_or_file)
+        try:
+            with target as handle:
+                for chunk in response.iter_bytes():
+                    handle.write(chunk)
+        finally:
+            response.close()
+        return target.result
 
     # ---------- transport ----------
 

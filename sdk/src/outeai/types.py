@@ -7,6 +7,8 @@ from typing import Any, TypedDict
 __all__ = [
     "CreatedToken",
     "DeletedVoiceClone",
+    "Generation",
+    "GenerationVoice",
     "Health",
     "RevokedToken",
     "Token",
@@ -80,3 +82,22 @@ class RevokedToken(TypedDict):
 class Health(TypedDict, total=False):
     success: bool
     data: dict[str, Any]
+
+
+class GenerationVoice(TypedDict):
+    id: str | None  # None once the clone it spoke in is deleted
+    name: str
+
+
+class Generation(TypedDict):
+    """One generation of your history (GET /api/v1/generations), from any source."""
+
+    id: str
+    text: str
+    voice: GenerationVoice
+    seconds: float
+    cost: str  # credits charged, a decimal string ("0.0103")
+    source: str  # "studio", "api", "legacy_api", "openai", ...
+    status: str  # "queued", "running", "done", "failed" or "cancelled"
+    created_at: str
+    audio_url: str | None  # fetch it with the same token (download_generation does)
