@@ -1,0 +1,91 @@
+"""The request being answered, for code far from the view: its X-Request-Id (put in every log
+record of the request by RequestIdLogFilter) and headers the lower layers add to its response
+(the rate limit's window). Set by core.request_context.RequestContextMiddleware, first of all."""
+
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's id is kept when it is sane: printable ASCII, at most 128 characters.
+_SANE_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+    # Mutable and shared: code run in a thread of its own (sync_to_async copies the context) adds
+    # to the same dict the middleware reads.
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("outeai_request", default=None)
+
+
+def request_id() -> str | None:
+    context = _current.get()
+    return context.request_id if context else None
+
+
+def response_headers_add(headers: dict[str, str]) -> None:
+    """Headers for the response of the request being answered (none outside a request)."""
+    context = _current.get()
+    if context is not None:
+        context.response_headers.update(headers)
+
+
+def request_id_from(value: str | None) -> str:
+    return value if value is not None and _SANE_REQUEST_ID.fullmatch(value) else uuid.uuid4().hex
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Gives every record `request_id`: the request's, or "-" outside one (a task, the startup)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id() or "-"
+        return True
+
+
+def _context_for(request: HttpRequest) -> RequestContext:
+    return RequestContext(request_id=request_id_from(request.headers.get(REQUEST_ID_HEADER)))
+
+
+def _finished(context: RequestContext, response: HttpResponseBase) -> HttpResponseBase:
+    response[REQUEST_ID_HEADER] = context.request_id
+    for name, value in context.response_headers.items():
+        if name not in response:
+            response[name] = value
+    return response
+
+
+class RequestContextMiddleware:
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        context = _context_for(request)
+        token = _current.set(context)
+        try:
+            return _finished(context, self.get_response(request))
+        finally:
+            _current.reset(token)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        # Not reset: the request runs in a task of its own, and its streaming body (logged with
+        # the same id) is sent from that task after this returns.
+        context = _context_for(request)
+        _current.set(context)
+        return _finished(context, await self.get_response(request))
