@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.signals import request_finished
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
@@ -77,15 +78,20 @@ class RequestContextMiddleware:
         if iscoroutinefunction(self):
             return self.__acall__(request)
         context = _context_for(request)
-        token = _current.set(context)
-        try:
-            return _finished(context, self.get_response(request))
-        finally:
-            _current.reset(token)
+        _current.set(context)
+        return _finished(context, self.get_response(request))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        # Not reset: the request runs in a task of its own, and its streaming body (logged with
-        # the same id) is sent from that task after this returns.
+        # The request runs in a task of its own, and its streaming body (logged with the same id)
+        # is sent from that task after this returns.
         context = _context_for(request)
         _current.set(context)
         return _finished(context, await self.get_response(request))
+
+
+def _request_over(**kwargs: object) -> None:
+    # Not at the middleware's return: Django logs a 4xx or 5xx after it, and a stream goes on.
+    _current.set(None)
+
+
+request_finished.connect(_request_over, dispatch_uid="core.request_context")
