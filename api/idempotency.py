@@ -16,11 +16,11 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from datetime import timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -125,14 +125,15 @@ def _rendered(result: Any) -> HttpResponseBase:
 
 def _kept_when_sent(response: StreamingHttpResponse, record_id: int) -> StreamingHttpResponse:
     """The stream as it goes out; once it has all gone out (not cut off), kept whole."""
-    original = response.streaming_content
+    # The generating views stream from coroutines: Django hands their content on as an async generator.
+    original = cast(AsyncGenerator[bytes, None], response.streaming_content)
     kept = HttpResponse(status=response.status_code, content_type=response.get("Content-Type", ""))
 
     async def sent() -> AsyncIterator[bytes]:
         chunks: list[bytes] = []
         whole = False
         try:
-            async with aclosing(original) as parts:  # type: ignore[type-var]
+            async with aclosing(original) as parts:
                 async for part in parts:
                     chunks.append(part)
                     yield part
