@@ -1,6 +1,6 @@
 """The request being answered, for code far from the view: its X-Request-Id (put in every log
 record of the request by RequestIdLogFilter) and headers the lower layers add to its response
-(the rate limit's window). Set by core.request_context.RequestContextMiddleware, first of all."""
+(the rate limit's window). Set by RequestContextMiddleware, the first in MIDDLEWARE."""
 
 import logging
 import re
@@ -8,10 +8,11 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.signals import request_finished
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+
+from core.middleware import AroundResponse
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A caller's id is kept when it is sane: printable ASCII, at most 128 characters.
@@ -53,40 +54,20 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
-def _context_for(request: HttpRequest) -> RequestContext:
-    return RequestContext(request_id=request_id_from(request.headers.get(REQUEST_ID_HEADER)))
+class RequestContextMiddleware(AroundResponse):
+    def before(self, request: HttpRequest) -> None:
+        # Not reset at the end: under ASGI the request runs in a task of its own, whose streaming
+        # body (logged with the same id) is sent after the middleware returns.
+        _current.set(RequestContext(request_id=request_id_from(request.headers.get(REQUEST_ID_HEADER))))
 
-
-def _finished(context: RequestContext, response: HttpResponseBase) -> HttpResponseBase:
-    response[REQUEST_ID_HEADER] = context.request_id
-    for name, value in context.response_headers.items():
-        if name not in response:
-            response[name] = value
-    return response
-
-
-class RequestContextMiddleware:
-    async_capable = True
-    sync_capable = True
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest):
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        context = _context_for(request)
-        _current.set(context)
-        return _finished(context, self.get_response(request))
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        # The request runs in a task of its own, and its streaming body (logged with the same id)
-        # is sent from that task after this returns.
-        context = _context_for(request)
-        _current.set(context)
-        return _finished(context, await self.get_response(request))
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        context = _current.get()
+        if context is not None:
+            response[REQUEST_ID_HEADER] = context.request_id
+            for name, value in context.response_headers.items():
+                if name not in response:
+                    response[name] = value
+        return response
 
 
 def _request_over(**kwargs: object) -> None:
