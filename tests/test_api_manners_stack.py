@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from accounts.services import token_create
+from api.models import IdempotencyKey
 from billing.models import LedgerEntry
 from harness.processes import free_port, running_process, web_command
 from studio.models import Generation
@@ -143,3 +144,16 @@ def test_a_legacy_request_retried_with_its_key_is_replayed(api, manners_web, use
     assert [answer.status_code for answer in answers] == [200, 200]
     assert answers[1].content == answers[0].content and b"request_finished" in answers[0].content
     assert Generation.objects.filter(user=user).count() == 1 and len(charges(user)) == 1
+
+
+def test_a_stream_left_by_its_caller_keeps_no_answer(api, user, builtin_voices):
+    key = {"Idempotency-Key": "left"}
+    body = speech(builtin_voices, " ".join([TEXT] * 40))
+    with api.stream("POST", "/api/v1/tts_stream", json=body, headers=key) as response:
+        assert response.status_code == 200
+        next(response.iter_bytes())
+        assert IdempotencyKey.objects.get(user=user).state == IdempotencyKey.State.RUNNING
+    generation = generation_wait_finished(Generation.objects.get(user=user).id, timeout=120)
+    assert generation.status == Generation.Status.CANCELLED
+    # What went out was not the whole answer: the key is free, and a retry runs anew.
+    wait_for(lambda: not IdempotencyKey.objects.filter(user=user).exists(), timeout=10, what="the key released")
