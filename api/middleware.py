@@ -1,10 +1,11 @@
 """No HTML error pages under /api/: whatever Django or ninja answers on its own (an unknown path,
 a method not allowed, a body too large) is put into the API's error envelope."""
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from core.errors import CODE_BY_STATUS, error_response
+from core.middleware import AroundResponse
 
 _MESSAGES = {
     404: ("NOT_FOUND", "No such endpoint. See /api/v1/docs."),
@@ -14,7 +15,7 @@ _MESSAGES = {
 }
 
 
-def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+def _enveloped(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
     if (
         request.path.startswith("/api/")
         and response.status_code >= 400
@@ -31,19 +32,6 @@ def _enveloped(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return response
 
 
-class ApiErrorEnvelopeMiddleware:
-    async_capable = True
-    sync_capable = True
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest):
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        return _enveloped(request, self.get_response(request))
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        return _enveloped(request, await self.get_response(request))
+class ApiErrorEnvelopeMiddleware(AroundResponse):
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        return _enveloped(request, response)

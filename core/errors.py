@@ -18,12 +18,15 @@ STATUS_BY_CODE = {
     "INSUFFICIENT_CREDITS": 402,
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "IDEMPOTENCY_CONFLICT": 409,
+    "IDEMPOTENCY_IN_PROGRESS": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "TTS_RATE_LIMITED": 429,
     "INTERNAL_ERROR": 500,
     "TTS_PROVIDER_UNAVAILABLE": 502,
 }
-CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
+# The first code of a status stands for it (409: IDEMPOTENCY_CONFLICT).
+CODE_BY_STATUS = {status: code for code, status in reversed(STATUS_BY_CODE.items())}
 
 
 class ApplicationError(Exception):

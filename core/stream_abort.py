@@ -69,3 +69,9 @@ class AbortedStreamNoteFilter(logging.Filter):
         state = _current.get()
         aborted = state is not None and state.reason is not None
         return not (aborted and "without completing response" in record.getMessage())
+
+
+def response_aborted() -> bool:
+    """Whether the streaming response being sent was cut off by `response_abort`."""
+    state = _current.get()
+    return state is not None and state.reason is not None

@@ -7,6 +7,7 @@ from ninja import Router, Status
 
 from api.auth import ApiRequest, bearer_voices
 from api.errors import ApiError, ok
+from api.idempotency import idempotent
 from api.schemas import CloneCreatedEnvelope, CloneCreatedOut, CloneDeletedOut, CloneOut, ClonesOut, FitOut, responses
 from voices.models import Voice
 from voices.selectors import clones_for, voice_fit_state
@@ -55,6 +56,7 @@ def voice_clones_list(request: ApiRequest) -> dict:
     "at once, then improved in the background: `fit.status` goes `queued`, `fitting` (with `fit.progress`), "
     "then `improved` or `kept`; the recording is kept only until then.",
 )
+@idempotent
 async def voice_clones_create(request: ApiRequest) -> Status:
     name, audio = _clone_upload(request)
     created = await clone_create(user=request.auth, speaker_name=name, audio=audio)

@@ -11,10 +11,11 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from ninja import Router
 
-from accounts.models import Scope
+from accounts.models import Scope, User
 from accounts.services import token_authenticate
 from api.auth import scope_require
 from api.errors import ApiError
+from api.idempotency import idempotent
 from api.relay_reader import RelayReader
 from api.routers.speech import SPEECH_ERRORS
 from api.schemas import LegacySpeechRequest, responses
@@ -64,6 +65,12 @@ def _legacy_start(payload: LegacySpeechRequest) -> Generation:
     )
 
 
+def _legacy_user(payload: LegacySpeechRequest) -> User | None:
+    """The account of the body's token: its Idempotency-Key's."""
+    api_token = token_authenticate(payload.token) if payload.token else None
+    return api_token.user if api_token else None
+
+
 def _legacy_status(progress: dict, seconds: float) -> dict:
     if progress.get("stage") == "warming_up":
         return {"generation_status": LEGACY_WARMING_UP}
@@ -86,6 +93,7 @@ def _json_line(data: dict) -> bytes:
     summary="Legacy: speech with progress as JSON lines, audio as base64 FLAC",
     openapi_extra=LINES_RESPONSE,
 )
+@idempotent(user_of=lambda request, payload: _legacy_user(payload))
 async def legacy_tts(request: HttpRequest, payload: LegacySpeechRequest) -> HttpResponseBase:
     generation = await db_work(_legacy_start)(payload)
     relay = RelayReader(generation.id)

@@ -8,6 +8,7 @@ from ninja import Router
 
 from api.auth import ApiRequest, bearer_speech
 from api.errors import ApiError
+from api.idempotency import idempotent
 from api.relay_reader import RelayReader
 from api.schemas import SpeechRequest, responses
 from core.asyncdb import db_work
@@ -59,6 +60,7 @@ def _verification_header(verification: dict) -> str:
     summary="Speech as a complete WAV file",
     openapi_extra=AUDIO_RESPONSE,
 )
+@idempotent
 async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
     generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
     relay = RelayReader(generation.id)
@@ -77,6 +79,7 @@ async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRes
     summary="Speech as a chunked WAV stream",
     openapi_extra=AUDIO_RESPONSE,
 )
+@idempotent
 async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
     generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
     relay = RelayReader(generation.id)

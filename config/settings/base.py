@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, whoever made it, carries X-Request-Id (and the rate limit's headers).
+    "core.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.ApiErrorEnvelopeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -226,6 +228,8 @@ CELERY_BEAT_SCHEDULE = {
     "generations-sweep": {"task": "studio.generations_sweep", "schedule": 10.0},
     # Fits whose worker died are ended (the clone keeps its quick profile) and their references deleted.
     "voice-fits-sweep": {"task": "voices.fits_sweep", "schedule": 30.0},
+    # Idempotency keys are kept 24 h (api.idempotency); older ones are deleted every hour.
+    "idempotency-keys-expire": {"task": "api.idempotency_keys_expire", "schedule": 3600.0},
 }
 # Every task has a time limit: soft (the task ends what it was doing) and hard 30 s later (the
 # pool process is killed; a job's row is then given back by the sweep). A generation's bell runs a
@@ -300,7 +304,9 @@ STRIPE_API_BASE = env_url("STRIPE_API_BASE", "https://api.stripe.com", schemes={
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Each record of a request names its X-Request-Id ("-" outside a request).
+    "filters": {"request_id": {"()": "core.request_context.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
