@@ -99,6 +99,9 @@ def generation_create(
     temperature: float | None = None,
     language: object = None,
     verify: bool = False,
+    # Stubs of helper SPEED's parameters (same names and defaults); its branch carries them out.
+    speed: float = 1.0,
+    response_format: str = "wav",
 ) -> Generation:
     """Validates a request, records it as queued and starts its job once the row is committed.
     Every caller (the Studio, the API, the legacy API) comes through here."""
