@@ -1,0 +1,62 @@
+"""The /v1/ NinjaAPI: OpenAI's speech endpoints with OpenAI's error shape (api.openai.errors), the
+same `oute_` tokens (the speech scope) and the same services as /api/v1/."""
+
+import logging
+
+from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from api import API_VERSION
+from api.auth import bearer_speech
+from api.errors import framework_error
+from api.openai import catalog, speech
+from api.openai.errors import openai_error_response
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+openai_api = NinjaAPI(
+    title="OuteAI OpenAI-compatible API",
+    version=API_VERSION,
+    description="OpenAI's `POST /v1/audio/speech`, `GET /v1/models` and `GET /v1/audio/voices`, for the "
+    "`openai` package: set `base_url` to this server's `/v1` and `api_key` to an `oute_` token with the "
+    'speech scope. Errors in OpenAI\'s shape: `{"error": {"message", "type", "param", "code"}}`.',
+    auth=bearer_speech,
+    urls_namespace="openai-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+openai_api.add_router("", speech.router)
+openai_api.add_router("", catalog.router)
+
+
+@openai_api.exception_handler(ApplicationError)
+def _application_error(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    return openai_error_response(error)
+
+
+@openai_api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    # The field as OpenAI names it: the first invalid one's path without ninja's body/payload.
+    fields = [
+        str(part)
+        for part in (error.errors[0].get("loc", ()) if error.errors else ())
+        if part not in {"body", "payload"}
+    ]
+    return openai_error_response(framework_error(error), param=fields[0] if fields else None)
+
+
+@openai_api.exception_handler(AuthenticationError)
+@openai_api.exception_handler(HttpError)
+@openai_api.exception_handler(MultiPartParserError)
+@openai_api.exception_handler(SuspiciousOperation)
+@openai_api.exception_handler(BadRequest)
+@openai_api.exception_handler(Exception)
+def _other_error(request: HttpRequest, error: Exception) -> HttpResponse:
+    answer = framework_error(error)
+    if answer.code == "INTERNAL_ERROR":
+        logger.error("unexpected error in %s %s", request.method, request.path, exc_info=error)
+    return openai_error_response(answer)
