@@ -1,22 +1,15 @@
 """REST API v1, as the published docs describe it (../shared/seeds/), and the legacy /tts: the
 NinjaAPI, its one error handler, and the routers of api/routers mounted on it."""
 
-import logging
-
-from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 
 from api import API_VERSION
 from api.auth import bearer_all_scopes
-from api.errors import framework_error
+from api.errors import FRAMEWORK_ERRORS, framework_error_logged
 from api.routers import clones, health, legacy, speech, tokens, voices
 from core.errors import ApplicationError, application_error_response
-
-logger = logging.getLogger(__name__)
 
 
 class OuteAIApi(NinjaAPI):
@@ -50,15 +43,9 @@ def _application_error(request: HttpRequest, error: ApplicationError) -> HttpRes
     return application_error_response(error)
 
 
-@api.exception_handler(ValidationError)
-@api.exception_handler(AuthenticationError)
-@api.exception_handler(HttpError)
-@api.exception_handler(MultiPartParserError)
-@api.exception_handler(SuspiciousOperation)
-@api.exception_handler(BadRequest)
-@api.exception_handler(Exception)
 def _other_error(request: HttpRequest, error: Exception) -> HttpResponse:
-    answer = framework_error(error)
-    if answer.code == "INTERNAL_ERROR":
-        logger.error("unexpected error in %s %s", request.method, request.path, exc_info=error)
-    return _application_error(request, answer)
+    return _application_error(request, framework_error_logged(request, error))
+
+
+for _kind in FRAMEWORK_ERRORS:
+    api.add_exception_handler(_kind, _other_error)

@@ -1,11 +1,27 @@
 """The API's envelope: {"success": true, "data": ...} on success; errors are core.errors', and what
 ninja and Django raise on their own as the application error it stands for (for both APIs)."""
 
+import logging
+
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
+from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from core.errors import CODE_BY_STATUS, ApplicationError
+
+logger = logging.getLogger(__name__)
+
+# What each API answers through framework_error: ninja's and Django's own errors, and any other.
+FRAMEWORK_ERRORS = (
+    ValidationError,
+    AuthenticationError,
+    HttpError,
+    MultiPartParserError,
+    SuspiciousOperation,
+    BadRequest,
+    Exception,
+)
 
 
 class ApiError(ApplicationError):
@@ -33,6 +49,14 @@ def framework_error(error: Exception) -> ApplicationError:
     if isinstance(error, MultiPartParserError | SuspiciousOperation | BadRequest):
         return ApiError("VALIDATION_ERROR", "The request is malformed: send JSON, or a well-formed multipart form.")
     return ApiError("INTERNAL_ERROR", "Something went wrong on our side. It has been logged.")
+
+
+def framework_error_logged(request: HttpRequest, error: Exception) -> ApplicationError:
+    """framework_error, with the unexpected ones logged."""
+    answer = framework_error(error)
+    if answer.code == "INTERNAL_ERROR":
+        logger.error("unexpected error in %s %s", request.method, request.path, exc_info=error)
+    return answer
 
 
 def validation_message(errors: list[dict]) -> str:

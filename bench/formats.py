@@ -20,7 +20,7 @@ import time
 import httpx
 
 from bench.stack import SHORT, load, machine, ms, p50, p95, verdict
-from bench.stack_setup import OwnStack, RunningStack, StackUnderTest
+from bench.stack_setup import OwnStack, RunningStack, StackUnderTest, stack_arguments
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder
 from engine.protocol import BYTES_PER_SECOND
 
@@ -89,10 +89,7 @@ def render(times: dict[str, list[float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--start", action="store_true", help="start engine, worker, web and a database of its own")
-    parser.add_argument("--url", help="the web of a running stack")
-    parser.add_argument("--engine-url", help="the engine of that stack")
-    parser.add_argument("--token", help="an API token of an account with credits on that stack")
+    stack_arguments(parser)
     parser.add_argument("--runs", type=int, default=20, help="rounds (each asks once in every format)")
     parser.add_argument("--voice", default="alloy", help="the voice, an OpenAI name or ours")
     args = parser.parse_args()

@@ -1,22 +1,16 @@
 """The /v1/ NinjaAPI: OpenAI's speech endpoints with OpenAI's error shape (api.openai.errors), the
 same `oute_` tokens (the speech scope) and the same services as /api/v1/."""
 
-import logging
-
-from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import ValidationError
 
 from api import API_VERSION
 from api.auth import bearer_speech
-from api.errors import framework_error
+from api.errors import FRAMEWORK_ERRORS, framework_error, framework_error_logged
 from api.openai import catalog, speech
 from api.openai.errors import openai_error_response
 from core.errors import ApplicationError
-
-logger = logging.getLogger(__name__)
 
 openai_api = NinjaAPI(
     title="OuteAI OpenAI-compatible API",
@@ -38,25 +32,17 @@ def _application_error(request: HttpRequest, error: ApplicationError) -> HttpRes
     return openai_error_response(error)
 
 
-@openai_api.exception_handler(ValidationError)
+def _other_error(request: HttpRequest, error: Exception) -> HttpResponse:
+    return openai_error_response(framework_error_logged(request, error))
+
+
 def _validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
     # The field as OpenAI names it: the first invalid one's path without ninja's body/payload.
-    fields = [
-        str(part)
-        for part in (error.errors[0].get("loc", ()) if error.errors else ())
-        if part not in {"body", "payload"}
-    ]
+    location = error.errors[0].get("loc", ()) if error.errors else ()
+    fields = [str(part) for part in location if part not in {"body", "payload"}]
     return openai_error_response(framework_error(error), param=fields[0] if fields else None)
 
 
-@openai_api.exception_handler(AuthenticationError)
-@openai_api.exception_handler(HttpError)
-@openai_api.exception_handler(MultiPartParserError)
-@openai_api.exception_handler(SuspiciousOperation)
-@openai_api.exception_handler(BadRequest)
-@openai_api.exception_handler(Exception)
-def _other_error(request: HttpRequest, error: Exception) -> HttpResponse:
-    answer = framework_error(error)
-    if answer.code == "INTERNAL_ERROR":
-        logger.error("unexpected error in %s %s", request.method, request.path, exc_info=error)
-    return openai_error_response(answer)
+for _kind in FRAMEWORK_ERRORS:
+    openai_api.add_exception_handler(_kind, _other_error)
+openai_api.add_exception_handler(ValidationError, _validation_error)
