@@ -33,13 +33,9 @@ def first_byte(client: httpx.Client, token: str, voice: str, response_format: st
     started = time.perf_counter()
     with client.stream("POST", "/v1/audio/speech", json=body, headers={"Authorization": f"Bearer {token}"}) as response:
         response.raise_for_status()
-        for chunk in response.iter_bytes():
-            if chunk:
-                took = time.perf_counter() - started
-                break
-        else:
-            raise RuntimeError(f"{response_format}: no audio")
-        for _ in response.iter_bytes():
+        chunks = response.iter_bytes()
+        took = next(time.perf_counter() - started for chunk in chunks if chunk)
+        for _ in chunks:
             pass  # to the end, as a player would: the next request finds an idle engine
     return took
 
