@@ -1,22 +1,15 @@
 """REST API v1, as the published docs describe it (../shared/seeds/), and the legacy /tts: the
 NinjaAPI, its one error handler, and the routers of api/routers mounted on it."""
 
-import logging
-
-from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 
 from api import API_VERSION
 from api.auth import bearer_all_scopes
-from api.errors import ApiError
+from api.errors import FRAMEWORK_ERRORS, framework_error_logged
 from api.routers import clones, generations, health, legacy, speech, tokens, voices
-from core.errors import CODE_BY_STATUS, ApplicationError, application_error_response
-
-logger = logging.getLogger(__name__)
+from core.errors import ApplicationError, application_error_response
 
 
 class OuteAIApi(NinjaAPI):
@@ -59,43 +52,9 @@ def _application_error(request: HttpRequest, error: ApplicationError) -> HttpRes
     return application_error_response(error)
 
 
-def _framework_error(error: Exception) -> ApplicationError:
-    """What ninja and Django raise on their own, as the application error it stands for."""
-    if isinstance(error, ValidationError):
-        return ApiError("VALIDATION_ERROR", _validation_message(error.errors))
-    if isinstance(error, AuthenticationError):
-        return ApiError("UNAUTHORIZED", "Missing or invalid API token. Send `Authorization: Bearer oute_…`.")
-    if isinstance(error, HttpError) and error.status_code == 403:
-        # The only 403 here is a browser session without its CSRF token.
-        return ApiError("UNAUTHORIZED", "CSRF check failed: send the X-CSRFToken header with the session.")
-    if isinstance(error, HttpError):
-        return ApiError(CODE_BY_STATUS.get(error.status_code, "VALIDATION_ERROR"), str(error))
-    if isinstance(error, RequestDataTooBig):
-        return ApiError("PAYLOAD_TOO_LARGE", "The request body is too large.")
-    if isinstance(error, MultiPartParserError | SuspiciousOperation | BadRequest):
-        return ApiError("VALIDATION_ERROR", "The request is malformed: send JSON, or a well-formed multipart form.")
-    return ApiError("INTERNAL_ERROR", "Something went wrong on our side. It has been logged.")
-
-
-@api.exception_handler(ValidationError)
-@api.exception_handler(AuthenticationError)
-@api.exception_handler(HttpError)
-@api.exception_handler(MultiPartParserError)
-@api.exception_handler(SuspiciousOperation)
-@api.exception_handler(BadRequest)
-@api.exception_handler(Exception)
 def _other_error(request: HttpRequest, error: Exception) -> HttpResponse:
-    answer = _framework_error(error)
-    if answer.code == "INTERNAL_ERROR":
-        logger.error("unexpected error in %s %s", request.method, request.path, exc_info=error)
-    return _application_error(request, answer)
+    return _application_error(request, framework_error_logged(request, error))
 
 
-def _validation_message(errors: list[dict]) -> str:
-    parts = []
-    for error in errors:
-        if error.get("type") in {"json_invalid", "model_attributes_type"} or "JSON" in str(error.get("msg", "")):
-            return "The request body is not valid JSON object."
-        location = ".".join(str(part) for part in error.get("loc", ()) if part not in {"body", "payload"})
-        parts.append(f"{location}: {error.get('msg', 'invalid')}" if location else str(error.get("msg", "invalid")))
-    return "; ".join(parts) or "The request is not valid."
+for _kind in FRAMEWORK_ERRORS:
+    api.add_exception_handler(_kind, _other_error)

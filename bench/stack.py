@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.stack_setup import OwnStack, RunningStack, StackUnderTest
+from bench.stack_setup import OwnStack, RunningStack, StackUnderTest, stack_arguments
 from billing.pricing import speech_seconds_max
 from engine.protocol import AUDIO, BYTES_PER_SECOND, DONE, ERROR, FrameDecoder
 from harness.processes import ROOT
@@ -785,10 +785,7 @@ async def measure(stack: StackUnderTest, args: argparse.Namespace, table: Table)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--start", action="store_true", help="start engine, worker, web and a database of its own")
-    parser.add_argument("--url", help="the web of a running stack, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--engine-url", help="the engine of that stack, e.g. http://127.0.0.1:8001")
-    parser.add_argument("--token", help="an API token of an account with credits on that stack")
+    stack_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer repetitions (not for the record)")
     parser.add_argument("--runs", type=int, default=30, help="item 1: requests each way (at least 20)")
     parser.add_argument("--voice", default="EN-MALE-1-NEUTRAL", help="built-in voice for every request")

@@ -7,6 +7,7 @@ a database, a queue, Redis keys and Channels prefix of this run's own, all remov
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -213,3 +214,11 @@ class RunningStack:
         for obj in reversed(self.stack.created):
             with contextlib.suppress(Exception):  # best effort
                 obj.delete()
+
+
+def stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the stack: --start, or --url with --engine-url and --token."""
+    parser.add_argument("--start", action="store_true", help="start engine, worker, web and a database of its own")
+    parser.add_argument("--url", help="the web of a running stack, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--engine-url", help="the engine of that stack, e.g. http://127.0.0.1:8001")
+    parser.add_argument("--token", help="an API token of an account with credits on that stack")

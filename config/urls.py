@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from api.api import api
+from api.openai.api import openai_api
 from studio import views as studio_views
 
 # The admin signs in through allauth's login, with its rate limits: its own form has none.
@@ -22,4 +23,6 @@ urlpatterns = [
     path("studio/voices/", include("voices.urls")),
     path("studio/", include("studio.urls")),
     path("api/v1/", api.urls),
+    # OpenAI's paths, for clients that only change base_url (docs/openai.md).
+    path("v1/", openai_api.urls),
 ]

@@ -51,6 +51,7 @@ class Generation(models.Model):
         STUDIO = "studio", "Studio"
         API = "api", "API"
         LEGACY_API = "legacy_api", "Legacy API"
+        OPENAI = "openai", "OpenAI-compatible API"
 
     class Delivery(models.TextChoices):
         # The caller hears the audio as it is made (the Studio, tts_stream): after a failure it
@@ -78,6 +79,8 @@ class Generation(models.Model):
     language = models.CharField(max_length=8, blank=True, default="")
     # Sampling temperature passed to the engine (the legacy API's `temperature`); None: its default.
     temperature = models.FloatField(null=True, blank=True)
+    # OpenAI's `instructions` (/v1/audio/speech): kept as asked; the CPU engine does not act on it.
+    instructions = models.TextField(blank=True, default="")
     # Verified take (engine/verify.py): each chunk heard back and spoken again once, free, if its
     # words did not match. `verification` is what the check found (None: not asked): status
     # (passed, failed, unchecked), the counts, the failed chunk numbers and each chunk's check.

@@ -99,6 +99,10 @@ def generation_create(
     temperature: float | None = None,
     language: object = None,
     verify: bool = False,
+    # Stubs of helper SPEED's parameters (same names and defaults); its branch carries them out.
+    speed: float = 1.0,
+    response_format: str = "wav",
+    instructions: str = "",
 ) -> Generation:
     """Validates a request, records it as queued and starts its job once the row is committed.
     Every caller (the Studio, the API, the legacy API) comes through here."""
@@ -136,6 +140,7 @@ def generation_create(
                 language=language,
                 temperature=temperature,
                 verify=verify,
+                instructions=instructions,
                 max_seconds=seconds_max,
             )
             hold_place(user=user, generation=generation, amount=speech_hold(seconds_max))

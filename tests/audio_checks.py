@@ -24,6 +24,8 @@ here they take bytes.
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 import wave
 
 import numpy as np
@@ -31,6 +33,10 @@ import numpy as np
 from voices import measure
 
 __all__ = [
+    "CODECS",
+    "CONTAINERS",
+    "audio_decoded_wav",
+    "audio_probe",
     "base_f0",
     "festival_wav",
     "japanese_morae",
@@ -228,3 +234,29 @@ def japanese_morae(text: str) -> int:
 
     reading = pyopenjtalk.g2p(text, kana=True)
     return sum(1 for ch in reading if "\u30a1" <= ch <= "\u30fc" and ch not in _SMALL_KANA)
+
+
+# What ffprobe names each of core.audio_formats' formats: its codec and its container.
+CODECS = {"wav": "pcm_s16le", "pcm": "pcm_s16le", "mp3": "mp3", "opus": "opus", "aac": "aac", "flac": "flac"}
+CONTAINERS = {"wav": "wav", "pcm": "s16le", "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}
+
+
+def audio_probe(data: bytes, name: str) -> dict:
+    """ffprobe's container, codec and channels of audio in one of core.audio_formats' formats."""
+    args = ["ffprobe", "-v", "error", "-show_entries", "format=format_name,duration:stream=codec_name,channels"]
+    if name == "pcm":
+        args += ["-f", "s16le", "-ar", "24000", "-ac", "1"]
+    out = subprocess.run([*args, "-of", "json", "-i", "pipe:0"], input=data, capture_output=True, check=True)
+    return json.loads(out.stdout)
+
+
+def audio_decoded_wav(data: bytes, name: str) -> bytes:
+    """The audio as ffmpeg decodes it: a 24 kHz mono WAV."""
+    args = ["ffmpeg", "-v", "error"] + (["-f", "s16le", "-ar", "24000", "-ac", "1"] if name == "pcm" else [])
+    out = subprocess.run(
+        [*args, "-i", "pipe:0", "-ar", "24000", "-ac", "1", "-f", "wav", "pipe:1"],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    return out.stdout

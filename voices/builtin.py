@@ -39,3 +39,32 @@ BUILTIN_VOICES = (
 )
 
 BUILTIN_BY_NAME = {builtin.speaker_name: builtin for builtin in BUILTIN_VOICES}
+
+# OpenAI's voice names (POST /v1/audio/speech) as our built-ins, by the voice's character in
+# OpenAI's guide (brighter or warmer, lighter or deeper). The one table: /v1/audio/voices lists
+# each built-in with its aliases and docs/openai.md prints it.
+OPENAI_VOICE_ALIASES = {
+    "alloy": "EN-FEMALE-1-NEUTRAL",
+    "nova": "EN-FEMALE-1-NEUTRAL",
+    "marin": "EN-FEMALE-1-NEUTRAL",
+    "coral": "EN-FEMALE-2-NEUTRAL",
+    "sage": "EN-FEMALE-2-NEUTRAL",
+    "shimmer": "EN-FEMALE-2-NEUTRAL",
+    "ash": "EN-MALE-1-NEUTRAL",
+    "echo": "EN-MALE-1-NEUTRAL",
+    "verse": "EN-MALE-1-NEUTRAL",
+    "ballad": "EN-MALE-2-NEUTRAL",
+    "fable": "EN-MALE-2-NEUTRAL",
+    "onyx": "EN-MALE-2-NEUTRAL",
+    "cedar": "EN-MALE-2-NEUTRAL",
+}
+
+
+def builtin_for_openai_voice(name: str) -> BuiltinVoice | None:
+    """The built-in an OpenAI voice name stands for (case aside), else None."""
+    speaker_name = OPENAI_VOICE_ALIASES.get(name.strip().lower())
+    return BUILTIN_BY_NAME[speaker_name] if speaker_name else None
+
+
+def openai_aliases_of(speaker_name: str) -> list[str]:
+    return [alias for alias, name in OPENAI_VOICE_ALIASES.items() if name == speaker_name]
