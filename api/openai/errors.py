@@ -20,6 +20,8 @@ OPENAI_ERROR_BY_CODE = {
     "TTS_RATE_LIMITED": ("requests", "rate_limit_exceeded"),
     "INTERNAL_ERROR": ("server_error", "internal_error"),
     "TTS_PROVIDER_UNAVAILABLE": ("server_error", "engine_unavailable"),
+    "IDEMPOTENCY_CONFLICT": ("invalid_request_error", "idempotency_key_reused"),
+    "IDEMPOTENCY_IN_PROGRESS": ("invalid_request_error", "idempotency_key_in_use"),
 }
 
 # The request's fields as a refusal's first word names them (the services speak of `text`).

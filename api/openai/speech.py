@@ -14,6 +14,7 @@ from ninja import Router
 
 from api.auth import ApiRequest
 from api.errors import ApiError
+from api.idempotency import idempotent
 from api.openai.catalog import model_check
 from api.openai.schemas import OpenAIErrorOut, SpeechCreate, VoiceRef
 from api.relay_reader import RelayReader
@@ -122,6 +123,7 @@ async def _sse_body(relay: RelayReader, encoder: StreamEncoder, text: str) -> As
     summary="Speech from text, as OpenAI's POST /v1/audio/speech",
     openapi_extra=AUDIO_RESPONSE,
 )
+@idempotent
 async def audio_speech(request: ApiRequest, payload: SpeechCreate) -> HttpResponseBase:
     generation = await db_work(_speech_start)(request, payload)
     relay = RelayReader(generation.id)
