@@ -1,10 +1,12 @@
-"""No HTML error pages under /api/: whatever Django or ninja answers on its own (an unknown path,
-a method not allowed, a body too large) is put into the API's error envelope."""
+"""No HTML error pages under /api/ or /v1/: whatever Django or ninja answers on its own (an unknown
+path, a method not allowed, a body too large) is put into the API's error envelope — OpenAI's
+shape under /v1/, which the `openai` package reads."""
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from core.errors import CODE_BY_STATUS, error_response
+from api.openai.errors import openai_error_response
+from core.errors import CODE_BY_STATUS, ApplicationError, error_response
 from core.middleware import AroundResponse
 
 _MESSAGES = {
@@ -16,8 +18,9 @@ _MESSAGES = {
 
 
 def _enveloped(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    openai = request.path.startswith("/v1/")
     if (
-        request.path.startswith("/api/")
+        (openai or request.path.startswith("/api/"))
         and response.status_code >= 400
         and not response.get("Content-Type", "").startswith("application/json")
     ):
@@ -25,7 +28,12 @@ def _enveloped(request: HttpRequest, response: HttpResponseBase) -> HttpResponse
         fallback = "VALIDATION_ERROR" if status < 500 else "INTERNAL_ERROR"
         code, message = _MESSAGES.get(status) or (CODE_BY_STATUS.get(status, fallback), "The request failed.")
         # The answer keeps its own status; only its body becomes the envelope.
-        enveloped = error_response(code, message, status=status)
+        if openai:
+            error = ApplicationError(code, message.replace("/api/v1/docs", "/v1/docs"))
+            enveloped = openai_error_response(error)
+            enveloped.status_code = status
+        else:
+            enveloped = error_response(code, message, status=status)
         if "Allow" in response:
             enveloped["Allow"] = response["Allow"]
         return enveloped

@@ -491,6 +491,30 @@ TABLE: dict[str, list[Call]] = {
         Call("GET", u("/api/v1/generations/{private_gen}/audio"), apis(owner=200), api=True),
         Call("GET", u("/api/v1/generations/{api_gen}/audio"), apis(owner=200), api=True),
     ],
+    # The OpenAI-compatible API: the same tokens; a clone is nobody else's voice.
+    "v1/": [Call("GET", u("/v1/"), everyone(404), api=True)],
+    "v1/openapi.json": [Call("GET", u("/v1/openapi.json"), everyone(200))],
+    "v1/docs": [Call("GET", u("/v1/docs"), everyone(200))],
+    "v1/models": [Call("GET", u("/v1/models"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True)],
+    "v1/models/<model>": [
+        Call("GET", u("/v1/models/tts-1"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True)
+    ],
+    "v1/audio/models": [
+        Call("GET", u("/v1/audio/models"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True)
+    ],
+    "v1/audio/voices": [
+        Call("GET", u("/v1/audio/voices"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True)
+    ],
+    "v1/audio/speech": [
+        Call(
+            "POST",
+            u("/v1/audio/speech"),
+            apis(),
+            api=True,
+            json=lambda w, caller: {"model": "tts-1", "input": "Speak in their voice.", "voice": str(w.clone.id)},
+            intact=generations_intact,
+        )
+    ],
     "api/v1/tokens": [
         Call("GET", u("/api/v1/tokens"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True),
         # The same through the browser session (this endpoint takes both).
@@ -588,6 +612,9 @@ def _assert_answer(world: World, call: Call, caller: str, url: str, response) ->
     if url.startswith("/api/v1/") and response.status_code >= 400 and not url.startswith("/api/v1/docs"):
         envelope = response.json()
         assert envelope["success"] is False and envelope["code"] and envelope["message"], (where, envelope)
+    if url.startswith("/v1/") and response.status_code >= 400:
+        error = response.json()["error"]  # OpenAI's shape, which the openai package reads
+        assert error["message"] and error["type"] and error["code"], (where, error)
     # What the caller sent may be echoed ("No custom speaker named …"); anything else may not.
     sent = getattr(response, "sent", url)
     forbidden = {name: secret for name, secret in _forbidden(world, caller).items() if secret not in sent}

@@ -243,6 +243,10 @@ def test_every_post_without_the_csrf_token_is_refused(user, own_objects):
                 if route in SIGNED_WEBHOOKS:
                     # No session and no CSRF token by design: Stripe's signature is its proof.
                     assert response.status_code == 400, (where, response.status_code)
+                elif url.startswith("/v1/"):
+                    # The OpenAI-compatible API takes bearer tokens only: a session is no one.
+                    assert response.status_code in {400, 401, 403, 404, 405}, (where, response.status_code)
+                    assert response.json()["error"]["message"], where
                 elif url.startswith("/api/"):
                     assert response.status_code in {400, 401, 403, 404, 405}, (where, response.status_code)
                     assert response.json()["success"] is False, where

@@ -14,8 +14,7 @@ from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError
 from accounts.services import token_create
 from studio.models import Generation
 from studio.services import session_create
-from tests.audio_checks import wav_info
-from tests.test_audio_formats import _decoded_wav, _probe
+from tests.audio_checks import audio_decoded_wav, audio_probe, wav_info
 from tests.waiting import generation_wait_finished
 
 pytestmark = pytest.mark.stack
@@ -91,8 +90,8 @@ def test_every_source_is_listed_for_its_owner_downloads_and_is_nobody_elses(
             assert item["seconds"] > 0.5 and float(item["cost"]) > 0
             saved = client.download_generation(item["id"], tmp_path / f"{item['source']}.wav")
             data = saved.read_bytes()
-            assert _probe(data, "wav")["streams"][0]["codec_name"] == "pcm_s16le"
-            rate, channels, _, seconds = wav_info(_decoded_wav(data, "wav"))
+            assert audio_probe(data, "wav")["streams"][0]["codec_name"] == "pcm_s16le"
+            rate, channels, _, seconds = wav_info(audio_decoded_wav(data, "wav"))
             assert (rate, channels) == (24_000, 1) and seconds == pytest.approx(item["seconds"], abs=0.05)
         ranged = httpx.get(items[0]["audio_url"], headers={"Authorization": f"Bearer {secret}", "Range": "bytes=0-99"})
         assert ranged.status_code == 206 and len(ranged.content) == 100
@@ -106,7 +105,7 @@ def test_every_source_is_listed_for_its_owner_downloads_and_is_nobody_elses(
 
     async_ids, oldest = asyncio.run(listed_async())
     assert async_ids == [item["id"] for item in items]
-    assert wav_info(_decoded_wav(oldest, "wav"))[3] == pytest.approx(items[-1]["seconds"], abs=0.05)
+    assert wav_info(audio_decoded_wav(oldest, "wav"))[3] == pytest.approx(items[-1]["seconds"], abs=0.05)
 
     stranger = token_create(user=other_user, name="stranger")[1]
     with OuteAI(stranger, base_url=web_url, timeout=TIMEOUT) as client:
