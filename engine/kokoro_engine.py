@@ -23,6 +23,7 @@ Everything here is blocking; ``engine.app`` calls it from worker threads.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -359,6 +360,11 @@ class KokoroEngine(LazyModel[_Loaded]):
             f0_scale=p.f0_scale,
             offset=p.offset,
         )
+
+    @staticmethod
+    def voice_at_speed(voice: KokoroVoice, speed: float) -> KokoroVoice:
+        """The voice ``speed`` times as fast: Kokoro's speed input (durations are divided by it)."""
+        return dataclasses.replace(voice, speed=voice.speed * speed)
 
     def encode_speaker(self, ref: vf.Reference) -> tuple[dict, dict]:
         """(Kokoro quick profile, analysis) for an analysed reference clip: the built-in voice of

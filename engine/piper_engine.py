@@ -19,6 +19,7 @@ Everything here is blocking; ``engine.app`` calls it from worker threads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -135,6 +136,11 @@ class PiperEngine(LazyModel["PiperVoice"]):
             length_scale=vt.length_scale,
             transform=vt,
         )
+
+    @staticmethod
+    def voice_at_speed(voice: Voice, speed: float) -> Voice:
+        """The voice ``speed`` times as fast: Piper's length scale (durations) divided by it."""
+        return dataclasses.replace(voice, length_scale=voice.length_scale / speed)
 
     # --- speaker encoding -------------------------------------------------------------
     def source_corpus(self) -> vf.SourceCorpus:

@@ -164,6 +164,40 @@ def test_temperature_extremes_still_speak(client):
         assert word_error_rate(SENTENCES[1], transcribe(pcm_to_wav(pcm))) <= 0.5
 
 
+# --- speed ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("voice", [MALE, FEMALE])
+def test_speed_changes_the_pace_not_the_pitch(client, voice):
+    text = SENTENCES[0]
+    slow, fast = (pcm_to_wav(collect(client, text, voice, speed=s)[1]) for s in (0.75, 1.5))
+    slow_seconds, fast_seconds = wav_info(slow)[3], wav_info(fast)[3]
+    slow_f0, fast_f0 = median_f0(slow), median_f0(fast)
+    print(f"{voice}: 0.75 {slow_seconds:.2f} s {slow_f0:.0f} Hz, 1.5 {fast_seconds:.2f} s {fast_f0:.0f} Hz")
+    assert slow_seconds > 1.5 * fast_seconds
+    assert abs(slow_f0 - fast_f0) / fast_f0 < 0.10
+
+
+@pytest.mark.parametrize("voice", [MALE, FEMALE])
+@pytest.mark.parametrize("speed", [0.5, 2.0])
+def test_speed_extremes_of_the_voice_stay_intelligible(client, voice, speed):
+    events, pcm = collect(client, SENTENCES[1], voice, speed=speed)
+    heard = transcribe(pcm_to_wav(pcm))
+    print(f"{voice} at {speed}: {len(pcm) / 48000:.2f} s, heard {heard!r}")
+    assert word_error_rate(SENTENCES[1], heard) <= 0.5
+
+
+def test_speed_beyond_the_voice_is_time_stretched(client):
+    # Joe speaks 0.5..2.0 himself; 0.25 and 4.0 are his 0.5 and 2.0 stretched 2x (pitch kept).
+    seconds = {}
+    for speed in (0.25, 0.5, 2.0, 4.0):
+        events, pcm = collect(client, SENTENCES[1], MALE, speed=speed, temperature=0.1)
+        assert isinstance(events[-1], Done) and events[-1].seconds == pytest.approx(len(pcm) / 48000, abs=0.002)
+        seconds[speed] = len(pcm) / 48000
+    print(seconds)
+    assert seconds[0.25] > 1.6 * seconds[0.5] and seconds[2.0] > 1.6 * seconds[4.0]
+
+
 # --- bad requests ------------------------------------------------------------------------
 
 
@@ -182,6 +216,9 @@ def test_temperature_extremes_still_speak(client):
         ({"text": "Hello.", "voice": MALE, "temperature": 3.0}, "invalid_temperature"),
         ({"text": "Hello.", "voice": MALE, "max_seconds": -1}, "invalid_max_seconds"),
         ({"text": "Hello.", "voice": MALE, "max_seconds": True}, "invalid_max_seconds"),
+        ({"text": "Hello.", "voice": MALE, "speed": 0.1}, "invalid_speed"),
+        ({"text": "Hello.", "voice": MALE, "speed": 4.5}, "invalid_speed"),
+        ({"text": "Hello.", "voice": MALE, "speed": "fast"}, "invalid_speed"),
         ({"text": "😀 🎉 ... !?", "voice": MALE}, "no_speech"),
         ({"text": "\x00\x01\x02", "voice": MALE}, "no_speech"),
     ],
