@@ -40,8 +40,8 @@ from engine.piper_engine import to_pcm16
 from engine.profiles import DEFAULT_PROFILE_KINDS, ProfileError
 from engine.schemas import BadRequest, synthesis_request_parse
 from engine.settings import Settings
-from engine.speed import speed_split, time_stretch
 from engine.slots import FairSlots
+from engine.speed import speed_split, time_stretch
 
 log = logging.getLogger("engine.app")
 

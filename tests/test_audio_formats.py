@@ -3,18 +3,21 @@ they claim, at the take's length, and still say the words (pocketsphinx)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import numpy as np
 import pytest
 
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
-from tests.audio_checks import festival_wav, transcribe, wav_to_array, word_error_rate
+from tests.audio_checks import (
+    assert_audio_format,
+    audio_decoded_wav,
+    audio_probe,
+    festival_wav,
+    transcribe,
+    wav_to_array,
+    word_error_rate,
+)
 
 TEXT = "The library closes early on Sundays, so we should go in the morning."
-CODECS = {"wav": "pcm_s16le", "pcm": "pcm_s16le", "mp3": "mp3", "opus": "opus", "aac": "aac", "flac": "flac"}
-CONTAINERS = {"wav": "wav", "pcm": "s16le", "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}
 
 
 @pytest.fixture(scope="module")
@@ -23,25 +26,6 @@ def speech_pcm() -> bytes:
     x, rate = wav_to_array(festival_wav(TEXT, "cmu_us_slt_arctic_hts"))
     assert rate == 24000
     return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-
-
-def _probe(data: bytes, name: str) -> dict:
-    args = ["ffprobe", "-v", "error", "-show_entries", "format=format_name,duration:stream=codec_name,channels"]
-    if name == "pcm":
-        args += ["-f", "s16le", "-ar", "24000", "-ac", "1"]
-    out = subprocess.run([*args, "-of", "json", "-i", "pipe:0"], input=data, capture_output=True, check=True)
-    return json.loads(out.stdout)
-
-
-def _decoded_wav(data: bytes, name: str) -> bytes:
-    args = ["ffmpeg", "-v", "error"] + (["-f", "s16le", "-ar", "24000", "-ac", "1"] if name == "pcm" else [])
-    out = subprocess.run(
-        [*args, "-i", "pipe:0", "-ar", "24000", "-ac", "1", "-f", "wav", "pipe:1"],
-        input=data,
-        capture_output=True,
-        check=True,
-    )
-    return out.stdout
 
 
 @pytest.mark.parametrize("name", sorted(AUDIO_FORMATS))
@@ -55,11 +39,9 @@ def test_a_streamed_take_decodes_as_its_format_at_its_length_and_says_the_words(
     assert sum(len(p) for p in pieces[:3]) > 0
     data = b"".join(pieces)
 
-    info = _probe(data, name)
-    assert info["format"]["format_name"].split(",")[0] == CONTAINERS[name]
-    assert info["streams"][0]["codec_name"] == CODECS[name]
-    assert info["streams"][0]["channels"] == 1
-    wav = _decoded_wav(data, name)
+    info = audio_probe(data, name)
+    assert_audio_format(info, name)
+    wav = audio_decoded_wav(data, name)
     decoded, _ = wav_to_array(wav)
     expected = len(speech_pcm) / 2 / 24000
     # Encoders pad to their frame (mp3 1152, aac 1024 samples) and lead in: a few tens of ms.
@@ -72,5 +54,5 @@ def test_a_download_is_the_same_format_encoded_once(speech_pcm):
     assert whole[:4] == b"RIFF" and int.from_bytes(whole[40:44], "little") == len(speech_pcm)
     flac = encode_whole(speech_pcm, AUDIO_FORMATS["flac"])
     # FLAC is lossless: the samples come back exactly.
-    decoded = _decoded_wav(flac, "flac")
+    decoded = audio_decoded_wav(flac, "flac")
     assert decoded[-len(speech_pcm) :] == speech_pcm

@@ -23,7 +23,9 @@ AUDIO_RESPONSE = {
     "responses": {
         200: {
             "description": "24 kHz mono audio in the request's `response_format` (WAV by default)",
-            "content": {f.content_type: {"schema": {"type": "string", "format": "binary"}} for f in AUDIO_FORMATS.values()},
+            "content": {
+                f.content_type: {"schema": {"type": "string", "format": "binary"}} for f in AUDIO_FORMATS.values()
+            },
         }
     }
 }

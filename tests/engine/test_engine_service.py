@@ -181,7 +181,7 @@ def test_speed_changes_the_pace_not_the_pitch(client, voice):
 @pytest.mark.parametrize("voice", [MALE, FEMALE])
 @pytest.mark.parametrize("speed", [0.5, 2.0])
 def test_speed_extremes_of_the_voice_stay_intelligible(client, voice, speed):
-    events, pcm = collect(client, SENTENCES[1], voice, speed=speed)
+    _, pcm = collect(client, SENTENCES[1], voice, speed=speed)
     heard = transcribe(pcm_to_wav(pcm))
     print(f"{voice} at {speed}: {len(pcm) / 48000:.2f} s, heard {heard!r}")
     assert word_error_rate(SENTENCES[1], heard) <= 0.5
