@@ -8,6 +8,8 @@ stretched to twice as long.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
@@ -33,7 +35,7 @@ def time_stretch(x: np.ndarray, rate: int, factor: float) -> np.ndarray:
     from av.audio.frame import AudioFrame
 
     graph = av.filter.Graph()
-    source = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=f"1/{rate}")
+    source = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=Fraction(1, rate))
     steps = []
     while factor < 0.5:
         steps.append(0.5)

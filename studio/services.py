@@ -5,14 +5,16 @@ import re
 import uuid
 
 from django.conf import settings
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from accounts.selectors import team_get_for_member
 from billing.pricing import speech_hold, speech_seconds_max
 from billing.services import InsufficientCredits, hold_place
-from core.audio_formats import AUDIO_FORMATS
+from core.audio import pcm_from_wav
+from core.audio_formats import AUDIO_FORMATS, encode_whole
 from core.errors import ApplicationError
 from core.ratelimit import generation_rate_limit_hit
 from core.realtime import sessions_access_check_on_commit
@@ -22,7 +24,7 @@ from engine.speed import MAX_SPEED, MIN_SPEED
 from studio.events import generation_broadcast_on_commit, generation_deleted_broadcast_on_commit
 from studio.job.claim import account_turn_open
 from studio.job.end import deletions_complete, job_stop
-from studio.models import Generation, Session, SessionShare
+from studio.models import Generation, GenerationRendition, Session, SessionShare
 from studio.tasks import generations_bell_on_commit
 from voices.models import Voice
 from voices.selectors import voice_get_available, voice_languages
@@ -184,6 +186,28 @@ def generation_cancel(*, generation_id: uuid.UUID) -> None:
     """Stops a generation: one still queued never starts; a running one stops at its next chunk
     and keeps what it produced."""
     job_stop(generation_id=generation_id)
+
+
+def generation_rendition_get_or_create(*, generation: Generation, format_name: str) -> GenerationRendition:
+    """The generation's audio in ``format_name`` (one of core.audio_formats'), encoded from its WAV
+    on the first download and kept, so no later download encodes it again. Two first downloads at
+    once may both encode; the unique constraint keeps one, and the other's file is removed."""
+    existing = generation.renditions.filter(format=format_name).first()
+    if existing is not None:
+        return existing
+    audio_format = AUDIO_FORMATS[format_name]
+    with generation.audio.open("rb") as stored:
+        encoded = encode_whole(pcm_from_wav(stored.read()), audio_format)
+    rendition = GenerationRendition(generation=generation, format=format_name)
+    name = f"{generation.user_id}/{generation.id}.{audio_format.extension}"
+    rendition.file.save(name, ContentFile(encoded), save=False)
+    try:
+        with transaction.atomic():
+            rendition.save()
+    except IntegrityError:  # the other first download kept its own
+        rendition.file.delete(save=False)
+        return generation.renditions.get(format=format_name)
+    return rendition
 
 
 # ---------- sessions: rename, delete, share ----------
