@@ -314,13 +314,13 @@ def test_speed_slows_and_hastens_the_speech_and_the_bill(client, secret, web_url
         async with AsyncOuteAI(secret, base_url=web_url, timeout=TIMEOUT) as aclient:
             parts = []
             async with aclient.stream_speech(
-                text=FORMAT_TEXT, voice_id=voice_id, response_format="flac", speed=2.0
+                text=FORMAT_TEXT, voice_id=voice_id, response_format="flac", speed=1.5
             ) as stream:
                 parts = [chunk async for chunk in stream]
             return b"".join(parts)
 
-    seconds = assert_decodes_as(asyncio.run(streamed()), "flac")
-    assert seconds < 0.75 * fast.duration
+    # Kokoro is deterministic: the same take as the sync one at 1.5, in FLAC.
+    assert assert_decodes_as(asyncio.run(streamed()), "flac") == pytest.approx(fast.duration, abs=0.05)
     for bad in [{"speed": 0.1}, {"speed": 5}, {"speed": "fast"}, {"response_format": "ogg"}]:
         with pytest.raises(OuteAIError) as caught:
             client.generate_speech(text="Hi", voice_id=voice_id, **bad)
