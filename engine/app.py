@@ -151,7 +151,7 @@ class EngineService:
                 names = ", ".join(self.backends.voice_names())
                 raise BadRequest("unknown_voice", f"unknown voice {checked.voice!r}; built-in voices: {names}")
             backend, voice = resolved.backend, resolved.voice
-        spoken, stretch = speed_split(1.0 if checked.speed is None else checked.speed)
+        spoken, stretch = speed_split(1.0 if checked.speed is None else checked.speed, backend.pace_exponent)
         if spoken != 1.0:
             voice = backend.voice_at_speed(voice, spoken)
         return Synthesis(

@@ -323,6 +323,7 @@ def patched_model_file(cache: Path | None = None) -> Path:
 class KokoroEngine(LazyModel[_Loaded]):
     profile_kinds = (kp.KIND,)  # speaks and makes Kokoro speaker profiles (engine/kokoro_profile.py)
     languages = BACKEND_LANGUAGES["kokoro"]
+    pace_exponent = 1.0  # its speed input divides the durations it predicts
 
     def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0, cache: Path | None = None) -> None:
         super().__init__(idle_unload_seconds)

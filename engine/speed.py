@@ -1,9 +1,9 @@
 """The speaking rate of a request (``speed``, 0.25..4.0; 1 is the voice's own pace).
 
 Each backend changes its own pace over the range it does well (``NATIVE_SPEEDS``: Piper's length
-scale, Kokoro's speed input); the rest of a request's speed is a time-stretch of each chunk's
-audio that keeps its pitch (FFmpeg's ``atempo`` through PyAV), so 0.25 is Piper at half speed,
-stretched to twice as long.
+scale, Kokoro's speed input); the rest of a request's speed, and what the backend's pace falls
+short of, is a time-stretch of each chunk's audio that keeps its pitch (FFmpeg's ``atempo``
+through PyAV), so the take is as long as the speed says: 0.25 is Piper at half speed, stretched.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ NATIVE_SPEEDS = (0.5, 2.0)
 _STRETCH_BLOCK = 4096  # samples pushed through the filter at a time
 
 
-def speed_split(speed: float, native: tuple[float, float] = NATIVE_SPEEDS) -> tuple[float, float]:
-    """(the part the backend speaks at, the part left to time-stretch): their product is ``speed``."""
-    lo, hi = native
+def speed_split(speed: float, pace_exponent: float = 1.0) -> tuple[float, float]:
+    """(the pace the backend is asked for, the time-stretch left): the backend's own pace within
+    NATIVE_SPEEDS, and a stretch that makes up what it does not deliver. Asked for ``spoken``, a
+    backend speaks ``spoken ** pace_exponent`` times as fast (Piper: 0.7, as its shortest phonemes
+    and pauses do not shrink with its length scale), so the take is ``speed`` times as fast in all."""
+    lo, hi = NATIVE_SPEEDS
     spoken = min(max(speed, lo), hi)
-    return spoken, speed / spoken
+    return spoken, speed / spoken**pace_exponent
 
 
 def time_stretch(x: np.ndarray, rate: int, factor: float) -> np.ndarray:
