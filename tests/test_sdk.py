@@ -20,6 +20,7 @@ import outeai
 import pytest
 import soundfile
 from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError, OuteAIError, SpeechResult
+from outeai._common import RESPONSE_FORMATS
 from outeai.api import v1 as legacy
 
 from accounts.services import token_create
@@ -266,14 +267,7 @@ def test_async_speech_every_method(secret, web_url, voice_id, tmp_path):
 # ---------- formats and speed (the seeds' API's extensions) ----------
 
 FORMAT_TEXT = "The library closes early on Sundays, so we should go in the morning."
-CONTENT_TYPES = {
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "pcm": "audio/pcm",
-}
+CONTENT_TYPES = RESPONSE_FORMATS  # the SDK's table of the server's formats
 
 
 def assert_decodes_as(data: bytes, response_format: str) -> float:
