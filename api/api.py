@@ -57,4 +57,4 @@ def _other_error(request: HttpRequest, error: Exception) -> HttpResponse:
 
 
 for _kind in FRAMEWORK_ERRORS:
-    api.add_exception_handler(_kind, _other_error)
+    api.exception_handler(_kind)(_other_error)

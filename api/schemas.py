@@ -6,6 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import AliasChoices, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from core.audio_formats import AUDIO_FORMATS
+
 
 class SpeechRequest(Schema):
     """The body of tts_non_stream and tts_stream. Aliases take OpenAI-style field names."""
@@ -22,7 +24,16 @@ class SpeechRequest(Schema):
     model_name: StrictStr = Field(
         validation_alias=AliasChoices("model_name", "model"), description="Currently `outetts_1_pro`. Also `model`."
     )
-    response_format: StrictStr = Field("wav", description="Must be `wav`.")
+    response_format: StrictStr = Field(
+        "wav",
+        description=f"The audio's format: {', '.join(f'`{name}`' for name in AUDIO_FORMATS)} (`pcm`: raw 24 kHz "
+        "mono s16le). tts_stream sends it as it is made, in a container that decodes while it grows.",
+    )
+    speed: StrictFloat | StrictInt = Field(
+        1.0,
+        description="The speaking rate, 0.25 to 4.0 (1: the voice's own pace). Billed per second of audio, so "
+        "slower costs more.",
+    )
     language: StrictStr | None = Field(
         None,
         description="The text's language: `en` or `ja` (a regional tag such as `en-US` or `ja-JP` is accepted). "

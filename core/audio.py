@@ -5,6 +5,7 @@ import io
 import resource
 import struct
 import subprocess
+import wave
 
 import numpy as np
 
@@ -34,6 +35,12 @@ def wav_header(data_bytes: int | None = None) -> bytes:
 
 def wav_from_pcm(pcm: bytes) -> bytes:
     return wav_header(len(pcm)) + pcm
+
+
+def pcm_from_wav(wav: bytes) -> bytes:
+    """The PCM samples of a WAV file of the product's format (a stored take)."""
+    with wave.open(io.BytesIO(wav)) as reader:
+        return reader.readframes(reader.getnframes())
 
 
 def pcm_seconds(pcm_bytes: int) -> float:

@@ -3,8 +3,8 @@
     GET  /health      {"status": "ok", "engine": "piper-cpu+kokoro-cpu", "warm": bool, "active": int,
                        "voices": [...], "profiles": ["world", "kokoro"], "languages": [...], "backends": [...], ...}
     GET  /voices      {"voices": [{"name", "gender", "language", "description", "engine", "languages"}]}
-    POST /synthesize  JSON {"text", "voice" | "profile", "language", "max_seconds", "temperature", "start_chunk",
-                      "tenant", "verify"} -> frame stream
+    POST /synthesize  JSON {"text", "voice" | "profile", "language", "max_seconds", "temperature", "speed",
+                      "start_chunk", "tenant", "verify"} -> frame stream
     POST /speakers/encode  audio/wav body -> {"profile": {...}, "candidates": [{...}], "analysis": {...}}
 
 Settings: engine/settings.py reads them from the environment once, at start (engine/README.md).
@@ -41,6 +41,7 @@ from engine.profiles import DEFAULT_PROFILE_KINDS, ProfileError
 from engine.schemas import BadRequest, synthesis_request_parse
 from engine.settings import Settings
 from engine.slots import FairSlots
+from engine.speed import speed_split, time_stretch
 
 log = logging.getLogger("engine.app")
 
@@ -63,6 +64,8 @@ class Synthesis:
     tenant: str | None
     language: str = "en"  # the primary tag the text is phonemised in, one of the backend's
     verify: bool = False  # hear each chunk back and speak a failed one again (engine/verify.py)
+    # What is left of the request's speed once the voice speaks at the rest (engine/speed.py).
+    stretch: float = 1.0
 
 
 def _bad(code: str, message: str, status: int = 400) -> JSONResponse:
@@ -148,6 +151,9 @@ class EngineService:
                 names = ", ".join(self.backends.voice_names())
                 raise BadRequest("unknown_voice", f"unknown voice {checked.voice!r}; built-in voices: {names}")
             backend, voice = resolved.backend, resolved.voice
+        spoken, stretch = speed_split(1.0 if checked.speed is None else checked.speed, backend.pace_exponent)
+        if spoken != 1.0:
+            voice = backend.voice_at_speed(voice, spoken)
         return Synthesis(
             checked.text,
             backend,
@@ -158,6 +164,7 @@ class EngineService:
             checked.tenant,
             language=self._language(checked.language, checked.text, backend),
             verify=bool(checked.verify),
+            stretch=stretch,
         )
 
     @staticmethod
@@ -327,7 +334,8 @@ class EngineService:
         if its words do not match (engine/verify.py)."""
 
         def speak(voice) -> np.ndarray:
-            return synthesis.backend.synthesize_chunk(chunk, voice, synthesis.temperature, cancelled)
+            audio = synthesis.backend.synthesize_chunk(chunk, voice, synthesis.temperature, cancelled)
+            return time_stretch(audio, proto.SAMPLE_RATE, synthesis.stretch)  # what is heard back too
 
         if not synthesis.verify:
             return vfy.Take(speak(synthesis.voice), vfy.Check(checked=False))

@@ -23,6 +23,7 @@ Everything here is blocking; ``engine.app`` calls it from worker threads.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -322,6 +323,7 @@ def patched_model_file(cache: Path | None = None) -> Path:
 class KokoroEngine(LazyModel[_Loaded]):
     profile_kinds = (kp.KIND,)  # speaks and makes Kokoro speaker profiles (engine/kokoro_profile.py)
     languages = BACKEND_LANGUAGES["kokoro"]
+    pace_exponent = 1.0  # its speed input divides the durations it predicts
 
     def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0, cache: Path | None = None) -> None:
         super().__init__(idle_unload_seconds)
@@ -359,6 +361,11 @@ class KokoroEngine(LazyModel[_Loaded]):
             f0_scale=p.f0_scale,
             offset=p.offset,
         )
+
+    @staticmethod
+    def voice_at_speed(voice: KokoroVoice, speed: float) -> KokoroVoice:
+        """The voice ``speed`` times as fast: Kokoro's speed input (durations are divided by it)."""
+        return dataclasses.replace(voice, speed=voice.speed * speed)
 
     def encode_speaker(self, ref: vf.Reference) -> tuple[dict, dict]:
         """(Kokoro quick profile, analysis) for an analysed reference clip: the built-in voice of

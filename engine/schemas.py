@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE
+from engine.speed import MAX_SPEED, MIN_SPEED
 
 MAX_TENANT_CHARS = 100
 
@@ -47,6 +48,7 @@ FIELD_REFUSALS = {
     "voice": ("invalid_voice", "'voice' is required (unless 'profile' is given) and must be a string"),
     "max_seconds": ("invalid_max_seconds", "'max_seconds' must be a number or null"),
     "temperature": ("invalid_temperature", "'temperature' must be a number or null"),
+    "speed": ("invalid_speed", "'speed' must be a number or null"),
     "start_chunk": ("invalid_start_chunk", "'start_chunk' must be a whole number from 0"),
     "tenant": ("invalid_tenant", f"'tenant' must be a string of 1 to {MAX_TENANT_CHARS} characters"),
     "verify": ("invalid_verify", "'verify' must be true or false"),
@@ -68,6 +70,7 @@ class SynthesisRequest(BaseModel):
     voice: StrictStr | None = Field(None, validate_default=True)
     max_seconds: Number | None = None
     temperature: Number | None = None
+    speed: Number | None = None  # absent or null: the voice's own pace (1.0)
     start_chunk: StrictInt = Field(0, ge=0)
     tenant: Tenant | None = None
     verify: StrictBool | None = None  # absent or null: no check
@@ -94,6 +97,8 @@ class SynthesisRequest(BaseModel):
             raise PydanticCustomError(
                 "invalid_temperature", f"'temperature' must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE}"
             )
+        if self.speed is not None and not MIN_SPEED <= self.speed <= MAX_SPEED:
+            raise PydanticCustomError("invalid_speed", f"'speed' must be between {MIN_SPEED} and {MAX_SPEED}")
         if not self.text.strip():
             raise PydanticCustomError("empty_text", "'text' is empty")
         limit = (info.context or {}).get("max_text_chars")

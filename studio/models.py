@@ -81,6 +81,11 @@ class Generation(models.Model):
     temperature = models.FloatField(null=True, blank=True)
     # OpenAI's `instructions` (/v1/audio/speech): kept as asked; the CPU engine does not act on it.
     instructions = models.TextField(blank=True, default="")
+    # The speaking rate asked for (0.25..4.0, 1: the voice's own pace); the engine speaks at it.
+    speed = models.FloatField(default=1.0)
+    # The format the API caller asked for (core.audio_formats: wav, mp3, opus, aac, flac, pcm); the
+    # stored audio is WAV whatever it is, the answer is encoded from it.
+    response_format = models.CharField(max_length=8, default="wav")
     # Verified take (engine/verify.py): each chunk heard back and spoken again once, free, if its
     # words did not match. `verification` is what the check found (None: not asked): status
     # (passed, failed, unchecked), the counts, the failed chunk numbers and each chunk's check.
@@ -130,6 +135,22 @@ class Generation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class GenerationRendition(models.Model):
+    """A generation's audio encoded in a download format (MP3, FLAC, Opus), made once, on the first
+    download, and kept beside its WAV; it goes with the generation (studio/signals.py)."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="renditions")
+    format = models.CharField(max_length=8)  # a name in core.audio_formats.AUDIO_FORMATS
+    file = models.FileField(storage=audio_storage, upload_to="renditions/")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["generation", "format"], name="rendition_once_per_format")]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id}.{self.format}"
 
 
 class AccountTurn(models.Model):

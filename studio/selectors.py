@@ -1,6 +1,5 @@
 import base64
 import binascii
-import io
 import re
 import uuid
 from dataclasses import dataclass
@@ -16,6 +15,9 @@ from engine.languages import LANGUAGE_NAMES
 from studio.models import Generation, Session, SessionShare
 
 ROLE_OWNER, ROLE_EDITOR, ROLE_VIEWER = "owner", "editor", "viewer"
+# What the Studio offers to download (core.audio_formats' names): the take's WAV, and encodings
+# of it made once, on the first download (studio.services.generation_rendition_get_or_create).
+DOWNLOAD_FORMATS = ("wav", "mp3", "flac", "opus")
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,8 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         "created_at": generation.created_at.isoformat(),
         "audio_url": audio_url,
         "download_url": f"{audio_url}?download=1" if audio_url else None,
+        # The Studio's download links, one a format; the WAV is the take itself.
+        "downloads": {name: f"{audio_url}?format={name}" for name in DOWNLOAD_FORMATS} if audio_url else {},
         **({"peaks": generation.peaks} if with_peaks else {}),
         **(generation_actions(viewer, generated_by=generation.user_id, status=generation.status) if viewer else {}),
     }
@@ -285,14 +289,3 @@ def generation_download_name(generation: Generation) -> str:
     """A download's name without its extension: the text's first words and the id's start."""
     slug = re.sub(r"[^a-z0-9]+", "-", generation.text[:40].lower()).strip("-") or "speech"
     return f"{slug}-{str(generation.id)[:8]}"
-
-
-def generation_audio_mp3(generation: Generation) -> bytes:
-    """The generation's WAV as a 128 kb/s MP3, for the Studio's download button."""
-    from pydub import AudioSegment  # only a download needs it
-
-    with generation.audio.open("rb") as handle:
-        segment = AudioSegment.from_file(handle, format="wav")
-    buffer = io.BytesIO()
-    segment.export(buffer, format="mp3", bitrate="128k")
-    return buffer.getvalue()

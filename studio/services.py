@@ -5,22 +5,26 @@ import re
 import uuid
 
 from django.conf import settings
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from accounts.selectors import team_get_for_member
 from billing.pricing import speech_hold, speech_seconds_max
 from billing.services import InsufficientCredits, hold_place
+from core.audio import pcm_from_wav
+from core.audio_formats import AUDIO_FORMATS, encode_whole
 from core.errors import ApplicationError
 from core.ratelimit import generation_rate_limit_hit
 from core.realtime import sessions_access_check_on_commit
 from core.text import name_clean, text_storable, text_without_controls
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize, languages_spoken
+from engine.speed import MAX_SPEED, MIN_SPEED
 from studio.events import generation_broadcast_on_commit, generation_deleted_broadcast_on_commit
 from studio.job.claim import account_turn_open
 from studio.job.end import deletions_complete, job_stop
-from studio.models import Generation, Session, SessionShare
+from studio.models import Generation, GenerationRendition, Session, SessionShare
 from studio.tasks import generations_bell_on_commit
 from voices.models import Voice
 from voices.selectors import voice_get_available, voice_languages
@@ -87,6 +91,20 @@ def generation_language(*, text: str, voice: Voice, language: object = None) -> 
     return tag
 
 
+def generation_speed_clean(speed: object) -> float:
+    """The speaking rate as a float in MIN_SPEED..MAX_SPEED, or GenerationRefused naming the field."""
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not MIN_SPEED <= speed <= MAX_SPEED:
+        raise GenerationRefused("VALIDATION_ERROR", f"speed must be a number from {MIN_SPEED} to {MAX_SPEED}.")
+    return float(speed)
+
+
+def generation_response_format_clean(response_format: object) -> str:
+    """One of core.audio_formats' names, or GenerationRefused naming the field and the choices."""
+    if response_format not in AUDIO_FORMATS:
+        raise GenerationRefused("VALIDATION_ERROR", f"response_format must be one of {', '.join(AUDIO_FORMATS)}.")
+    return str(response_format)
+
+
 def generation_create(
     *,
     user: User,
@@ -99,14 +117,17 @@ def generation_create(
     temperature: float | None = None,
     language: object = None,
     verify: bool = False,
-    # Stubs of helper SPEED's parameters (same names and defaults); its branch carries them out.
-    speed: float = 1.0,
-    response_format: str = "wav",
+    speed: object = 1.0,
+    response_format: object = "wav",
     instructions: str = "",
 ) -> Generation:
     """Validates a request, records it as queued and starts its job once the row is committed.
-    Every caller (the Studio, the API, the legacy API) comes through here."""
+    Every caller (the Studio, the API, the legacy API) comes through here. ``speed`` is the
+    speaking rate (0.25..4.0; billed by the seconds it makes, so slower costs more);
+    ``response_format`` the format the caller will be answered in."""
     cleaned = generation_text_clean(text)
+    speed = generation_speed_clean(speed)
+    response_format = generation_response_format_clean(response_format)
     voice = voice_get_available(user, str(voice_id)) if voice_id else None
     if voice is None:
         raise GenerationRefused("NOT_FOUND", "Voice not found: choose one of your available voices.")
@@ -120,7 +141,9 @@ def generation_create(
             retry_after=retry_after,
         )
 
-    seconds_max = speech_seconds_max(cleaned)
+    # The longest the text may take at the voice's pace, slowed (or hastened) by the speed: what
+    # the engine may make and the hold is priced from.
+    seconds_max = speech_seconds_max(cleaned) / speed
     try:
         with transaction.atomic():
             # Locked, so the session is not deleted under the new generation (session_delete waits).
@@ -139,6 +162,8 @@ def generation_create(
                 text=cleaned,
                 language=language,
                 temperature=temperature,
+                speed=speed,
+                response_format=response_format,
                 verify=verify,
                 instructions=instructions,
                 max_seconds=seconds_max,
@@ -163,6 +188,28 @@ def generation_cancel(*, generation_id: uuid.UUID) -> None:
     """Stops a generation: one still queued never starts; a running one stops at its next chunk
     and keeps what it produced."""
     job_stop(generation_id=generation_id)
+
+
+def generation_rendition_get_or_create(*, generation: Generation, format_name: str) -> GenerationRendition:
+    """The generation's audio in ``format_name`` (one of core.audio_formats'), encoded from its WAV
+    on the first download and kept, so no later download encodes it again. Two first downloads at
+    once may both encode; the unique constraint keeps one, and the other's file is removed."""
+    existing = generation.renditions.filter(format=format_name).first()
+    if existing is not None:
+        return existing
+    audio_format = AUDIO_FORMATS[format_name]
+    with generation.audio.open("rb") as stored:
+        encoded = encode_whole(pcm_from_wav(stored.read()), audio_format)
+    rendition = GenerationRendition(generation=generation, format=format_name)
+    name = f"{generation.user_id}/{generation.id}.{audio_format.extension}"
+    rendition.file.save(name, ContentFile(encoded), save=False)
+    try:
+        with transaction.atomic():
+            rendition.save()
+    except IntegrityError:  # the other first download kept its own
+        rendition.file.delete(save=False)
+        return generation.renditions.get(format=format_name)
+    return rendition
 
 
 # ---------- sessions: rename, delete, share ----------
@@ -226,4 +273,5 @@ def generation_again(*, generation: Generation, user: User) -> Generation:
         text=generation.text,
         voice_id=generation.voice_id,
         verify=generation.verify,
+        speed=generation.speed,
     )

@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from accounts.models import Membership, User
 from core.files import stored_files_delete_on_commit
 from core.realtime import sessions_access_check_on_commit, user_access_check_on_commit, user_signed_out_broadcast
-from studio.models import Generation, Session, SessionShare
+from studio.models import Generation, GenerationRendition, Session, SessionShare
 
 
 @receiver(post_delete, sender=Membership, dispatch_uid="studio.membership_ended")
@@ -76,3 +76,9 @@ def generation_removed(sender, instance: Generation, **kwargs) -> None:
     """However a generation goes (its delete carried through, its account deleted in the admin), its
     audio goes with it."""
     stored_files_delete_on_commit(instance.audio)
+
+
+@receiver(post_delete, sender=GenerationRendition, dispatch_uid="studio.rendition_removed")
+def rendition_removed(sender, instance: GenerationRendition, **kwargs) -> None:
+    """A download's encoding goes with its generation (the cascade deletes the row)."""
+    stored_files_delete_on_commit(instance.file)

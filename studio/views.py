@@ -7,18 +7,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
 from accounts.selectors import teams_for
 from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_PER_JAPANESE_CHAR_TYPICAL
+from core.audio_formats import AUDIO_FORMATS
 from core.errors import ApplicationError, json_errors
 from core.files import ranged_file_response
 from studio.models import Generation
 from studio.selectors import (
+    DOWNLOAD_FORMATS,
     SessionAccess,
-    generation_audio_mp3,
     generation_download_name,
     generation_get_for_user,
     generation_state,
@@ -34,6 +34,7 @@ from studio.services import (
     generation_cancel,
     generation_create,
     generation_delete,
+    generation_rendition_get_or_create,
     session_create,
     session_delete,
     session_latest_or_create,
@@ -44,6 +45,8 @@ from studio.services import (
 from voices.selectors import voices_by_language
 
 SIDEBAR_PAGE_SIZE = 30
+# The composer's speed choices: the range the voices speak well themselves (engine/speed.py).
+COMPOSER_SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -92,6 +95,7 @@ def session_detail(request: AuthenticatedRequest, session_id) -> HttpResponse:
             # The composer's estimate: an ordinary reading pace, at the price of a second.
             "micro_per_char": SECONDS_PER_CHAR_TYPICAL * PRICE_PER_SECOND,
             "micro_per_japanese_char": SECONDS_PER_JAPANESE_CHAR_TYPICAL * PRICE_PER_SECOND,
+            "speeds": COMPOSER_SPEEDS,
         },
     )
 
@@ -183,7 +187,7 @@ def _json_object(request: AuthenticatedRequest) -> dict:
 def session_generations(request: AuthenticatedRequest, session_id) -> JsonResponse:
     """GET: the feed's current state (the page catches up with it after a reconnect).
     POST: a new generation from the composer, JSON {"text", "voice_id"} and optionally "language"
-    (detected from the text without it)."""
+    (detected from the text without it) and "speed" (0.5..2.0 on the page; 1 without it)."""
     access = session_access(request.user, session_id)
     if access is None:
         raise ApplicationError("NOT_FOUND", "No such session.")
@@ -204,6 +208,7 @@ def session_generations(request: AuthenticatedRequest, session_id) -> JsonRespon
         voice_id=body.get("voice_id"),
         language=body.get("language"),
         verify=verify,
+        speed=body.get("speed", 1.0),
     )
     return JsonResponse(
         {"generation": generation_state(generation, viewer=access), "session_title": session.title}, status=201
@@ -243,9 +248,19 @@ def generation_audio(request: AuthenticatedRequest, generation_id) -> HttpRespon
     if generation is None or not generation.audio:
         raise Http404("No such audio")
     name = generation_download_name(generation)
-    if request.GET.get("format") == "mp3":
-        response = HttpResponse(generation_audio_mp3(generation), content_type="audio/mpeg")
-        response["Content-Disposition"] = content_disposition_header(True, f"{name}.mp3")
-        return response
-    download_name = f"{name}.wav" if request.GET.get("download") else None
-    return ranged_file_response(request, generation.audio, content_type="audio/wav", download_name=download_name)
+    format_name = request.GET.get("format")
+    if format_name is not None and format_name not in DOWNLOAD_FORMATS:
+        raise Http404("No such format")
+    if format_name in (None, "wav"):  # the take itself: played (Range requests), or downloaded
+        download = format_name == "wav" or bool(request.GET.get("download"))
+        return ranged_file_response(
+            request, generation.audio, content_type="audio/wav", download_name=f"{name}.wav" if download else None
+        )
+    rendition = generation_rendition_get_or_create(generation=generation, format_name=format_name)
+    audio_format = AUDIO_FORMATS[format_name]
+    return ranged_file_response(
+        request,
+        rendition.file,
+        content_type=audio_format.content_type,
+        download_name=f"{name}.{audio_format.extension}",
+    )

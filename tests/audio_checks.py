@@ -15,6 +15,9 @@ actually serves: a WAV file (``wav_info``, ``transcribe``) or raw PCM
 - ``speaker_similarity(a, b)`` Resemblyzer speaker-embedding cosine similarity
 - ``japanese_morae(text)`` the morae of a Japanese text's reading (its speech's length is judged by it)
 - ``naturalness(wav_or_pcm)`` DNSMOS's predicted MOS
+- ``audio_probe(data, format)``, ``assert_audio_format(info, format)``, ``audio_decoded_wav(data,
+  format)``: ffprobe's view of a file in a delivery format (mp3, opus, aac, flac, wav, pcm), that
+  it is what it claims, and ffmpeg's decoding of it to WAV
 
 The recogniser, the speaker encoder and the MOS predictor are the product's own measures
 (voices/measure.py, which the clone fitter uses; its recogniser is the engine's, engine/verify.py);
@@ -33,8 +36,7 @@ import numpy as np
 from voices import measure
 
 __all__ = [
-    "CODECS",
-    "CONTAINERS",
+    "assert_audio_format",
     "audio_decoded_wav",
     "audio_probe",
     "base_f0",
@@ -54,6 +56,39 @@ __all__ = [
 ]
 
 _PCM_RATE = 24000
+
+
+def audio_probe(data: bytes, name: str) -> dict:
+    """ffprobe's format and stream of a file in a delivery format (``pcm``: read as 24 kHz mono s16le)."""
+    args = ["ffprobe", "-v", "error", "-show_entries", "format=format_name,duration:stream=codec_name,channels"]
+    if name == "pcm":
+        args += ["-f", "s16le", "-ar", "24000", "-ac", "1"]
+    out = subprocess.run([*args, "-of", "json", "-i", "pipe:0"], input=data, capture_output=True, check=True)
+    return json.loads(out.stdout)
+
+
+# What ffprobe names each delivery format's container and codec.
+FORMAT_CONTAINERS = {"wav": "wav", "pcm": "s16le", "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}
+FORMAT_CODECS = {"wav": "pcm_s16le", "pcm": "pcm_s16le", "mp3": "mp3", "opus": "opus", "aac": "aac", "flac": "flac"}
+
+
+def assert_audio_format(info: dict, name: str) -> None:
+    """``audio_probe``'s answer is the format ``name`` claims: its container, its codec, mono."""
+    assert info["format"]["format_name"].split(",")[0] == FORMAT_CONTAINERS[name], info
+    assert info["streams"][0]["codec_name"] == FORMAT_CODECS[name], info
+    assert info["streams"][0]["channels"] == 1, info
+
+
+def audio_decoded_wav(data: bytes, name: str) -> bytes:
+    """A file in a delivery format decoded by ffmpeg to a 24 kHz mono WAV."""
+    args = ["ffmpeg", "-v", "error"] + (["-f", "s16le", "-ar", "24000", "-ac", "1"] if name == "pcm" else [])
+    out = subprocess.run(
+        [*args, "-i", "pipe:0", "-ar", "24000", "-ac", "1", "-f", "wav", "pipe:1"],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    return out.stdout
 
 
 def pcm_to_wav(pcm: bytes, sample_rate: int = _PCM_RATE, channels: int = 1) -> bytes:
@@ -234,29 +269,3 @@ def japanese_morae(text: str) -> int:
 
     reading = pyopenjtalk.g2p(text, kana=True)
     return sum(1 for ch in reading if "\u30a1" <= ch <= "\u30fc" and ch not in _SMALL_KANA)
-
-
-# What ffprobe names each of core.audio_formats' formats: its codec and its container.
-CODECS = {"wav": "pcm_s16le", "pcm": "pcm_s16le", "mp3": "mp3", "opus": "opus", "aac": "aac", "flac": "flac"}
-CONTAINERS = {"wav": "wav", "pcm": "s16le", "mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}
-
-
-def audio_probe(data: bytes, name: str) -> dict:
-    """ffprobe's container, codec and channels of audio in one of core.audio_formats' formats."""
-    args = ["ffprobe", "-v", "error", "-show_entries", "format=format_name,duration:stream=codec_name,channels"]
-    if name == "pcm":
-        args += ["-f", "s16le", "-ar", "24000", "-ac", "1"]
-    out = subprocess.run([*args, "-of", "json", "-i", "pipe:0"], input=data, capture_output=True, check=True)
-    return json.loads(out.stdout)
-
-
-def audio_decoded_wav(data: bytes, name: str) -> bytes:
-    """The audio as ffmpeg decodes it: a 24 kHz mono WAV."""
-    args = ["ffmpeg", "-v", "error"] + (["-f", "s16le", "-ar", "24000", "-ac", "1"] if name == "pcm" else [])
-    out = subprocess.run(
-        [*args, "-i", "pipe:0", "-ar", "24000", "-ac", "1", "-f", "wav", "pipe:1"],
-        input=data,
-        capture_output=True,
-        check=True,
-    )
-    return out.stdout

@@ -59,8 +59,12 @@ def test_bad_speech_requests_are_refused_with_the_reason(api, builtin_voices, pa
         ({**good, "voice_id": "no-such-voice"}, 404, "NOT_FOUND", "Voice"),
         ({"text": "Hi", "voice_id": voice}, 400, "VALIDATION_ERROR", "model_name"),
         ({**good, "model_name": "tts-1"}, 400, "VALIDATION_ERROR", "Unknown model"),
-        ({**good, "response_format": "mp3"}, 400, "VALIDATION_ERROR", "wav"),
+        ({**good, "response_format": "ogg"}, 400, "VALIDATION_ERROR", "response_format must be one of wav"),
         ({**good, "response_format": 3}, 400, "VALIDATION_ERROR", "response_format"),
+        ({**good, "speed": 0.2}, 400, "VALIDATION_ERROR", "speed must be a number from 0.25 to 4.0"),
+        ({**good, "speed": 4.5}, 400, "VALIDATION_ERROR", "speed"),
+        ({**good, "speed": "fast"}, 400, "VALIDATION_ERROR", "speed"),
+        ({**good, "speed": True}, 400, "VALIDATION_ERROR", "speed"),
     ]
     for body, status, code, words in cases:
         message = assert_envelope(post_json(api, path, body), status, code)["message"]

@@ -146,6 +146,7 @@ def test_cancel_downloads_again_delete_and_the_limit(transactional_db, browser_p
     item.get_by_role("button", name="Cancel").click()
     page.wait_for_selector(".gen[data-status=cancelled]", timeout=60_000)
 
+    page.get_by_label("Speed").select_option("1.25")
     composer.fill("Two downloads of one sentence, please.")
     composer.press("Enter")
     done = page.locator(".gen").nth(1)
@@ -161,6 +162,17 @@ def test_cancel_downloads_again_delete_and_the_limit(transactional_db, browser_p
     from pydub import AudioSegment
 
     assert AudioSegment.from_file(mp3_path, format="mp3").duration_seconds > 1
+    # FLAC and Opus too, each encoded on its first download and kept (the MP3 is not made again).
+    from studio.models import GenerationRendition
+    from tests.audio_checks import assert_audio_format, audio_probe
+
+    for name, label in (("flac", "FLAC"), ("opus", "Opus"), ("mp3", "MP3")):
+        with page.expect_download() as got:
+            done.get_by_role("link", name=f"Download {label}").click()
+        path = tmp_path / f"b.{name}"
+        got.value.save_as(path)
+        assert_audio_format(audio_probe(path.read_bytes(), name), name)
+    assert sorted(GenerationRendition.objects.values_list("format", flat=True)) == ["flac", "mp3", "opus"]
 
     done.get_by_role("button", name="Generate again").click()
     page.wait_for_function("document.querySelectorAll('.gen').length === 3")

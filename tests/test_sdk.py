@@ -20,6 +20,7 @@ import outeai
 import pytest
 import soundfile
 from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError, OuteAIError, SpeechResult
+from outeai._common import RESPONSE_FORMATS
 from outeai.api import v1 as legacy
 
 from accounts.services import token_create
@@ -27,7 +28,15 @@ from api import API_VERSION
 from billing.services import credits_admin_change
 from harness.processes import free_port, running_process, web_command
 from studio.models import Generation
-from tests.audio_checks import rms_dbfs, wav_info
+from tests.audio_checks import (
+    assert_audio_format,
+    audio_decoded_wav,
+    audio_probe,
+    rms_dbfs,
+    transcribe,
+    wav_info,
+    word_error_rate,
+)
 from tests.conftest import _stack_env
 
 pytestmark = pytest.mark.stack
@@ -253,6 +262,63 @@ def test_async_speech_every_method(secret, web_url, voice_id, tmp_path):
     assert_wav(result["saved"].read_bytes())
     assert_wav(result["streamed"].read_bytes())
     assert Generation.objects.filter(source="api", status="done").count() == 6
+
+
+# ---------- formats and speed (the seeds' API's extensions) ----------
+
+FORMAT_TEXT = "The library closes early on Sundays, so we should go in the morning."
+CONTENT_TYPES = RESPONSE_FORMATS  # the SDK's table of the server's formats
+
+
+def assert_decodes_as(data: bytes, response_format: str) -> float:
+    """The file is what its format claims (ffprobe), decodes (ffmpeg) and says the words; its seconds."""
+    assert_audio_format(audio_probe(data, response_format), response_format)
+    wav = audio_decoded_wav(data, response_format)
+    assert word_error_rate(FORMAT_TEXT, transcribe(wav)) <= 0.4, response_format
+    return wav_info(wav)[3]
+
+
+@pytest.mark.parametrize("response_format", sorted(CONTENT_TYPES))
+def test_every_response_format_whole_and_streamed(client, voice_id, response_format):
+    audio = client.generate_speech(text=FORMAT_TEXT, voice_id=voice_id, response_format=response_format)
+    assert audio.content_type == CONTENT_TYPES[response_format]
+    whole = assert_decodes_as(audio.wav_bytes, response_format)
+    with client.stream_speech(
+        text=FORMAT_TEXT, voice_id=voice_id, response_format=response_format, chunk_size=None
+    ) as stream:
+        assert stream.headers["content-type"] == CONTENT_TYPES[response_format]
+        chunks = list(stream)
+    streamed = assert_decodes_as(b"".join(chunks), response_format)
+    # Encoders pad to their frames and lead in; the two takes are the same text in the same voice.
+    assert streamed == pytest.approx(whole, abs=0.15)
+    generation = Generation.objects.filter(source="api").latest("created_at")
+    # Billed per second of audio whatever the format.
+    assert generation.response_format == response_format and generation.seconds == pytest.approx(streamed, abs=0.15)
+
+
+def test_speed_slows_and_hastens_the_speech_and_the_bill(client, secret, web_url, voice_id):
+    slow = client.generate_speech(text=FORMAT_TEXT, voice_id=voice_id, speed=0.75)
+    fast = client.generate_speech(text=FORMAT_TEXT, voice_id=voice_id, speed=1.5)
+    assert slow.duration > 1.5 * fast.duration
+    by_speed = {g.speed: g for g in Generation.objects.filter(source="api")}
+    assert by_speed[0.75].cost > 1.5 * by_speed[1.5].cost
+
+    # Async, streamed, in another format.
+    async def streamed() -> bytes:
+        async with AsyncOuteAI(secret, base_url=web_url, timeout=TIMEOUT) as aclient:
+            parts = []
+            async with aclient.stream_speech(
+                text=FORMAT_TEXT, voice_id=voice_id, response_format="flac", speed=1.5
+            ) as stream:
+                parts = [chunk async for chunk in stream]
+            return b"".join(parts)
+
+    # Kokoro is deterministic: the same take as the sync one at 1.5, in FLAC.
+    assert assert_decodes_as(asyncio.run(streamed()), "flac") == pytest.approx(fast.duration, abs=0.05)
+    for bad in [{"speed": 0.1}, {"speed": 5}, {"speed": "fast"}, {"response_format": "ogg"}]:
+        with pytest.raises(OuteAIError) as caught:
+            client.generate_speech(text="Hi", voice_id=voice_id, **bad)
+        assert not isinstance(caught.value, OuteAIAPIError)
 
 
 # ---------- error codes ----------

@@ -44,5 +44,5 @@ def _validation_error(request: HttpRequest, error: ValidationError) -> HttpRespo
 
 
 for _kind in FRAMEWORK_ERRORS:
-    openai_api.add_exception_handler(_kind, _other_error)
-openai_api.add_exception_handler(ValidationError, _validation_error)
+    openai_api.exception_handler(_kind)(_other_error)
+openai_api.exception_handler(ValidationError)(_validation_error)

@@ -12,7 +12,7 @@ from api.idempotency import idempotent
 from api.relay_reader import RelayReader
 from api.schemas import SpeechRequest, responses
 from core.asyncdb import db_work
-from core.audio import wav_from_pcm, wav_header
+from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
 from studio.models import Generation
 from studio.services import generation_create
 
@@ -22,7 +22,12 @@ router = Router(tags=["speech"])
 SPEECH_ERRORS = (402, 404, 429, 502)
 AUDIO_RESPONSE = {
     "responses": {
-        200: {"description": "24 kHz mono 16-bit WAV", "content": {"audio/wav": {"schema": {"type": "string"}}}}
+        200: {
+            "description": "24 kHz mono audio in the request's `response_format` (WAV by default)",
+            "content": {
+                f.content_type: {"schema": {"type": "string", "format": "binary"}} for f in AUDIO_FORMATS.values()
+            },
+        }
     }
 }
 VERIFICATION_HEADER = "X-Verification"
@@ -31,8 +36,6 @@ VERIFICATION_HEADER = "X-Verification"
 def _speech_start(request: ApiRequest, payload: SpeechRequest, *, delivery: str) -> Generation:
     if payload.model_name != settings.TTS_MODEL_NAME:
         raise ApiError("VALIDATION_ERROR", f"Unknown model {payload.model_name!r}: use {settings.TTS_MODEL_NAME!r}.")
-    if payload.response_format != "wav":
-        raise ApiError("VALIDATION_ERROR", "response_format must be 'wav'.")
     return generation_create(
         user=request.auth,
         text=payload.text,
@@ -42,6 +45,8 @@ def _speech_start(request: ApiRequest, payload: SpeechRequest, *, delivery: str)
         api_token=getattr(request, "api_token", None),
         language=payload.language,
         verify=payload.verify,
+        speed=payload.speed,
+        response_format=payload.response_format,
     )
 
 
@@ -57,7 +62,7 @@ def _verification_header(verification: dict) -> str:
     "/tts_non_stream",
     auth=bearer_speech,
     response=responses({}, *SPEECH_ERRORS),
-    summary="Speech as a complete WAV file",
+    summary="Speech as a complete audio file (WAV by default)",
     openapi_extra=AUDIO_RESPONSE,
 )
 @idempotent
@@ -66,7 +71,8 @@ async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRes
     relay = RelayReader(generation.id)
     await relay.start(until=lambda event: event.kind == "end")
     pcm = b"".join([event.pcm async for event in relay.events() if event.kind == "audio"])
-    response = HttpResponse(wav_from_pcm(pcm), content_type="audio/wav")
+    audio_format = AUDIO_FORMATS[generation.response_format]
+    response = HttpResponse(encode_whole(pcm, audio_format), content_type=audio_format.content_type)
     if relay.end and relay.end.get("verification") is not None:
         response[VERIFICATION_HEADER] = _verification_header(relay.end["verification"])
     return response
@@ -76,7 +82,7 @@ async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRes
     "/tts_stream",
     auth=bearer_speech,
     response=responses({}, *SPEECH_ERRORS),
-    summary="Speech as a chunked WAV stream",
+    summary="Speech streamed as it is made (WAV by default)",
     openapi_extra=AUDIO_RESPONSE,
 )
 @idempotent
@@ -86,14 +92,18 @@ async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRespons
     # Wait for the first audio, so that a failure before it keeps its own status (502, 404, ...).
     await relay.start(until=lambda event: event.kind == "audio")
 
+    audio_format = AUDIO_FORMATS[generation.response_format]
+
     async def body() -> AsyncIterator[bytes]:
-        header = wav_header()
+        # One encoder for the whole answer, so the chunks join into one file that decodes.
+        encoder = StreamEncoder(audio_format)
         async with aclosing(relay.events()) as events:
             async for event in events:
-                if event.kind == "audio":
-                    yield header + event.pcm
-                    header = b""
+                if event.kind == "audio" and (data := encoder.encode(event.pcm)):
+                    yield data
+        if tail := encoder.finish():
+            yield tail
         if not relay.done:
             relay.abort()
 
-    return StreamingHttpResponse(body(), content_type="audio/wav")
+    return StreamingHttpResponse(body(), content_type=audio_format.content_type)

@@ -11,6 +11,7 @@ const form = document.getElementById("composer");
 const textarea = document.getElementById("composer-text");
 const voiceSelect = document.getElementById("composer-voice");
 const verifyBox = document.getElementById("composer-verify");
+const speedSelect = document.getElementById("composer-speed");
 const counter = document.getElementById("composer-count");
 const estimate = document.getElementById("composer-estimate");
 const submitButton = document.getElementById("composer-submit");
@@ -116,16 +117,15 @@ function renderActions(item) {
     if (state.can_cancel) box.append(actionButton("Cancel", "cancel", state));
     return;
   }
-  if (state.download_url) {
-    const wav = element("a", "download-link", "Download WAV");
-    wav.href = state.download_url;
-    wav.setAttribute("download", "");
-    const mp3 = element("a", "download-link", "MP3");
-    mp3.href = `${state.audio_url}?format=mp3`;
-    mp3.setAttribute("download", "");
-    mp3.setAttribute("aria-label", "Download MP3");
-    box.append(wav, mp3);
-  }
+  // One link a format (WAV, MP3, FLAC, Opus); each is encoded once, on its first download.
+  Object.entries(state.downloads || {}).forEach(([name, url], i) => {
+    const label = name === "opus" ? "Opus" : name.toUpperCase();
+    const link = element("a", "download-link", i === 0 ? `Download ${label}` : label);
+    link.href = url;
+    link.setAttribute("download", "");
+    link.setAttribute("aria-label", `Download ${label}`);
+    box.append(link);
+  });
   if (canGenerate) box.append(actionButton("Generate again", "again", state));
   if (state.can_delete) box.append(actionButton("Delete", "delete", state, "danger-link"));
 }
@@ -301,6 +301,10 @@ function formatCredits(micro) {
   return (micro / 1e6).toFixed(micro < 1000 ? 6 : 4).replace(/0+$/, "").replace(/\.$/, ".0");
 }
 
+function composerSpeed() {
+  return speedSelect ? Number(speedSelect.value) : 1;
+}
+
 function updateCounter() {
   const maxChars = Number(textarea.getAttribute("maxlength"));
   const length = textarea.value.length;
@@ -309,9 +313,11 @@ function updateCounter() {
   const text = textarea.value.trim();
   // Kana and kanji (engine/languages.py's KANA and KANJI) are read more slowly than other characters.
   const japanese = (text.match(/[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/g) || []).length;
+  // Billed per second of audio: half the speed, twice the seconds.
   const micro = Math.round(
-    (text.length - japanese) * Number(form.dataset.microPerChar) +
-      japanese * Number(form.dataset.microPerJapaneseChar),
+    ((text.length - japanese) * Number(form.dataset.microPerChar) +
+      japanese * Number(form.dataset.microPerJapaneseChar)) /
+      composerSpeed(),
   );
   estimate.textContent = micro ? `≈ ${formatCredits(micro)} credits` : "";
 }
@@ -336,7 +342,12 @@ async function submit() {
     const response = await fetch(generationsUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({ text, voice_id: voiceSelect.value, verify: verifyBox ? verifyBox.checked : true }),
+      body: JSON.stringify({
+        text,
+        voice_id: voiceSelect.value,
+        verify: verifyBox ? verifyBox.checked : true,
+        speed: composerSpeed(),
+      }),
       credentials: "same-origin",
     });
     const body = await response.json().catch(() => ({}));
@@ -386,6 +397,7 @@ async function playPreview() {
 
 if (canGenerate) {
   textarea.addEventListener("input", updateCounter);
+  speedSelect?.addEventListener("change", updateCounter);
   textarea.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

@@ -192,6 +192,7 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
                     generation.text,
                     voice.engine_voice,
                     temperature=generation.temperature,
+                    speed=generation.speed,
                     max_seconds=max(remaining, 0.001),
                     profile=voice.profile,
                     start_chunk=produced.chunks_done,

@@ -47,7 +47,8 @@ AudioInput = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes]]
 
 @dataclass(frozen=True)
 class SpeechResult:
-    """A whole generated WAV file."""
+    """A whole generated audio file: WAV unless another `response_format` was asked for
+    (`content_type` says which). `wav_bytes` holds the file whatever its format."""
 
     wav_bytes: bytes
     content_type: str = "audio/wav"
@@ -65,8 +66,8 @@ class SpeechResult:
 
     @property
     def duration(self) -> float:
-        """Seconds of audio in the file."""
-        header = _wav_data_offset(self.wav_bytes)
+        """Seconds of audio in a WAV or PCM file (0.0 for the compressed formats)."""
+        header = 0 if self.content_type == RESPONSE_FORMATS["pcm"] else _wav_data_offset(self.wav_bytes)
         frame = self.channels * self.sample_width
         if header is None or not frame or not self.sample_rate:
             return 0.0
@@ -265,8 +266,27 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# The formats the API answers in, and their Content-Type (the server's core.audio_formats).
+RESPONSE_FORMATS = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "pcm": "audio/pcm",
+}
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+
+
 def tts_payload(
-    *, text: str, voice_id: str, model: str, language: str | None = None, verify: bool = False
+    *,
+    text: str,
+    voice_id: str,
+    model: str,
+    language: str | None = None,
+    verify: bool = False,
+    response_format: str = "wav",
+    speed: float = 1.0,
 ) -> dict[str, object]:
     text = text.strip() if isinstance(text, str) else ""
     voice_id = voice_id.strip() if isinstance(voice_id, str) else ""
@@ -282,13 +302,19 @@ def tts_payload(
         raise OuteAIError("`language` must be a language tag such as 'en' or 'ja', or None to detect it.")
     if not isinstance(verify, bool):
         raise OuteAIError("`verify` must be True or False.")
+    if response_format not in RESPONSE_FORMATS:
+        raise OuteAIError(f"`response_format` must be one of {', '.join(RESPONSE_FORMATS)}.")
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not MIN_SPEED <= speed <= MAX_SPEED:
+        raise OuteAIError(f"`speed` must be a number from {MIN_SPEED} to {MAX_SPEED}.")
 
     payload: dict[str, object] = {
         "text": text,
         "voice_id": voice_id,
         "model_name": model,
-        "response_format": "wav",
+        "response_format": response_format,
     }
+    if speed != 1.0:  # sent only when asked, as servers before speed refuse unknown fields
+        payload["speed"] = speed
     if language is not None:
         payload["language"] = language.strip()
     if verify:  # sent only when asked, as servers before verified takes refuse unknown fields

@@ -22,6 +22,7 @@ from ._common import (
     DEFAULT_SAMPLE_WIDTH,
     DEFAULT_TIMEOUT,
     GENERATIONS_PAGE_MAX,
+    RESPONSE_FORMATS,
     RETRY_EXCEPTIONS,
     RETRY_STATUSES,
     AudioInput,
@@ -209,13 +210,26 @@ class OuteAI:
         model: str = DEFAULT_MODEL,
         language: str | None = None,
         verify: bool = False,
+        response_format: str = "wav",
+        speed: float = 1.0,
     ) -> SpeechResult:
-        """Speech as one WAV file (24 kHz, mono, 16-bit)."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language, verify=verify)
-        response = self._request("POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": "audio/wav"})
+        """Speech as one file: WAV (24 kHz, mono, 16-bit) unless `response_format` is mp3, opus, aac,
+        flac or pcm; `speed` 0.25..4.0 is the speaking rate (billed per second of audio)."""
+        payload = tts_payload(
+            text=text,
+            voice_id=voice_id,
+            model=model,
+            language=language,
+            verify=verify,
+            response_format=response_format,
+            speed=speed,
+        )
+        response = self._request(
+            "POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": RESPONSE_FORMATS[response_format]}
+        )
         return speech_result(
             response.content,
-            response.headers.get("Content-Type", "audio/wav"),
+            response.headers.get("Content-Type", RESPONSE_FORMATS[response_format]),
             response.headers.get("X-Verification"),
         )
 
@@ -228,10 +242,18 @@ class OuteAI:
         model: str = DEFAULT_MODEL,
         language: str | None = None,
         verify: bool = False,
+        response_format: str = "wav",
+        speed: float = 1.0,
     ) -> Path:
-        return self.generate_speech(text=text, voice_id=voice_id, model=model, language=language, verify=verify).save(
-            path
-        )
+        return self.generate_speech(
+            text=text,
+            voice_id=voice_id,
+            model=model,
+            language=language,
+            verify=verify,
+            response_format=response_format,
+            speed=speed,
+        ).save(path)
 
     def stream_speech(
         self,
@@ -242,12 +264,27 @@ class OuteAI:
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         language: str | None = None,
         verify: bool = False,
+        response_format: str = "wav",
+        speed: float = 1.0,
     ) -> SpeechStream:
-        """Speech as a chunked WAV stream. The request is sent at once (errors raise here); use the
+        """Speech streamed as it is made (WAV unless `response_format` says otherwise; `speed` as in
+        `generate_speech`). The request is sent at once (errors raise here); use the
         answer in a `with` block. `chunk_size=None` gives the chunks as they arrive."""
-        payload = tts_payload(text=text, voice_id=voice_id, model=model, language=language, verify=verify)
+        payload = tts_payload(
+            text=text,
+            voice_id=voice_id,
+            model=model,
+            language=language,
+            verify=verify,
+            response_format=response_format,
+            speed=speed,
+        )
         response = self._request(
-            "POST", "/api/v1/tts_stream", json=payload, headers={"Accept": "audio/wav"}, stream=True
+            "POST",
+            "/api/v1/tts_stream",
+            json=payload,
+            headers={"Accept": RESPONSE_FORMATS[response_format]},
+            stream=True,
         )
         return SpeechStream(response, chunk_size=chunk_size)
 
@@ -261,9 +298,18 @@ class OuteAI:
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         language: str | None = None,
         verify: bool = False,
+        response_format: str = "wav",
+        speed: float = 1.0,
     ) -> Path:
         with self.stream_speech(
-            text=text, voice_id=voice_id, model=model, chunk_size=chunk_size, language=language, verify=verify
+            text=text,
+            voice_id=voice_id,
+            model=model,
+            chunk_size=chunk_size,
+            language=language,
+            verify=verify,
+            response_format=response_format,
+            speed=speed,
         ) as stream:
             return stream.save(path)
 
