@@ -132,14 +132,18 @@ def hold_place(*, user: User, generation, amount: int) -> Hold:
     """Reserves `amount` for a generation, or raises InsufficientCredits. One conditional UPDATE:
     two requests at once can never both take the last credits. Call it inside the transaction that
     creates the generation."""
-    wallet_get_or_create(user)
-    reserved = Wallet.objects.filter(user_id=user.pk, balance__gte=F("held") + amount).update(
+    if not _wallet_reserve(user_id=user.pk, amount=amount):
+        wallet_get_or_create(user)  # most holds find the wallet; a user's first makes it
+        if not _wallet_reserve(user_id=user.pk, amount=amount):
+            raise InsufficientCredits(amount, Wallet.objects.get(user_id=user.pk).available)
+    return Hold.objects.create(user_id=user.pk, generation=generation, amount=amount)
+
+
+def _wallet_reserve(*, user_id: int, amount: int) -> bool:
+    reserved = Wallet.objects.filter(user_id=user_id, balance__gte=F("held") + amount).update(
         held=F("held") + amount, updated_at=timezone.now()
     )
-    if not reserved:
-        wallet = Wallet.objects.get(user_id=user.pk)
-        raise InsufficientCredits(amount, wallet.available)
-    return Hold.objects.create(user_id=user.pk, generation=generation, amount=amount)
+    return reserved == 1
 
 
 @transaction.atomic

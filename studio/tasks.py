@@ -35,8 +35,11 @@ def generations_bell_on_commit(*, user_id: int) -> None:
         from studio.job.claim import account_wants_worker
         from studio.job.wake import workers_wake
 
+        # A worker waiting for work looks at the rows at once (if the account is at its share, it
+        # finds nothing: one empty claim); the bell, rung only when the account may run it, reaches
+        # a worker that is not waiting.
+        workers_wake()
         if account_wants_worker(user_id=user_id):
-            workers_wake()  # a worker waiting for work starts it now; the bell reaches one that is not
             generations_dispatch_task.delay()
 
     transaction.on_commit(ring)

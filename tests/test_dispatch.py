@@ -26,7 +26,8 @@ def queue(user, count: int) -> list:
 
 
 def claim(worker: str = "test:1"):
-    return job_claim(worker=worker)
+    generation = job_claim(worker=worker)
+    return None if generation is None else generation.id
 
 
 def end(generation_id) -> None:

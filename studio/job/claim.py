@@ -53,33 +53,105 @@ def _running_count() -> Coalesce:
     return Coalesce(Subquery(running, output_field=IntegerField()), Value(0))
 
 
-def job_claim(*, worker: str) -> uuid.UUID | None:
-    """Claims the fairest queued generation for `worker`: its row is now running, taken by it. None
-    if nothing may run now."""
+def job_claim(*, worker: str) -> Generation | None:
+    """Claims the fairest queued generation for `worker` and returns its row, now running and taken
+    by it (the job uses it as it is: no second read). None if nothing may run now."""
     share = settings.GENERATION_ACCOUNT_CONCURRENCY
-    queued = Generation.objects.filter(user_id=OuterRef("user_id"), status=Generation.Status.QUEUED)
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            return _job_claim_postgresql(worker=worker, share=share)
         _write_lock_on_sqlite()
-        tried: list[int] = []
+        return _job_claim_orm(worker=worker, share=share)
+
+
+def _job_claim_orm(*, worker: str, share: int) -> Generation | None:
+    queued = Generation.objects.filter(user_id=OuterRef("user_id"), status=Generation.Status.QUEUED)
+    tried: list[int] = []
+    for _ in range(CLAIM_ACCOUNTS_MAX):
+        # Chosen from the statement's snapshot, then locked; checked again under the lock.
+        candidates = (
+            AccountTurn.objects.annotate(running=_running_count())
+            .filter(Exists(queued), running__lt=share)
+            .exclude(user_id__in=tried)
+            .order_by(F("served_at").asc(nulls_first=True), "user_id")
+        )
+        turn = candidates.select_for_update().first()
+        if turn is None:
+            return None
+        claimed = _account_job_claim(user_id=turn.user_id, worker=worker, share=share)
+        if claimed is not None:
+            AccountTurn.objects.filter(user_id=turn.user_id).update(served_at=timezone.now())
+            return Generation.objects.select_related("voice").get(id=claimed)
+        tried.append(turn.user_id)
+    return None
+
+
+# The claim on PostgreSQL, in two statements of one transaction (the ORM's took seven round trips
+# and ~5 ms of Python on the first byte's path). The first locks the turn of the account served
+# longest ago that has queued work and runs under its share; an account another worker is claiming
+# for is passed over (SKIP LOCKED), and waited for only when every candidate is (a claim lasts a
+# millisecond; its work is not left for the sweep). The second, run after the lock so its snapshot
+# sees every claim committed before, counts the account's running jobs again, takes its next one
+# (given back after a worker died first, then the oldest) and marks the turn served. A job locked
+# by a cancel under way is skipped; the UPDATE's own status test lets a cancel that came first win.
+_TURN_SQL = """
+SELECT t.user_id FROM {turns} t
+WHERE EXISTS (SELECT 1 FROM {jobs} q WHERE q.user_id = t.user_id AND q.status = %(queued)s)
+  AND (SELECT count(*) FROM {jobs} r WHERE r.user_id = t.user_id AND r.status = %(running)s) < %(share)s
+  AND t.user_id <> ALL(%(tried)s::bigint[])
+ORDER BY t.served_at ASC NULLS FIRST, t.user_id
+LIMIT 1
+FOR UPDATE OF t {skip}
+"""
+_TAKE_SQL = """
+WITH job AS (
+  SELECT g.id FROM {jobs} g
+  WHERE g.user_id = %(user_id)s AND g.status = %(queued)s
+    AND (SELECT count(*) FROM {jobs} r WHERE r.user_id = %(user_id)s AND r.status = %(running)s) < %(share)s
+  ORDER BY g.attempts DESC, g.created_at
+  LIMIT 1
+  FOR UPDATE SKIP LOCKED
+), taken AS (
+  UPDATE {jobs} g SET status = %(running)s, worker = %(worker)s, claimed_at = %(now)s, heartbeat_at = %(now)s,
+    started_at = COALESCE(g.started_at, %(now)s), attempts = g.attempts + 1
+  FROM job WHERE g.id = job.id AND g.status = %(queued)s
+  RETURNING g.*
+), served AS (
+  UPDATE {turns} SET served_at = %(now)s WHERE user_id = %(user_id)s AND EXISTS (SELECT 1 FROM taken)
+)
+SELECT * FROM taken
+"""
+
+
+def _job_claim_postgresql(*, worker: str, share: int) -> Generation | None:
+    tables = {"turns": AccountTurn._meta.db_table, "jobs": Generation._meta.db_table}
+    params: dict = {
+        "queued": Generation.Status.QUEUED,
+        "running": Generation.Status.RUNNING,
+        "share": share,
+        "worker": worker,
+        "tried": [],
+    }
+    with connection.cursor() as cursor:
         for _ in range(CLAIM_ACCOUNTS_MAX):
-            # Chosen from the statement's snapshot, then locked; checked again under the lock.
-            candidates = (
-                AccountTurn.objects.annotate(running=_running_count())
-                .filter(Exists(queued), running__lt=share)
-                .exclude(user_id__in=tried)
-                .order_by(F("served_at").asc(nulls_first=True), "user_id")
-            )
-            # An account another worker is claiming for is passed over; if every one is, this
-            # waits for one (a claim lasts milliseconds) rather than leave its work for the sweep.
-            turn = candidates.select_for_update(skip_locked=True).first() or candidates.select_for_update().first()
+            cursor.execute(_TURN_SQL.format(**tables, skip="SKIP LOCKED"), params)
+            turn = cursor.fetchone() or _fetch_waiting(cursor, tables, params)
             if turn is None:
                 return None
-            claimed = _account_job_claim(user_id=turn.user_id, worker=worker, share=share)
-            if claimed is not None:
-                AccountTurn.objects.filter(user_id=turn.user_id).update(served_at=timezone.now())
-                return claimed
-            tried.append(turn.user_id)
+            # The ORM builds the row from the statement's columns (with its converters, as a read).
+            take = Generation.objects.raw(
+                _TAKE_SQL.format(**tables), {**params, "user_id": turn[0], "now": timezone.now()}
+            )
+            taken = next(iter(take), None)
+            if taken is not None:
+                return taken
+            params["tried"] = [*params["tried"], turn[0]]
     return None
+
+
+def _fetch_waiting(cursor, tables: dict[str, str], params: dict) -> tuple | None:
+    cursor.execute(_TURN_SQL.format(**tables, skip=""), params)
+    return cursor.fetchone()
 
 
 def _account_job_claim(*, user_id: int, worker: str, share: int) -> uuid.UUID | None:

@@ -56,12 +56,12 @@ def generations_dispatch() -> DispatchTurn:
     worker = worker_name()
     ran = 0
     while time.monotonic() - started < DISPATCH_TURN_SECONDS:
-        generation_id = job_claim(worker=worker)
-        if generation_id is None:
+        generation = job_claim(worker=worker)
+        if generation is None:
             if work_wait(seconds=DISPATCH_WAIT_SECONDS):
                 continue
             return DispatchTurn(ran=ran, more=False)
-        _job_run(generation_id=generation_id, worker=worker)
+        _job_run(generation, worker=worker)
         ran += 1
     return DispatchTurn(ran=ran, more=jobs_claimable() > 0)
 
@@ -71,16 +71,13 @@ def generation_run(*, generation_id: uuid.UUID) -> None:
     a shell)."""
     worker = worker_name()
     if generation_running_mark(generation_id=generation_id, worker=worker):
-        _job_run(generation_id=generation_id, worker=worker)
+        _job_run(Generation.objects.select_related("voice").get(id=generation_id), worker=worker)
 
 
-def _job_run(*, generation_id: uuid.UUID, worker: str) -> None:
-    """The job, claimed by `worker`: speaks the text on the engines, relaying progress and audio,
-    then stores the WAV and settles the hold at what was produced. Taken again after its worker
-    died, it goes on from the audio already relayed."""
-    generation = Generation.objects.select_related("voice").filter(id=generation_id).first()
-    if generation is None or generation.status != Generation.Status.RUNNING or generation.worker != worker:
-        return
+def _job_run(generation: Generation, *, worker: str) -> None:
+    """The job, its row just claimed by `worker`: speaks the text on the engines, relaying progress
+    and audio, then stores the WAV and settles the hold at what was produced. Taken again after its
+    worker died, it goes on from the audio already relayed."""
     generation_broadcast_on_commit(generation)
 
     relay = RelayWriter(generation.id)
