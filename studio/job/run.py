@@ -199,24 +199,28 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
                 )
                 with closing(events):  # type: ignore[type-var]  # a generator, typed as an Iterator
                     for event in events:
-                        if isinstance(event, Progress):
-                            if event.chunks and event.chunk is not None:
-                                _chunks_complete(generation, relay, produced, pending, event.chunk - 1)
-                                generation.chunk, generation.chunks = event.chunk, event.chunks
-                            generation.stage = event.stage
-                            relay.progress(_progress_data(generation))
-                            _progress_save(generation, new_peaks=[], peaks_offset=len(produced.peaks.peaks))
-                        elif isinstance(event, Audio):
+                        if isinstance(event, Audio):
                             pending.extend(event.pcm)
                         elif isinstance(event, Verified):
                             produced.checks[event.chunk] = event
                         elif isinstance(event, Done):
                             _chunks_complete(generation, relay, produced, pending, generation.chunks)
                             return "done"
-                        if produced.lost.is_set():
-                            return "lost"
-                        if relay.cancel_requested():
-                            return "cancelled"
+                        elif isinstance(event, Progress):
+                            # A chunk's audio comes as a burst of frames just before the next
+                            # chunk's progress: the row is saved, and a stop looked for, once a chunk.
+                            peaks_offset = len(produced.peaks.peaks)
+                            new_peaks: list[float] = []
+                            if event.chunks and event.chunk is not None:
+                                new_peaks = _chunks_complete(generation, relay, produced, pending, event.chunk - 1)
+                                generation.chunk, generation.chunks = event.chunk, event.chunks
+                            generation.stage = event.stage
+                            relay.progress(_progress_data(generation))
+                            _progress_save(generation, new_peaks=new_peaks, peaks_offset=peaks_offset)
+                            if produced.lost.is_set():
+                                return "lost"
+                            if relay.cancel_requested():
+                                return "cancelled"
         except EngineError as error:
             if error.code != "synthesis_failed":
                 logger.warning("generation %s: engine refused: %s %s", generation.id, error.code, error.message)
@@ -230,10 +234,11 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
 
 def _chunks_complete(
     generation: Generation, relay: RelayWriter, produced: _Produced, pending: bytearray, chunks_done: int
-) -> None:
-    """The chunks before `chunks_done` are whole: their audio goes to the listeners and is kept."""
+) -> list[float]:
+    """The chunks before `chunks_done` are whole: their audio goes to the listeners and is kept.
+    Returns the waveform's new peaks (the caller saves the row and tells the page)."""
     if chunks_done <= produced.chunks_done:
-        return
+        return []
     produced.chunks_done = chunks_done
     if generation.verify:
         # Stored before the audio is relayed: a job going on after its worker died finds the check
@@ -243,14 +248,13 @@ def _chunks_complete(
     audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
     pending.clear()
     if not audio:
-        return
+        return []
     relay.audio(audio, chunks_done=chunks_done)
-    offset = len(produced.peaks.peaks)
     new_peaks = produced.peaks.feed(audio)
     produced.pcm.extend(audio)
     generation.seconds = pcm_seconds(len(produced.pcm))
     generation.peaks = produced.peaks.peaks
-    _progress_save(generation, new_peaks=new_peaks, peaks_offset=offset)
+    return new_peaks
 
 
 def _verification(checks: dict[int, Verified], *, upto: int) -> dict:
