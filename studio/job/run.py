@@ -81,7 +81,8 @@ def _job_run(generation: Generation, *, worker: str) -> None:
     generation_broadcast_on_commit(generation)
 
     relay = RelayWriter(generation.id)
-    prior_pcm, prior_chunks = relay.audio_so_far()
+    # Only a job taken again (its worker died) has audio relayed before it.
+    prior_pcm, prior_chunks = relay.audio_so_far() if generation.attempts > 1 else (b"", 0)
     if generation.attempts > 1:
         logger.warning(
             "generation %s: attempt %d, going on after chunk %d", generation.id, generation.attempts, prior_chunks
