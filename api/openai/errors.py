@@ -7,8 +7,8 @@ from django.http import JsonResponse
 
 from core.errors import ApplicationError
 
-# The one table: our code -> OpenAI's error type and code. A code not here (added later) is an
-# invalid request below 500 and a server error from it, under its own name.
+# The one table: our code -> OpenAI's error type and code, for every code of STATUS_BY_CODE
+# (tests/test_openai_contract.py). The fallback below only keeps a missed one answerable.
 OPENAI_ERROR_BY_CODE = {
     "VALIDATION_ERROR": ("invalid_request_error", "invalid_value"),
     "UNAUTHORIZED": ("invalid_request_error", "invalid_api_key"),
