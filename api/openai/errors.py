@@ -22,6 +22,7 @@ OPENAI_ERROR_BY_CODE = {
     "TTS_PROVIDER_UNAVAILABLE": ("server_error", "engine_unavailable"),
     "IDEMPOTENCY_CONFLICT": ("invalid_request_error", "idempotency_key_reused"),
     "IDEMPOTENCY_IN_PROGRESS": ("invalid_request_error", "idempotency_key_in_use"),
+    "IDEMPOTENCY_ANSWER_NOT_KEPT": ("invalid_request_error", "idempotency_answer_not_kept"),
 }
 
 # The request's fields as a refusal's first word names them (the services speak of `text`).
