@@ -7,6 +7,12 @@ another request, 409 IDEMPOTENCY_CONFLICT. Keys are an account's own. A request 
 
 A stream is kept as it was sent, whole: its replay is the same bytes at once, in the same format.
 
+What an account keeps is bounded, so a script cannot fill the database: an answer over
+IDEMPOTENCY_ANSWER_MAX_BYTES, or one that would take the account's kept answers of the last 24 h
+past IDEMPOTENCY_ACCOUNT_MAX_BYTES, is sent but not kept; its key stays used (a retry is 409
+IDEMPOTENCY_ANSWER_NOT_KEPT, never run or charged again). A new key past IDEMPOTENCY_ACCOUNT_MAX_KEYS
+live ones is 429 until the oldest expires.
+
     @router.post(...)
     @idempotent
     async def view(request, payload): ...
@@ -22,7 +28,9 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Min, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
@@ -63,10 +71,33 @@ def request_hash(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
+def _live_keys(user_id: int) -> QuerySet[IdempotencyKey]:
+    return IdempotencyKey.objects.filter(user_id=user_id, created_at__gte=timezone.now() - KEY_LIFETIME)
+
+
+def _keys_count_check(user: User) -> None:
+    """429 for a new key when the account holds IDEMPOTENCY_ACCOUNT_MAX_KEYS live ones."""
+    live = _live_keys(user.pk)
+    if live.count() < settings.IDEMPOTENCY_ACCOUNT_MAX_KEYS:
+        return
+    oldest = live.aggregate(oldest=Min("created_at"))["oldest"] or timezone.now()
+    retry_after = max(1, int((oldest + KEY_LIFETIME - timezone.now()).total_seconds()) + 1)
+    raise ApiError(
+        "TTS_RATE_LIMITED",
+        f"Too many Idempotency-Keys: an account may hold {settings.IDEMPOTENCY_ACCOUNT_MAX_KEYS} over 24 hours. "
+        f"Retry in {retry_after} s, or send the request without a key.",
+        retry_after=retry_after,
+    )
+
+
 def idempotency_claim(*, user: User, key: str, request_hash: str) -> tuple[IdempotencyKey, bool]:
     """The key's record and whether this request made it (and so runs). Of concurrent first
     requests one inserts; the others wait on the unique (user, key) index, then read its record."""
     IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=timezone.now() - KEY_LIFETIME).delete()
+    existing = IdempotencyKey.objects.filter(user=user, key=key).first()
+    if existing is not None:
+        return existing, False
+    _keys_count_check(user)
     while True:
         try:
             with transaction.atomic():
@@ -78,11 +109,26 @@ def idempotency_claim(*, user: User, key: str, request_hash: str) -> tuple[Idemp
 
 
 def idempotency_complete(*, record_id: int, response: HttpResponse) -> None:
+    """Keeps the answer, or only that there was one when it is over the size limits (a retry is
+    then 409 IDEMPOTENCY_ANSWER_NOT_KEPT). Concurrent answers of one account may pass its limit by
+    the answers completing at once, no more."""
+    body = response.content
+    record = IdempotencyKey.objects.filter(id=record_id).values("user_id").first()
+    if record is None:
+        return
+    kept_bytes = _live_keys(record["user_id"]).aggregate(kept=Sum("body_size"))["kept"] or 0
+    keep = (
+        len(body) <= settings.IDEMPOTENCY_ANSWER_MAX_BYTES
+        and kept_bytes + len(body) <= settings.IDEMPOTENCY_ACCOUNT_MAX_BYTES
+    )
+    if not keep:
+        logger.info("Idempotency answer of %d bytes not kept (account keeps %d)", len(body), kept_bytes)
     IdempotencyKey.objects.filter(id=record_id).update(
-        state=IdempotencyKey.State.DONE,
+        state=IdempotencyKey.State.DONE if keep else IdempotencyKey.State.NOT_KEPT,
         status_code=response.status_code,
         content_type=response.get("Content-Type", ""),
-        body=response.content,
+        body=body if keep else b"",
+        body_size=len(body) if keep else 0,
     )
 
 
@@ -108,6 +154,12 @@ def _answer_again(record: IdempotencyKey, this_request: str) -> HttpResponse:
             "IDEMPOTENCY_IN_PROGRESS",
             "The first request with this Idempotency-Key is still being answered: retry once it is done.",
             retry_after=IN_PROGRESS_RETRY_AFTER,
+        )
+    if record.state == IdempotencyKey.State.NOT_KEPT:
+        raise ApiError(
+            "IDEMPOTENCY_ANSWER_NOT_KEPT",
+            "The first request with this Idempotency-Key was answered and charged, but its answer was too large "
+            "to keep for a retry: find the generation in your history (GET /api/v1/generations).",
         )
     response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type)
     response[REPLAYED_HEADER] = "true"

@@ -2,10 +2,11 @@
 path, a method not allowed, a body too large) is put into the API's error envelope — OpenAI's
 shape under /v1/, which the `openai` package reads."""
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 
 from api.openai.errors import openai_error_response
+from core.body_limit import body_limit_for
 from core.errors import CODE_BY_STATUS, ApplicationError, error_response
 from core.middleware import AroundResponse
 
@@ -17,23 +18,39 @@ _MESSAGES = {
 }
 
 
+def _is_openai(path: str) -> bool:
+    return path.startswith("/v1/")
+
+
+def refusal_response(path: str, status: int, *, message: str | None = None) -> JsonResponse:
+    """A refusal with `status` made outside the APIs (by Django, ninja or core's wrappers), in the
+    shape of the API at `path`: OpenAI's under /v1/, the seeds' envelope elsewhere."""
+    fallback = "VALIDATION_ERROR" if status < 500 else "INTERNAL_ERROR"
+    code, default = _MESSAGES.get(status) or (CODE_BY_STATUS.get(status, fallback), "The request failed.")
+    message = message or default
+    # The answer keeps its own status; only its body becomes the envelope.
+    if _is_openai(path):
+        response = openai_error_response(ApplicationError(code, message.replace("/api/v1/docs", "/v1/docs")))
+        response.status_code = status
+        return response
+    return error_response(code, message, status=status)
+
+
+def too_large_response(path: str) -> JsonResponse:
+    """core.body_limit's refusal (config/asgi.py), answered before Django reads the body."""
+    limit = body_limit_for(path)
+    return refusal_response(
+        path, 413, message=f"The request body is too large: this endpoint takes at most {limit} bytes."
+    )
+
+
 def _enveloped(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-    openai = request.path.startswith("/v1/")
     if (
-        (openai or request.path.startswith("/api/"))
+        (_is_openai(request.path) or request.path.startswith("/api/"))
         and response.status_code >= 400
         and not response.get("Content-Type", "").startswith("application/json")
     ):
-        status = response.status_code
-        fallback = "VALIDATION_ERROR" if status < 500 else "INTERNAL_ERROR"
-        code, message = _MESSAGES.get(status) or (CODE_BY_STATUS.get(status, fallback), "The request failed.")
-        # The answer keeps its own status; only its body becomes the envelope.
-        if openai:
-            error = ApplicationError(code, message.replace("/api/v1/docs", "/v1/docs"))
-            enveloped = openai_error_response(error)
-            enveloped.status_code = status
-        else:
-            enveloped = error_response(code, message, status=status)
+        enveloped = refusal_response(request.path, response.status_code)
         if "Allow" in response:
             enveloped["Allow"] = response["Allow"]
         return enveloped

@@ -10,6 +10,8 @@ class IdempotencyKey(models.Model):
     class State(models.TextChoices):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
+        # Answered (and charged), but the answer was over the size limits: not kept, not replayed.
+        NOT_KEPT = "not_kept", "Done, answer not kept"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
@@ -19,6 +21,8 @@ class IdempotencyKey(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     content_type = models.CharField(max_length=120, blank=True)
     body = models.BinaryField(default=b"", blank=True)
+    # len(body): the account's kept bytes are summed from it (IDEMPOTENCY_ACCOUNT_MAX_BYTES).
+    body_size = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

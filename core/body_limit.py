@@ -8,17 +8,19 @@ keeps a stranger from making the server buffer megabytes.
 
 A body that declares its length is refused from its headers alone; one sent in chunks without a
 length is counted as it arrives and refused as soon as it passes the limit.
+
+The refusal is `refusal(path)`'s response: the seeds' envelope unless the wrapper is given another
+(config/asgi.py gives api.middleware's, which answers OpenAI's shape under /v1/).
 """
 
-import json
 import re
+from collections.abc import Callable
 from functools import cache
 
 from django.conf import settings
+from django.http import HttpResponse
 
-_ENVELOPE = json.dumps(
-    {"success": False, "code": "PAYLOAD_TOO_LARGE", "message": "The request body is too large."}
-).encode()
+from core.errors import error_response
 
 # A page's form (sign-in, share, rename, the admin): Django's own default for form data.
 PAGE_BODY_MAX = 2_621_440
@@ -55,9 +57,14 @@ def body_limit_for(path: str) -> int:
     return PAGE_BODY_MAX
 
 
+def too_large_response(path: str) -> HttpResponse:
+    return error_response("PAYLOAD_TOO_LARGE", "The request body is too large.")
+
+
 class BodySizeLimit:
-    def __init__(self, app) -> None:
+    def __init__(self, app, *, refusal: Callable[[str], HttpResponse] = too_large_response) -> None:
         self.app = app
+        self.refusal = refusal
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -66,7 +73,7 @@ class BodySizeLimit:
         max_bytes = body_limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         if declared is not None:
             await self.app(scope, receive, send)
@@ -82,25 +89,27 @@ class BodySizeLimit:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
         body = b"".join(chunks)
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
 
-    @staticmethod
-    async def _refuse(send) -> None:
+    async def _refuse(self, scope, send) -> None:
+        response = self.refusal(scope["path"])
+        body = response.content
+        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": response.status_code,
                 "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(_ENVELOPE)).encode()),
+                    *[(name, value) for name, value in headers if name not in {b"content-length", b"connection"}],
+                    (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": _ENVELOPE})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _replay(messages: list[dict], then=None):

@@ -171,3 +171,74 @@ def test_a_refused_multipart_clone_keeps_no_key(user):
         response = api.post("/api/v1/voice-clones", form, headers={"Idempotency-Key": "clone-1"})
         envelope(response, 400, "VALIDATION_ERROR")
     assert not IdempotencyKey.objects.exists()
+
+
+# ---------- what an account may keep ----------
+
+
+def running(user, key: str, body: str, *, path: str = NON_STREAM) -> IdempotencyKey:
+    record = kept(user, key, body, state=IdempotencyKey.State.RUNNING, path=path)
+    IdempotencyKey.objects.filter(id=record.id).update(body=b"", status_code=None)
+    return record
+
+
+def test_an_answer_over_the_size_limits_is_sent_but_not_kept_and_its_retry_is_409(user, builtin_voices, settings):
+    from django.http import HttpResponse
+
+    from api.idempotency import idempotency_complete
+
+    settings.IDEMPOTENCY_ANSWER_MAX_BYTES = 1000
+    settings.IDEMPOTENCY_ACCOUNT_MAX_BYTES = 1500
+    body = speech_body(builtin_voices)
+    wav = HttpResponse(b"R" * 800, content_type="audio/wav")
+    # Under both limits: kept whole, its size counted.
+    idempotency_complete(record_id=running(user, "small", body).id, response=wav)
+    small = IdempotencyKey.objects.get(key="small")
+    assert small.state == IdempotencyKey.State.DONE and bytes(small.body) == b"R" * 800 and small.body_size == 800
+    # Over the answer limit, and (800 + 800 > 1500) over the account's: only the key is kept.
+    idempotency_complete(record_id=running(user, "big", body).id, response=HttpResponse(b"R" * 1001))
+    idempotency_complete(record_id=running(user, "one-too-many", body).id, response=wav)
+    for key in ["big", "one-too-many"]:
+        record = IdempotencyKey.objects.get(key=key)
+        assert record.state == IdempotencyKey.State.NOT_KEPT and bytes(record.body) == b"" and record.body_size == 0
+        # The retry is neither run nor charged again: 409, saying where the audio is.
+        refused = envelope(
+            post(bearer_client(user), NON_STREAM, body, **{"Idempotency-Key": key}), 409, "IDEMPOTENCY_ANSWER_NOT_KEPT"
+        )
+        assert "/api/v1/generations" in refused["message"]
+        # Another body with the key is still a conflict.
+        envelope(
+            post(bearer_client(user), NON_STREAM, body.replace("Hello", "Bye"), **{"Idempotency-Key": key}),
+            409,
+            "IDEMPOTENCY_CONFLICT",
+        )
+    assert not Generation.objects.exists()
+
+
+def test_the_not_kept_retry_under_v1_is_in_openais_shape(user, builtin_voices):
+    body = json.dumps({"model": "tts-1", "voice": "alloy", "input": "Hello there."})
+    record = kept(user, "v1-big", body, state=IdempotencyKey.State.NOT_KEPT, path="/v1/audio/speech")
+    IdempotencyKey.objects.filter(id=record.id).update(body=b"")
+    response = post(bearer_client(user), "/v1/audio/speech", body, **{"Idempotency-Key": "v1-big"})
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "idempotency_answer_not_kept"
+
+
+def test_a_new_key_past_the_accounts_count_is_429_until_the_oldest_expires(user, builtin_voices, settings):
+    settings.IDEMPOTENCY_ACCOUNT_MAX_KEYS = 2
+    body = speech_body(builtin_voices)
+    oldest = kept(user, "k-1", body, state=IdempotencyKey.State.DONE)
+    IdempotencyKey.objects.filter(id=oldest.id).update(created_at=timezone.now() - timedelta(hours=23))
+    kept(user, "k-2", body, state=IdempotencyKey.State.DONE)
+    api = bearer_client(user)
+    limited = post(api, NON_STREAM, body, **{"Idempotency-Key": "k-3"})
+    envelope(limited, 429, "TTS_RATE_LIMITED")
+    assert 3000 <= int(limited["Retry-After"]) <= 3601  # the oldest key leaves in an hour
+    # The keys it holds are still replayed, and a request without a key is not refused for them.
+    assert post(api, NON_STREAM, body, **{"Idempotency-Key": "k-2"}).content == b"RIFF1"
+    missing_voice = speech_body(builtin_voices, str(uuid.uuid4()))
+    envelope(post(api, NON_STREAM, missing_voice), 404, "NOT_FOUND")
+    # An expired key is not counted.
+    IdempotencyKey.objects.filter(id=oldest.id).update(created_at=timezone.now() - timedelta(hours=25))
+    envelope(post(api, NON_STREAM, missing_voice, **{"Idempotency-Key": "k-3"}), 404, "NOT_FOUND")
+    assert not Generation.objects.exists()

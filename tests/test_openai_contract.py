@@ -1,7 +1,10 @@
 """/v1's contract without the stack's processes: OpenAI's error shape and statuses for the requests
 refused before anything is queued, the model list, the voices with their OpenAI names."""
 
+import asyncio
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -34,10 +37,83 @@ def assert_openai_error(response, status: int, kind: str, param: str | None = No
 
 
 def test_every_error_code_has_an_openai_type():
-    assert set(OPENAI_ERROR_BY_CODE) <= set(STATUS_BY_CODE)
-    assert {"VALIDATION_ERROR", "UNAUTHORIZED", "INSUFFICIENT_CREDITS", "NOT_FOUND", "TTS_RATE_LIMITED"} <= set(
-        OPENAI_ERROR_BY_CODE
-    )
+    # Exactly our codes: a new code in STATUS_BY_CODE must be given OpenAI's type and code here,
+    # not fall back to a guess.
+    assert set(OPENAI_ERROR_BY_CODE) == set(STATUS_BY_CODE)
+    for code, (kind, openai_code) in OPENAI_ERROR_BY_CODE.items():
+        status = STATUS_BY_CODE[code]
+        # The `openai` package picks its class from the status (ours), OpenAI's clients read the
+        # type: they must agree on server error versus rate limit versus the caller's mistake.
+        assert (kind == "server_error") == (status >= 500), code
+        assert (kind == "requests") == (status == 429), code
+        assert (kind == "insufficient_quota") == (status == 402), code
+        assert openai_code and openai_code == openai_code.lower(), code
+
+
+def test_every_status_is_in_the_documented_errors_table():
+    """Each status /v1 answers is in docs/openai.md's table, where one that is not OpenAI's (402
+    for credits, where OpenAI answers 429) is explained under "What differs from OpenAI"."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "openai.md").read_text()
+    table = docs.split("## Errors", 1)[1].split("\n## ", 1)[0]
+    documented = {int(status) for status in re.findall(r"^\| (\d{3}) \|", table, re.MULTILINE)}
+    assert set(STATUS_BY_CODE.values()) <= documented, set(STATUS_BY_CODE.values()) - documented
+    assert "402" in docs.split("## What differs from OpenAI", 1)[1]
+
+
+def asgi_answer(path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> tuple[int, dict, bytes]:
+    """What the web process's ASGI application (config.asgi, with its wrappers) answers."""
+    from config.asgi import application
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(application(scope, receive, send))
+    start = sent[0]
+    return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_a_body_over_the_limit_is_refused_in_the_shape_of_its_api():
+    big = [(b"content-type", b"application/json"), (b"content-length", b"100000")]
+    status, headers, body = asgi_answer("/v1/audio/speech", big)
+    assert status == 413 and headers[b"content-type"] == b"application/json"
+    assert int(headers[b"content-length"]) == len(body)
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "payload_too_large", error
+    assert "at most 65536 bytes" in error["message"] and error["param"] is None
+    # Under /api/ (and the pages) it stays the seeds' envelope.
+    for path in ["/api/v1/tts_stream", "/api/v1/tts"]:
+        status, _, body = asgi_answer(path, big)
+        assert status == 413 and json.loads(body)["code"] == "PAYLOAD_TOO_LARGE", path
+        assert json.loads(body)["success"] is False
+    # A chunked body without a length is counted as it comes: refused the same.
+    status, _, body = asgi_answer("/v1/audio/speech", [(b"content-type", b"application/json")], b"a" * 70_000)
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+
+
+def test_djangos_own_refusals_under_v1_are_in_openais_shape(api):
+    assert_openai_error(api.get("/v1/no-such-endpoint"), 404, "invalid_request_error")
+    refused = api.delete("/v1/audio/speech")
+    assert_openai_error(refused, 405, "invalid_request_error")
+    assert "POST" in refused["Allow"]
 
 
 def test_every_openai_voice_name_is_a_builtin():

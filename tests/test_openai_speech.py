@@ -5,6 +5,7 @@ import base64
 import json
 import time
 
+import httpx
 import openai
 import pytest
 
@@ -147,6 +148,24 @@ def test_each_refusal_raises_its_openai_error_class(client, web_url, user):
     with pytest.raises(openai.RateLimitError) as limited:
         speech(client)
     assert int(limited.value.response.headers["Retry-After"]) >= 1
+    assert not Generation.objects.exists()
+
+
+def test_a_body_over_the_limit_is_a_413_in_openais_shape(client, web_url, secret):
+    # The body limit answers before Django reads the body; under /v1/ in OpenAI's shape too.
+    with pytest.raises(openai.APIStatusError) as refused:
+        speech(client, input="a" * 70_000)
+    assert refused.value.status_code == 413
+    assert refused.value.body["code"] == "payload_too_large" and refused.value.body["type"] == "invalid_request_error"
+    assert "too large" in refused.value.message
+    response = httpx.post(
+        f"{web_url}/v1/audio/speech",
+        json={"model": "tts-1", "voice": "alloy", "input": "a" * 70_000},
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=30,
+    )
+    assert response.status_code == 413, response.text
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     assert not Generation.objects.exists()
 
 

@@ -7,8 +7,8 @@ from django.http import JsonResponse
 
 from core.errors import ApplicationError
 
-# The one table: our code -> OpenAI's error type and code. A code not here (added later) is an
-# invalid request below 500 and a server error from it, under its own name.
+# The one table: our code -> OpenAI's error type and code, for every code of STATUS_BY_CODE
+# (tests/test_openai_contract.py). The fallback below only keeps a missed one answerable.
 OPENAI_ERROR_BY_CODE = {
     "VALIDATION_ERROR": ("invalid_request_error", "invalid_value"),
     "UNAUTHORIZED": ("invalid_request_error", "invalid_api_key"),
@@ -22,6 +22,7 @@ OPENAI_ERROR_BY_CODE = {
     "TTS_PROVIDER_UNAVAILABLE": ("server_error", "engine_unavailable"),
     "IDEMPOTENCY_CONFLICT": ("invalid_request_error", "idempotency_key_reused"),
     "IDEMPOTENCY_IN_PROGRESS": ("invalid_request_error", "idempotency_key_in_use"),
+    "IDEMPOTENCY_ANSWER_NOT_KEPT": ("invalid_request_error", "idempotency_answer_not_kept"),
 }
 
 # The request's fields as a refusal's first word names them (the services speak of `text`).

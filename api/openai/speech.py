@@ -13,16 +13,16 @@ from django.http.response import HttpResponseBase
 from ninja import Router
 
 from api.auth import ApiRequest
-from api.errors import ApiError
 from api.idempotency import idempotent
 from api.openai.catalog import model_check
 from api.openai.schemas import OpenAIErrorOut, SpeechCreate, VoiceRef
 from api.relay_reader import RelayReader
+from api.speech_start import speech_start
 from core.asyncdb import db_work
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder
 from engine.protocol import SAMPLE_RATE
 from studio.models import Generation
-from studio.services import generation_create
+from studio.services import generation_response_format_clean
 from voices.builtin import builtin_for_openai_voice
 
 router = Router(tags=["openai"])
@@ -53,17 +53,15 @@ def voice_ref(voice: str | VoiceRef) -> str:
 
 def _speech_start(request: ApiRequest, payload: SpeechCreate) -> Generation:
     model_check(payload.model)
-    if payload.response_format not in AUDIO_FORMATS:
-        raise ApiError(
-            "VALIDATION_ERROR", f"response_format {payload.response_format!r} is not one of {', '.join(AUDIO_FORMATS)}."
-        )
-    return generation_create(
+    # Checked before the text is, by the one check every generation has.
+    generation_response_format_clean(payload.response_format)
+    return speech_start(
         user=request.auth,
-        text=payload.input,
-        voice_id=voice_ref(payload.voice),
+        api_token=getattr(request, "api_token", None),
         source=Generation.Source.OPENAI,
         delivery=Generation.Delivery.PROGRESSIVE,
-        api_token=getattr(request, "api_token", None),
+        text=payload.input,
+        voice_id=voice_ref(payload.voice),
         speed=float(payload.speed),
         response_format=payload.response_format,
         instructions=payload.instructions,

@@ -19,11 +19,11 @@ from api.idempotency import idempotent
 from api.relay_reader import RelayReader
 from api.routers.speech import SPEECH_ERRORS
 from api.schemas import LegacySpeechRequest, responses
+from api.speech_start import speech_start
 from core.asyncdb import db_work
 from core.audio import flac_from_pcm, pcm_seconds
 from core.errors import error_envelope
 from studio.models import Generation
-from studio.services import generation_create
 from voices.models import Voice
 from voices.selectors import voice_get_by_name
 
@@ -53,15 +53,15 @@ def _legacy_start(payload: LegacySpeechRequest) -> Generation:
     voice = voice_get_by_name(api_token.user, name, kind=kinds[kind])
     if voice is None:
         raise ApiError("NOT_FOUND", f"No {kind} speaker named {name!r}.")
-    return generation_create(
+    return speech_start(
         user=api_token.user,
-        text=payload.text,
-        voice_id=str(voice.id),
+        api_token=api_token,
         source=Generation.Source.LEGACY_API,
         delivery=Generation.Delivery.WHOLE,
-        api_token=api_token,
-        temperature=float(payload.temperature),
+        text=payload.text,
+        voice_id=str(voice.id),
         language=payload.language,
+        temperature=float(payload.temperature),
     )
 
 

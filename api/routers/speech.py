@@ -11,10 +11,10 @@ from api.errors import ApiError
 from api.idempotency import idempotent
 from api.relay_reader import RelayReader
 from api.schemas import SpeechRequest, responses
+from api.speech_start import speech_start
 from core.asyncdb import db_work
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
 from studio.models import Generation
-from studio.services import generation_create
 
 router = Router(tags=["speech"])
 
@@ -36,13 +36,13 @@ VERIFICATION_HEADER = "X-Verification"
 def _speech_start(request: ApiRequest, payload: SpeechRequest, *, delivery: str) -> Generation:
     if payload.model_name != settings.TTS_MODEL_NAME:
         raise ApiError("VALIDATION_ERROR", f"Unknown model {payload.model_name!r}: use {settings.TTS_MODEL_NAME!r}.")
-    return generation_create(
+    return speech_start(
         user=request.auth,
-        text=payload.text,
-        voice_id=payload.voice_id,
+        api_token=getattr(request, "api_token", None),
         source=Generation.Source.API,
         delivery=delivery,
-        api_token=getattr(request, "api_token", None),
+        text=payload.text,
+        voice_id=payload.voice_id,
         language=payload.language,
         verify=payload.verify,
         speed=payload.speed,

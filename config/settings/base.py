@@ -256,6 +256,13 @@ TTS_MAX_TEXT_CHARS = env_int("TTS_MAX_TEXT_CHARS", 5000, minimum=1)
 TTS_MODEL_NAME = "outetts_1_pro"
 # Generation requests an account may make per minute, the Studio and the API together.
 TTS_RATE_LIMIT_PER_MINUTE = env_int("TTS_RATE_LIMIT_PER_MINUTE", 60, minimum=1)
+# Idempotency-Key (api.idempotency): what one account's kept answers may take in the database over
+# 24 hours, the largest answer kept (the longest WAV of TTS_MAX_TEXT_CHARS is about 15 MB), and how
+# many keys it may hold. An answer over either size is sent but not kept (a retry is 409, never a
+# second charge); a key past the count is 429 until the oldest expires.
+IDEMPOTENCY_ACCOUNT_MAX_BYTES = env_int("IDEMPOTENCY_ACCOUNT_MAX_BYTES", 256 * 1024 * 1024, minimum=0)
+IDEMPOTENCY_ANSWER_MAX_BYTES = env_int("IDEMPOTENCY_ANSWER_MAX_BYTES", 16 * 1024 * 1024, minimum=0)
+IDEMPOTENCY_ACCOUNT_MAX_KEYS = env_int("IDEMPOTENCY_ACCOUNT_MAX_KEYS", 10_000, minimum=1)
 # Generations one account may have running at once; the rest wait in the account's own queue,
 # and workers serve the accounts in turn (studio.job.claim). Keep it under the workers' total
 # (WORKER_CONCURRENCY times the workers), so an account arriving finds a worker free.
