@@ -2,14 +2,17 @@
 after the engine timeout, cancelling the job when the caller leaves, telling a failure. Each
 endpoint (tts_non_stream, tts_stream, the legacy /tts) only formats what it yields."""
 
+import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from typing import cast
 
 from django.conf import settings
 
 from api.errors import ApiError
 from core.asyncdb import db_work
+from core.audio_formats import StreamEncoder
 from core.errors import STATUS_BY_CODE
 from core.stream_abort import response_abort
 from studio.models import Generation
@@ -96,3 +99,25 @@ class RelayReader:
         else:
             reason = f"{self.end.get('status')}: {self.end.get('error_code')} {self.end.get('error')}"
         response_abort(f"generation {self.generation_id} {reason}")
+
+
+async def relay_encoded(relay: RelayReader, encoder: StreamEncoder) -> AsyncIterator[tuple[bytes, int]]:
+    """The take's audio in the encoder's format as it is made, each part with the PCM bytes behind
+    it, then the encoder's tail once the take is done. A take that did not end well is cut off
+    (relay.abort): a player hears it end early, not a file that looks whole."""
+    async with aclosing(relay.events()) as events:
+        async for event in events:
+            if event.kind == "audio":
+                for piece in encoder.pieces(event.pcm):
+                    yield await _encode(encoder, piece), len(piece)
+    if not relay.done:
+        relay.abort()
+        return
+    yield await asyncio.to_thread(encoder.finish), 0
+
+
+async def _encode(encoder: StreamEncoder, pcm: bytes) -> bytes:
+    # A codec's work (milliseconds a chunk) off the event loop, which serves every other stream.
+    if encoder.format.codec is None:
+        return encoder.encode(pcm)
+    return await asyncio.to_thread(encoder.encode, pcm)

@@ -9,6 +9,7 @@ that cannot seek, so nothing already sent is ever rewritten.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,11 @@ class _Sink:
         return out
 
 
+# A codec is fed a chunk in pieces of this much audio (200 ms), so the chunk's first bytes leave
+# once one piece is encoded (~2 ms here) instead of the whole chunk (10-16 ms for 2 s of speech).
+ENCODE_PIECE_BYTES = SAMPLE_RATE * 2 // 5
+
+
 class StreamEncoder:
     """PCM in, the format's bytes out, as soon as the encoder has them.
 
@@ -87,6 +93,15 @@ class StreamEncoder:
         if audio_format.bit_rate:
             stream.bit_rate = audio_format.bit_rate
         self._stream = stream
+
+    def pieces(self, pcm: bytes) -> Iterator[bytes]:
+        """``pcm`` cut as this encoder is best fed while a caller waits (see ENCODE_PIECE_BYTES);
+        the formats without a codec take it whole."""
+        if self.format.codec is None:
+            yield pcm
+            return
+        for start in range(0, len(pcm), ENCODE_PIECE_BYTES):
+            yield pcm[start : start + ENCODE_PIECE_BYTES]
 
     def encode(self, pcm: bytes) -> bytes:
         if self.format.container is None:

@@ -1,12 +1,10 @@
 """POST /v1/audio/speech: OpenAI's request, our generation. The audio leaves as it is made, in the
 asked format (core.audio_formats), or as server-sent events carrying it in base64."""
 
-import asyncio
 import base64
 import json
 import math
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 from django.http import StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -16,7 +14,7 @@ from api.auth import ApiRequest
 from api.idempotency import idempotent
 from api.openai.catalog import model_check
 from api.openai.schemas import OpenAIErrorOut, SpeechCreate, VoiceRef
-from api.relay_reader import RelayReader
+from api.relay_reader import RelayReader, relay_encoded
 from api.speech_start import speech_start
 from core.asyncdb import db_work
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder
@@ -68,28 +66,8 @@ def _speech_start(request: ApiRequest, payload: SpeechCreate) -> Generation:
     )
 
 
-async def _encode(encoder: StreamEncoder, pcm: bytes) -> bytes:
-    # A codec's work (milliseconds a chunk) off the event loop, which serves every other stream.
-    if encoder.format.codec is None:
-        return encoder.encode(pcm)
-    return await asyncio.to_thread(encoder.encode, pcm)
-
-
-async def _encoded(relay: RelayReader, encoder: StreamEncoder) -> AsyncIterator[tuple[bytes, int]]:
-    """The encoded audio as it is made, with the PCM bytes behind it; the tail once the take is done.
-    A take that did not end well is cut off (relay.abort), as tts_stream does."""
-    async with aclosing(relay.events()) as events:
-        async for event in events:
-            if event.kind == "audio":
-                yield await _encode(encoder, event.pcm), len(event.pcm)
-    if not relay.done:
-        relay.abort()
-        return
-    yield await asyncio.to_thread(encoder.finish), 0
-
-
 async def _audio_body(relay: RelayReader, encoder: StreamEncoder) -> AsyncIterator[bytes]:
-    async for data, _ in _encoded(relay, encoder):
+    async for data, _ in relay_encoded(relay, encoder):
         if data:
             yield data
 
@@ -107,7 +85,7 @@ def speech_usage(*, text: str, pcm_bytes: int) -> dict[str, int]:
 
 async def _sse_body(relay: RelayReader, encoder: StreamEncoder, text: str) -> AsyncIterator[bytes]:
     pcm_bytes = 0
-    async for data, pcm_length in _encoded(relay, encoder):
+    async for data, pcm_length in relay_encoded(relay, encoder):
         pcm_bytes += pcm_length
         if data:
             yield sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})

@@ -1,5 +1,4 @@
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
@@ -9,7 +8,7 @@ from ninja import Router
 from api.auth import ApiRequest, bearer_speech
 from api.errors import ApiError
 from api.idempotency import idempotent
-from api.relay_reader import RelayReader
+from api.relay_reader import RelayReader, relay_encoded
 from api.schemas import SpeechRequest, responses
 from api.speech_start import speech_start
 from core.asyncdb import db_work
@@ -96,14 +95,8 @@ async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRespons
 
     async def body() -> AsyncIterator[bytes]:
         # One encoder for the whole answer, so the chunks join into one file that decodes.
-        encoder = StreamEncoder(audio_format)
-        async with aclosing(relay.events()) as events:
-            async for event in events:
-                if event.kind == "audio" and (data := encoder.encode(event.pcm)):
-                    yield data
-        if tail := encoder.finish():
-            yield tail
-        if not relay.done:
-            relay.abort()
+        async for data, _ in relay_encoded(relay, StreamEncoder(audio_format)):
+            if data:
+                yield data
 
     return StreamingHttpResponse(body(), content_type=audio_format.content_type)
