@@ -46,6 +46,7 @@ from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
 from engine.settings import kokoro_cache_from_env
 from engine.text import ESPEAK_LOCK, split_chunks
+from engine.timing import Spoken
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -466,6 +467,16 @@ class KokoroEngine(LazyModel[_Loaded]):
         x = np.nan_to_num(np.concatenate(parts), nan=0.0, posinf=0.0, neginf=0.0)
         x = vtm.normalize_loudness(x, SAMPLE_RATE)
         return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+    def synthesize_chunk_timed(
+        self,
+        chunk: KokoroChunk,
+        voice: KokoroVoice,
+        temperature: float | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> Spoken:
+        """``synthesize_chunk``'s audio; no word timings yet (the graph's durations are not an output)."""
+        return Spoken(self.synthesize_chunk(chunk, voice, temperature, cancelled), None)
 
 
 def _split_tokens(tokens: list[int], space: int) -> list[list[int]]:
