@@ -95,16 +95,27 @@ def test_the_words_frame_round_trips_and_old_readers_skip_it():
 
 
 def _timed(client, text: str, **kw) -> tuple[list[Words], bytes, Done]:
-    events = list(client.synthesize(text, MALE, temperature=0.1, **kw))
+    events = list(client.synthesize(text, kw.pop("voice", MALE), temperature=0.1, **kw))
     pcm = b"".join(e.pcm for e in events if isinstance(e, Audio))
     done = events[-1]
     assert isinstance(done, Done)
     return [e for e in events if isinstance(e, Words)], pcm, done
 
 
-@pytest.mark.parametrize("speed", [1.0, 0.75, 1.5])
-def test_piper_times_every_word_where_pocketsphinx_hears_it(client, speed):
-    chunks, pcm, done = _timed(client, TWO, speed=speed)
+def _clone() -> dict:
+    """A WORLD speaker profile (Joe re-voiced: pitch, formants), as a clone of a woman speaks."""
+    from engine.piper_engine import female_base
+
+    return female_base().to_profile("female")
+
+
+@pytest.mark.parametrize(
+    ("speed", "clone"), [(1.0, False), (0.75, False), (1.5, False), (1.0, True)], ids=["1", "0.75", "1.5", "clone"]
+)
+def test_piper_times_every_word_where_pocketsphinx_hears_it(client, speed, clone):
+    """At speeds that take Piper's own pace and the time-stretch, and through a clone's WORLD
+    transform."""
+    chunks, pcm, done = _timed(client, TWO, speed=speed, **({"profile": _clone()} if clone else {}))
     assert [c.chunk for c in chunks] == [1, 2], "one W frame after each chunk"
     words = [w for c in chunks for w in c.words]
     # Every word of the input, in order, with its offsets into it.
