@@ -273,7 +273,7 @@ class PiperEngine(LazyModel["PiperVoice"]):
         """A word's phoneme words as espeak says it alone (where a chunk's counts disagree)."""
         with ESPEAK_LOCK:
             sentences = self._phonemizer.phonemize(word)
-        return [list(w) for s in sentences for w in "".join(s).split(" ") if any(not timing.is_pause(c) for c in w)]
+        return [w for s in sentences for w in timing.phoneme_words("".join(s))]
 
 
 def to_pcm16(x: np.ndarray) -> bytes:

@@ -1,11 +1,12 @@
 """Word timings: when each word of a chunk is said, from the model's phoneme durations.
 
-Piper's graph computes how many audio frames each phoneme id lasts (its ``w_ceil`` tensor); the
-backend exposes it as an output (``piper.patch_voice_with_alignment``) and reads it with the audio.
-This module turns those durations into words:
+Piper's graph computes how many audio frames each phoneme id lasts (its ``w_ceil`` tensor), and
+Kokoro's how many each token does (its duration predictor's); each backend exposes that tensor as
+an output and reads it with the audio, and makes each phoneme's span from it (Kokoro its own,
+Piper with ``piper_phonemes``). This module turns the spans into words:
 
-- ``piper_phonemes``: a sentence's phonemes with their sample spans (Piper puts the pad after a
-  phoneme in that phoneme, as its own ``PhonemeAlignment`` does);
+- ``piper_phonemes``: a Piper sentence's phonemes with their sample spans (Piper puts the pad after
+  a phoneme in that phoneme, as its own ``PhonemeAlignment`` does);
 - ``spoken_words``: the phoneme words (espeak separates words with a space; punctuation is a pause,
   not part of a word);
 - ``words_align``: the chunk's text words (``text_words``) onto the phoneme words: one to one when
@@ -105,6 +106,12 @@ def spoken_words(phonemes: Sequence[Phoneme]) -> list[list[Phoneme]]:
                 p = replace(p, start=space.start)
             words[-1].append(p)
     return [w for w in words if w]
+
+
+def phoneme_words(phonemes: str) -> list[list[str]]:
+    """A phoneme string's words, each a list of its phonemes (what ``words_align``'s
+    ``phonemize_word`` gives for a word said alone)."""
+    return [list(w) for w in phonemes.split(" ") if any(not is_pause(ch) for ch in w)]
 
 
 def words_align(

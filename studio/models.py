@@ -93,7 +93,7 @@ class Generation(models.Model):
     verification = models.JSONField(null=True, blank=True)
     # When each word is said (engine/README.md, "Word timings"): {"chunk", "text", "start", "end",
     # "char_start", "char_end"}, seconds from the take's start, offsets into `text`; the chunks
-    # kept so far. Empty from an engine that does not time words (Kokoro).
+    # kept so far. Empty where the engine times none (Japanese).
     words = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=12, choices=Stage.choices, blank=True, default="")

@@ -1,5 +1,6 @@
 """Word timings (engine/timing.py): the mapping of phoneme words to the text's words, the ``W``
-frame, and Piper's timings through a real engine checked against pocketsphinx's forced alignment."""
+frame, and Piper's and Kokoro's timings through a real engine checked against pocketsphinx's forced
+alignment."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.audio_checks import pcm_to_wav, word_segments
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(300)]
 
-MALE = "EN-MALE-1-NEUTRAL"
+MALE, KOKORO = "EN-MALE-1-NEUTRAL", "EN-FEMALE-1-NEUTRAL"
 # Two chunks (two sentences, the first under the first chunk's 100 characters), words in
 # pocketsphinx's dictionary.
 TWO = (
@@ -91,7 +92,7 @@ def test_the_words_frame_round_trips_and_old_readers_skip_it():
     assert proto.frame_to_event(proto.Frame(b"X", frame[5:])) is None
 
 
-# --- through a real engine (Piper) -------------------------------------------------------
+# --- through a real engine (Piper, Kokoro) -------------------------------------------------------
 
 
 def _timed(client, text: str, **kw) -> tuple[list[Words], bytes, Done]:
@@ -110,12 +111,23 @@ def _clone() -> dict:
 
 
 @pytest.mark.parametrize(
-    ("speed", "clone"), [(1.0, False), (0.75, False), (1.5, False), (1.0, True)], ids=["1", "0.75", "1.5", "clone"]
+    ("voice", "speed", "clone"),
+    [
+        (MALE, 1.0, False),
+        (MALE, 0.75, False),
+        (MALE, 1.5, False),
+        (MALE, 1.0, True),
+        (KOKORO, 1.0, False),
+        (KOKORO, 0.75, False),
+        (KOKORO, 1.5, False),
+    ],
+    ids=["piper-1", "piper-0.75", "piper-1.5", "piper-clone", "kokoro-1", "kokoro-0.75", "kokoro-1.5"],
 )
-def test_piper_times_every_word_where_pocketsphinx_hears_it(client, speed, clone):
-    """At speeds that take Piper's own pace and the time-stretch, and through a clone's WORLD
-    transform."""
-    chunks, pcm, done = _timed(client, TWO, speed=speed, **({"profile": _clone()} if clone else {}))
+def test_every_word_is_timed_where_pocketsphinx_hears_it(client, voice, speed, clone):
+    """Piper at speeds that take its own pace and the time-stretch, and through a clone's WORLD
+    transform; Kokoro at its own speeds."""
+    kw = {"profile": _clone()} if clone else {"voice": voice}
+    chunks, pcm, done = _timed(client, TWO, speed=speed, **kw)
     assert [c.chunk for c in chunks] == [1, 2], "one W frame after each chunk"
     words = [w for c in chunks for w in c.words]
     # Every word of the input, in order, with its offsets into it.
@@ -151,3 +163,9 @@ def test_truncated_words_stop_at_the_cut(client):
     words = [w for c in chunks for w in c.words]
     assert words and all(w.start < done.seconds and w.end <= done.seconds + 1e-3 for w in words)
     assert len(words) < len(timing.text_words(TWO))
+
+
+def test_japanese_has_no_word_timings_yet(client):
+    """Kokoro reads Japanese, which writes no spaces to find its words by: no W frames."""
+    chunks, pcm, _ = _timed(client, "今日はいい天気ですね。", voice="JA-FEMALE-1-NEUTRAL")
+    assert pcm and chunks == []
