@@ -169,8 +169,8 @@ class EngineClient:
         (an account) share the engine fairly with other tenants'. ``language`` ("en", "ja"): the
         text's, which the voice's engine must speak; without it the engine detects it. With ``verify``
         each chunk is heard back (a ``Verified`` event after its audio) and ``Done.verification``
-        sums it up. ``speed`` (0.25..4.0) is the speaking rate, 1 the voice's own. A backend that
-        times words (Piper) sends a ``Words`` event after each chunk's audio."""
+        sums it up. ``speed`` (0.25..4.0) is the speaking rate, 1 the voice's own. Each chunk's
+        audio is followed by a ``Words`` event (its words' times and offsets; none for Japanese)."""
         body: dict[str, object] = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if speed != 1.0:  # the voice's own pace needs no field
             body["speed"] = speed

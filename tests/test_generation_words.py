@@ -42,7 +42,7 @@ def _chunk_words(chunk: int, *spans: tuple[str, float, float]) -> Words:
 
 
 def test_words_move_to_the_takes_time_are_held_to_its_limit_and_survive_a_resume():
-    produced = _Produced(pcm=bytearray(), peaks=None, limit=48000 * 2)  # type: ignore[arg-type]  # 2 s
+    produced = _Produced(pcm=bytearray(), peaks=None, limit=48000 * 2)  # 2 s
     produced.words[1] = _words_json(_chunk_words(1, ("one", 0.1, 0.5)), offset=0.0)
     # The second chunk came from a stream that began 1.2 s into the take (another engine).
     produced.words[2] = _words_json(_chunk_words(2, ("two", 0.1, 0.6), ("three", 0.9, 1.4)), offset=1.2)

@@ -169,3 +169,27 @@ def test_japanese_has_no_word_timings_yet(client):
     """Kokoro reads Japanese, which writes no spaces to find its words by: no W frames."""
     chunks, pcm, _ = _timed(client, "今日はいい天気ですね。", voice="JA-FEMALE-1-NEUTRAL")
     assert pcm and chunks == []
+
+
+def test_a_respoken_chunk_sends_the_words_of_the_take_it_keeps(monkeypatch):
+    """With verify a chunk may be spoken twice: the words are those of the take kept (the retake
+    here, its check the better one), not of the first."""
+    import threading
+    from types import SimpleNamespace
+
+    from engine import verify
+    from engine.app import EngineService, Synthesis
+
+    takes = iter(
+        [
+            timing.Spoken(np.zeros(2400, np.float32), [timing.Word("Hello", 0.0, 0.05, 0, 5)]),
+            timing.Spoken(np.zeros(4800, np.float32), [timing.Word("Hello", 0.1, 0.2, 0, 5)]),
+        ]
+    )
+    backend = SimpleNamespace(synthesize_chunk_timed=lambda *args: next(takes))
+    errors = iter([0.9, 0.0])  # the first take fails, the retake passes
+    monkeypatch.setattr(verify, "check", lambda *a, **k: verify.Check(True, next(errors)))
+    synthesis = Synthesis("Hello.", backend, SimpleNamespace(), None, None, 0, None, verify=True)
+    take, words = EngineService._take(synthesis, SimpleNamespace(text="Hello."), threading.Event())
+    assert take.respoken and take.audio.size == 4800
+    assert words == [timing.Word("Hello", 0.1, 0.2, 0, 5)]
