@@ -32,6 +32,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from engine import protocol as proto
+from engine import timing
 from engine import verify as vfy
 from engine import voice_fit as vf
 from engine.backends import Backend, Backends, ProfilesUnavailable
@@ -284,6 +285,9 @@ class EngineService:
         truncated = False
         n = len(chunks)
         checks: list[proto.Verified] = []  # with verify: each chunk's check
+        locator = timing.SourceLocator(synthesis.text)  # chunk words -> offsets into the request's text
+        for skipped in chunks[:start_chunk]:
+            locator.skip(skipped.text)
         try:
             async with self._work(engine):
                 if not engine.warm:
@@ -301,7 +305,7 @@ class EngineService:
                         break
                     yield proto.generating(i, n, produced / rate)
                     async with self.slots.slot(tenant):  # a verified chunk's checks and retake count in its turn
-                        take = await anyio.to_thread.run_sync(self._take, synthesis, chunk, cancelled)
+                        take, words = await anyio.to_thread.run_sync(self._take, synthesis, chunk, cancelled)
                     if cancelled.is_set():
                         return
                     audio = take.audio
@@ -320,6 +324,12 @@ class EngineService:
                         c = take.check
                         checks.append(proto.Verified(i, c.checked, c.word_error, take.respoken, c.passed))
                         yield proto.encode_event(checks[-1])
+                    if words is None:
+                        locator.skip(chunk.text)
+                    else:
+                        placed = locator.place(timing.words_cut(words, audio.size / rate))
+                        offset = (produced - audio.size) / rate
+                        yield proto.encode_event(proto.Words(i, tuple(timing.words_scale(placed, 1.0, offset))))
                     if truncated:
                         break
                 summary = proto.verification_summary(checks) if synthesis.verify else None
@@ -329,20 +339,28 @@ class EngineService:
             yield proto.error("synthesis_failed", f"{type(exc).__name__}: {exc}")
 
     @staticmethod
-    def _take(synthesis: Synthesis, chunk, cancelled: threading.Event) -> vfy.Take:
+    def _take(synthesis: Synthesis, chunk, cancelled: threading.Event) -> tuple[vfy.Take, list[proto.Word] | None]:
         """One chunk's audio (blocking): spoken once, or with verify heard back and spoken again
-        if its words do not match (engine/verify.py)."""
+        if its words do not match (engine/verify.py); and the kept take's word timings."""
+        spoken: list[timing.Spoken] = []
 
         def speak(voice) -> np.ndarray:
-            audio = synthesis.backend.synthesize_chunk(chunk, voice, synthesis.temperature, cancelled)
-            return time_stretch(audio, proto.SAMPLE_RATE, synthesis.stretch)  # what is heard back too
+            said = synthesis.backend.synthesize_chunk_timed(chunk, voice, synthesis.temperature, cancelled)
+            audio = time_stretch(said.audio, proto.SAMPLE_RATE, synthesis.stretch)  # what is heard back too
+            factor = audio.size / said.audio.size if said.audio.size else 1.0
+            words = None if said.words is None else timing.words_scale(said.words, factor)
+            spoken.append(timing.Spoken(audio, words))
+            return audio
 
         if not synthesis.verify:
-            return vfy.Take(speak(synthesis.voice), vfy.Check(checked=False))
-        # The text's language, not the voice's: an English voice reading Japanese is not checked.
-        return vfy.take_verified(
-            chunk.text, speak, synthesis.voice, rate=proto.SAMPLE_RATE, language=synthesis.language, cancelled=cancelled
-        )
+            take = vfy.Take(speak(synthesis.voice), vfy.Check(checked=False))
+        else:
+            # The text's language, not the voice's: an English voice reading Japanese is not checked.
+            language = synthesis.language
+            take = vfy.take_verified(
+                chunk.text, speak, synthesis.voice, rate=proto.SAMPLE_RATE, language=language, cancelled=cancelled
+            )
+        return take, next((s.words for s in spoken if s.audio is take.audio), None)
 
     async def idle_unloader(self) -> None:
         interval = max(0.2, min(self.settings.idle_unload_seconds / 4, 10.0))

@@ -32,6 +32,7 @@ from engine.profiles import KNOWN_PROFILE_KINDS, ProfileError, profile_kind, voi
 if TYPE_CHECKING:
     import numpy as np
 
+    from engine.timing import Spoken
     from engine.voice_fit import Reference
 
 
@@ -62,6 +63,9 @@ class Backend(Protocol):
     def synthesize_chunk(
         self, chunk: Any, voice: Any, temperature: float | None = None, cancelled: threading.Event | None = None
     ) -> np.ndarray: ...
+    def synthesize_chunk_timed(
+        self, chunk: Any, voice: Any, temperature: float | None = None, cancelled: threading.Event | None = None
+    ) -> Spoken: ...  # the audio and its words' timings (None where the backend has none)
 
 
 class BackendsConfigError(ValueError):

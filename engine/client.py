@@ -8,6 +8,7 @@
         for ev in events:
             if isinstance(ev, Progress): ...   # stage "warming_up" | "generating" (chunk i of n, seconds so far)
             elif isinstance(ev, Audio): ...    # ev.pcm: s16le mono 24 kHz bytes
+            elif isinstance(ev, Words): ...    # ev.words: each word of chunk ev.chunk, its start/end (s) and offsets
             elif isinstance(ev, Done): ...     # ev.seconds, ev.truncated; always the last event
 
     profile = client.encode_speaker(wav_bytes)["profile"]   # a 5-10 s reference clip -> speaker profile
@@ -43,6 +44,8 @@ from engine.protocol import (
     Progress,
     ProtocolError,
     Verified,
+    Word,
+    Words,
     frame_to_event,
 )
 
@@ -57,6 +60,8 @@ __all__ = [
     "Event",
     "Progress",
     "Verified",
+    "Word",
+    "Words",
 ]
 
 
@@ -156,7 +161,7 @@ class EngineClient:
         tenant: str | None = None,
         language: str | None = None,
         verify: bool = False,
-    ) -> Iterator[Progress | Audio | Verified | Done]:
+    ) -> Iterator[Progress | Audio | Verified | Words | Done]:
         """Stream a synthesis as typed events (a generator: nothing is sent
         until the first ``next()``). The last event is ``Done``. With a
         speaker ``profile`` (from ``encode_speaker``) ``voice`` is ignored. ``start_chunk`` skips
@@ -164,7 +169,8 @@ class EngineClient:
         (an account) share the engine fairly with other tenants'. ``language`` ("en", "ja"): the
         text's, which the voice's engine must speak; without it the engine detects it. With ``verify``
         each chunk is heard back (a ``Verified`` event after its audio) and ``Done.verification``
-        sums it up. ``speed`` (0.25..4.0) is the speaking rate, 1 the voice's own."""
+        sums it up. ``speed`` (0.25..4.0) is the speaking rate, 1 the voice's own. Each chunk's
+        audio is followed by a ``Words`` event (its words' times and offsets; none for Japanese)."""
         body: dict[str, object] = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if speed != 1.0:  # the voice's own pace needs no field
             body["speed"] = speed

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine import kokoro_profile as kp
+from engine import timing
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.languages import BACKEND_LANGUAGES
@@ -221,6 +222,7 @@ def builtin_voices() -> dict[str, KokoroVoice]:
 class KokoroChunk:
     text: str
     sentences: list[list[int]]  # Kokoro token ids, one list per model call
+    language: str = "en"
 
 
 @dataclass
@@ -280,12 +282,21 @@ def model_file(cache: Path | None = None) -> Path:
 # decoder's source and F0 convolution read), so a clone's pitch is set exactly. 1.0 changes nothing.
 F0_CURVE = "/encoder/F0_proj/Conv_output_0"
 F0_SCALE_INPUT = "f0_scale"
-PATCH_VERSION = 1  # in the patched file's name: a new patch never reads an old file
+# The duration predictor's frames per token (rounded, at least 1; 600 samples each), made a second
+# output for word timings (engine/timing.py).
+DURATIONS = "/encoder/Clip_output_0"
+KOKORO_HOP = 600  # audio samples per predicted frame (24 kHz)
+# The decoder's sound comes earlier than the predicted frames place it: the words are moved this
+# many frames earlier (hexgrad's kokoro pipeline shortens the first pad by 3 for its timestamps;
+# 2 here puts them where pocketsphinx's forced alignment does, engine/README.md "Word timings").
+KOKORO_LEAD_FRAMES = 2
+PATCH_VERSION = 2  # in the patched file's name: a new patch never reads an old file
 
 
 def patched_model_file(cache: Path | None = None) -> Path:
-    """``model_file()`` with an ``f0_scale`` input ([1] float32), patched with ``onnx`` once per
-    machine into a file beside it, with the same care: a name of its own, then renamed into place."""
+    """``model_file()`` with an ``f0_scale`` input ([1] float32) and the durations as an output,
+    patched with ``onnx`` once per machine into a file beside it, with the same care: a name of its
+    own, then renamed into place."""
     source = model_file(cache)
     path = source.with_name(f"{source.stem}.f0-v{PATCH_VERSION}.onnx")
     if path.exists() and path.stat().st_mtime >= source.stat().st_mtime:
@@ -301,6 +312,9 @@ def patched_model_file(cache: Path | None = None) -> Path:
     scaled = f"{F0_CURVE}_scaled"
     for node in readers:
         node.input[:] = [scaled if name == F0_CURVE else name for name in node.input]
+    if not any(DURATIONS in node.output for node in graph.node):
+        raise RuntimeError(f"the Kokoro graph has no {DURATIONS}: the model is not the one this engine knows")
+    graph.output.append(helper.make_tensor_value_info(DURATIONS, TensorProto.FLOAT, None))
     graph.input.append(helper.make_tensor_value_info(F0_SCALE_INPUT, TensorProto.FLOAT, [1]))
     graph.node.append(helper.make_node("Mul", [F0_CURVE, F0_SCALE_INPUT], [scaled], name="/encoder/F0_scale/Mul"))
     # The graph's nodes must stay in topological order: move the readers after the new Mul.
@@ -316,7 +330,7 @@ def patched_model_file(cache: Path | None = None) -> Path:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    log.info("Kokoro model patched with an F0 scale input into %s", path)
+    log.info("Kokoro model patched with an F0 scale input and a durations output into %s", path)
     return path
 
 
@@ -337,6 +351,7 @@ class KokoroEngine(LazyModel[_Loaded]):
         self.threads = threads
         self.cache = cache  # where the model is joined (engine/settings.py: KOKORO_JA_CACHE)
         self.vocab: dict[str, int] = json.loads(_data_file("vocab.json").read_text(encoding="utf-8"))["vocab"]
+        self._symbols = {i: symbol for symbol, i in self.vocab.items()}  # token -> phoneme
         with ESPEAK_LOCK:
             self._phonemizer = EspeakPhonemizer()
         # Made on the first Japanese text (pyopenjtalk's dictionary: ~0.3 s).
@@ -419,7 +434,7 @@ class KokoroEngine(LazyModel[_Loaded]):
                 if any(p.isalpha() for p in phonemes):
                     calls.extend(_split_tokens(tokens, self.vocab[" "]))
             if calls:
-                chunks.append(KokoroChunk(piece, calls))
+                chunks.append(KokoroChunk(piece, calls, language))
         return chunks
 
     def _phonemes_en(self, piece: str) -> list[str]:
@@ -444,14 +459,28 @@ class KokoroEngine(LazyModel[_Loaded]):
     ) -> np.ndarray:
         """Float32 mono audio at 24 kHz for one chunk ('' on cancellation). Kokoro has no sampling
         noise to scale, so ``temperature`` changes nothing."""
+        return self.synthesize_chunk_timed(chunk, voice, temperature, cancelled).audio
+
+    def synthesize_chunk_timed(
+        self,
+        chunk: KokoroChunk,
+        voice: KokoroVoice,
+        temperature: float | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> timing.Spoken:
+        """``synthesize_chunk``'s audio, and for English when each word is said (from the
+        predicted durations; Japanese writes no spaces to find its words by: None)."""
         loaded = self.loaded()
         style = self._style(loaded, voice)
         pause = np.zeros(int(SENTENCE_PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
-        parts = []
+        nothing = timing.Spoken(np.zeros(0, dtype=np.float32), None)
+        parts: list[np.ndarray] = []
+        phonemes: list[timing.Phoneme] = []
+        at = 0  # samples so far
         for tokens in chunk.sentences:
             if cancelled is not None and cancelled.is_set():
-                return np.zeros(0, dtype=np.float32)
-            audio = loaded.session.run(
+                return nothing
+            audio, frames = loaded.session.run(
                 None,
                 {
                     "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
@@ -459,13 +488,44 @@ class KokoroEngine(LazyModel[_Loaded]):
                     "speed": np.array([voice.speed], dtype=np.float32),
                     F0_SCALE_INPUT: np.array([voice.f0_scale], dtype=np.float32),
                 },
-            )[0]
-            parts.extend([_trim(np.asarray(audio, dtype=np.float32).reshape(-1)), pause])
+            )
+            audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+            kept, lead = _trim(audio)
+            frames = np.asarray(frames).reshape(-1)
+            phonemes.extend(self._token_spans(tokens, frames, lead=lead, at=at, kept=kept.size))
+            parts.extend([kept, pause])
+            at += kept.size + pause.size
         if not parts or (cancelled is not None and cancelled.is_set()):
-            return np.zeros(0, dtype=np.float32)
+            return nothing
         x = np.nan_to_num(np.concatenate(parts), nan=0.0, posinf=0.0, neginf=0.0)
         x = vtm.normalize_loudness(x, SAMPLE_RATE)
-        return np.clip(x, -1.0, 1.0).astype(np.float32)
+        x = np.clip(x, -1.0, 1.0).astype(np.float32)
+        if chunk.language == "ja":
+            return timing.Spoken(x, None)
+        spoken = timing.spoken_words(phonemes)
+        return timing.Spoken(x, timing.words_align(chunk.text, spoken, SAMPLE_RATE, self._phonemize_word))
+
+    def _token_spans(
+        self, tokens: list[int], frames: np.ndarray, *, lead: int, at: int, kept: int
+    ) -> list[timing.Phoneme]:
+        """Each token's samples in the chunk, from ``frames`` per token of ``[0, *tokens, 0]``
+        (600 samples each): the call's audio was kept from its sample ``lead`` on, ``kept`` samples
+        of it, placed at the chunk's sample ``at``; what the trim cut is held to its edges."""
+        if frames.size != len(tokens) + 2:
+            return []
+        ends = (np.cumsum(frames.astype(np.int64)) - KOKORO_LEAD_FRAMES) * KOKORO_HOP
+
+        def place(sample: int) -> int:
+            return at + min(max(int(sample) - lead, 0), kept)
+
+        return [
+            timing.Phoneme(self._symbols.get(token, ""), place(ends[k - 1]), place(ends[k]))
+            for k, token in enumerate(tokens, start=1)
+        ]
+
+    def _phonemize_word(self, word: str) -> list[list[str]]:
+        """A word's phoneme words as said alone (where a chunk's counts disagree)."""
+        return [w for s in self._phonemes_en(word) for w in timing.phoneme_words(s)]
 
 
 def _split_tokens(tokens: list[int], space: int) -> list[list[int]]:
@@ -480,10 +540,12 @@ def _split_tokens(tokens: list[int], space: int) -> list[list[int]]:
     return pieces
 
 
-def _trim(audio: np.ndarray) -> np.ndarray:
-    """The model's own leading and trailing silence cut to EDGE_SECONDS."""
+def _trim(audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """The model's own leading and trailing silence cut to EDGE_SECONDS, and where what is kept
+    starts."""
     loud = np.flatnonzero(np.abs(audio) > TRIM_LEVEL)
     if loud.size == 0:
-        return audio[:0]
+        return audio[:0], 0
     edge = int(EDGE_SECONDS * SAMPLE_RATE)
-    return audio[max(0, loud[0] - edge) : loud[-1] + edge]
+    start = max(0, int(loud[0]) - edge)
+    return audio[start : loud[-1] + edge], start

@@ -31,12 +31,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
+from engine import timing
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel
 from engine.protocol import SAMPLE_RATE
 from engine.text import ESPEAK_LOCK, split_chunks
+from engine.timing import Spoken
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -184,8 +186,20 @@ class PiperEngine(LazyModel["PiperVoice"]):
         # from the processes beside the engine (measured on 2 cores).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
-        session = onnxruntime.InferenceSession(str(self.model_path), sess_options=opts, providers=providers)
+        session = onnxruntime.InferenceSession(self._model_with_durations(), sess_options=opts, providers=providers)
         return PiperVoice(session=session, config=self.config)
+
+    def _model_with_durations(self) -> bytes:
+        """Joe's graph with its phoneme durations (``w_ceil``, frames per phoneme id) as a second
+        output, patched in memory as ``piper.patch_voice_with_alignment`` does: word timings
+        come from them at no cost to synthesis."""
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+
+        model = onnx.load(str(self.model_path))
+        if len(model.graph.output) == 1:  # a file patched already has it
+            add_alignment_output(model)
+        return model.SerializeToString()
 
     # --- text -------------------------------------------------------------------------
     def prepare(self, text: str, language: str = "en") -> list[Chunk]:
@@ -211,6 +225,13 @@ class PiperEngine(LazyModel["PiperVoice"]):
         self, chunk: Chunk, voice: Voice, temperature: float | None = None, cancelled: threading.Event | None = None
     ) -> np.ndarray:
         """Float32 mono audio at 24 kHz for one chunk ('' on cancellation)."""
+        return self.synthesize_chunk_timed(chunk, voice, temperature, cancelled).audio
+
+    def synthesize_chunk_timed(
+        self, chunk: Chunk, voice: Voice, temperature: float | None = None, cancelled: threading.Event | None = None
+    ) -> Spoken:
+        """A chunk's audio (as ``synthesize_chunk``) and when each word of its text is said, in that
+        audio's time (engine/timing.py)."""
         from piper import SynthesisConfig
 
         pv = self.loaded()
@@ -218,26 +239,41 @@ class PiperEngine(LazyModel["PiperVoice"]):
         cfg = SynthesisConfig(
             noise_scale=noise_scale, noise_w_scale=noise_w, length_scale=voice.length_scale, normalize_audio=False
         )
-        parts = []
+        nothing = Spoken(np.zeros(0, dtype=np.float32), [])
+        parts: list[np.ndarray] = []
+        phonemes: list[timing.Phoneme] = []
+        at = 0  # samples so far, at the model's rate
         for sentence in chunk.phonemes:
             if cancelled is not None and cancelled.is_set():
-                return np.zeros(0, dtype=np.float32)
+                return nothing
             ids = pv.phonemes_to_ids(sentence)
             if len(ids) < 3:
                 continue
-            audio = pv.phoneme_ids_to_audio(ids, cfg)
+            result = pv.phoneme_ids_to_audio(ids, cfg, include_alignments=True)
+            audio, id_samples = result if isinstance(result, tuple) else (result, None)
             parts.append(np.asarray(audio, dtype=np.float32).reshape(-1))
+            if id_samples is not None and len(id_samples) == len(ids):
+                phonemes.extend(timing.piper_phonemes(sentence, id_samples, self.config.phoneme_id_map, at))
+            at += parts[-1].size
         if not parts:
-            return np.zeros(0, dtype=np.float32)
+            return nothing
         x = np.concatenate(parts)
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         if cancelled is not None and cancelled.is_set():
-            return np.zeros(0, dtype=np.float32)
+            return nothing
         if voice.transform is not None:
             x = vtm.convert(x.astype(np.float64), self.model_rate, voice.transform)
         x = vtm.normalize_loudness(x, self.model_rate)
-        y = soxr.resample(x, self.model_rate, SAMPLE_RATE, quality="HQ")
-        return np.clip(y, -1.0, 1.0).astype(np.float32)
+        y = np.clip(soxr.resample(x, self.model_rate, SAMPLE_RATE, quality="HQ"), -1.0, 1.0).astype(np.float32)
+        words = timing.words_align(chunk.text, timing.spoken_words(phonemes), self.model_rate, self._phonemize_word)
+        # The transform may move the length by a frame; the times follow the audio returned.
+        return Spoken(y, timing.words_scale(words, (y.size / SAMPLE_RATE) / (at / self.model_rate)))
+
+    def _phonemize_word(self, word: str) -> list[list[str]]:
+        """A word's phoneme words as espeak says it alone (where a chunk's counts disagree)."""
+        with ESPEAK_LOCK:
+            sentences = self._phonemizer.phonemize(word)
+        return [w for s in sentences for w in timing.phoneme_words("".join(s))]
 
 
 def to_pcm16(x: np.ndarray) -> bytes:

@@ -18,6 +18,10 @@ Frame types:
 - ``E`` error, UTF-8 JSON ``{"code": str, "message": str}``; the stream ends
 - ``V`` verified (only with ``"verify": true``), UTF-8 JSON, after chunk ``i``'s audio:
   ``{"chunk": i, "checked": bool, "word_error": float | null, "respoken": bool, "passed": bool | null}``
+- ``W`` words (from a backend that times them: Piper), UTF-8 JSON, after chunk ``i``'s audio (and
+  its ``V``): ``{"chunk": i, "words": [{"text", "start", "end", "char_start", "char_end"}]}``, the
+  chunk's words in order, ``start``/``end`` seconds from the start of the take's audio,
+  ``char_start``/``char_end`` offsets into the request's ``text`` (engine/timing.py)
 - ``D`` done, UTF-8 JSON ``{"seconds": float, "truncated": bool}``; the stream ends. With
   ``"verify": true`` it also carries ``"verification"`` (``verification_summary``)
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 CONTENT_TYPE = "application/vnd.outeai.engine-stream"
@@ -41,6 +46,7 @@ AUDIO = b"A"
 ERROR = b"E"
 DONE = b"D"
 VERIFIED = b"V"
+WORDS = b"W"
 
 HEADER = struct.Struct(">cI")
 MAX_PAYLOAD = 16 * 1024 * 1024  # a decoder refuses anything bigger (garbage guard)
@@ -87,6 +93,40 @@ class Verified:
 
 
 @dataclass(frozen=True)
+class Word:
+    """A word of the text and when it is said: ``start``/``end`` in seconds of the take,
+    ``char_start``/``char_end`` its span in the text (a chunk's, then the request's); made
+    by engine/timing.py."""
+
+    text: str
+    start: float
+    end: float
+    char_start: int
+    char_end: int
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+        }
+
+    @classmethod
+    def from_json(cls, o: Mapping) -> Word:
+        return cls(str(o["text"]), float(o["start"]), float(o["end"]), int(o["char_start"]), int(o["char_end"]))
+
+
+@dataclass(frozen=True)
+class Words:
+    """When each word of chunk ``chunk`` is said, in the take's time (engine/timing.py)."""
+
+    chunk: int
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
 class Done:
     seconds: float
     truncated: bool
@@ -100,7 +140,7 @@ class Error:
     message: str
 
 
-Event = Progress | Audio | Verified | Done | Error
+Event = Progress | Audio | Verified | Words | Done | Error
 
 
 def verification_summary(verified) -> dict:
@@ -150,6 +190,8 @@ def encode_event(event: Event) -> bytes:
         obj = {"chunk": event.chunk, "checked": event.checked, "word_error": word_error}
         obj.update(respoken=event.respoken, passed=event.passed)
         return encode_frame(VERIFIED, _json(obj))
+    if isinstance(event, Words):
+        return encode_frame(WORDS, _json({"chunk": event.chunk, "words": [w.to_json() for w in event.words]}))
     if isinstance(event, Done):
         obj = {"seconds": round(float(event.seconds), 3), "truncated": bool(event.truncated)}
         if event.verification is not None:
@@ -248,6 +290,9 @@ def frame_to_event(frame: Frame) -> Event | None:
                 bool(o.get("respoken", False)),
                 None if passed is None else bool(passed),
             )
+        if frame.type == WORDS:
+            o = frame.json()
+            return Words(int(o["chunk"]), tuple(Word.from_json(w) for w in o["words"]))
         if frame.type == DONE:
             o = frame.json()
             verification = o.get("verification")

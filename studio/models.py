@@ -91,6 +91,10 @@ class Generation(models.Model):
     # (passed, failed, unchecked), the counts, the failed chunk numbers and each chunk's check.
     verify = models.BooleanField(default=False)
     verification = models.JSONField(null=True, blank=True)
+    # When each word is said (engine/README.md, "Word timings"): {"chunk", "text", "start", "end",
+    # "char_start", "char_end"}, seconds from the take's start, offsets into `text`; the chunks
+    # kept so far. Empty where the engine times none (Japanese).
+    words = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=12, choices=Stage.choices, blank=True, default="")
     chunk = models.PositiveIntegerField(default=0)

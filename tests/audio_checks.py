@@ -8,6 +8,8 @@ actually serves: a WAV file (``wav_info``, ``transcribe``) or raw PCM
 - ``rms_dbfs(pcm_or_wav) -> float`` (-inf for digital silence)
 - ``transcribe(wav) -> str`` with pocketsphinx's bundled US English model
 - ``word_error_rate(reference, hypothesis) -> float`` via jiwer, normalised
+- ``word_segments(wav_or_pcm, text) -> [(word, start, end)]`` pocketsphinx's forced alignment of
+  ``text``'s words to the audio (an aligner independent of the engine's own word timings)
 - ``pcm_to_wav(pcm, sample_rate=24000)`` to wrap raw PCM for the helpers above
 - ``median_f0(wav_or_pcm)`` the speaker's median pitch in Hz (pyworld harvest)
 - ``base_f0(wav_or_pcm)`` the speaker's base pitch (lower quartile), steadier within one sentence
@@ -53,6 +55,7 @@ __all__ = [
     "wav_info",
     "wav_to_array",
     "word_error_rate",
+    "word_segments",
 ]
 
 _PCM_RATE = 24000
@@ -178,6 +181,29 @@ def transcribe(wav_bytes: bytes) -> str:
 
 normalize_text = measure.normalize_text
 word_error_rate = measure.word_error_rate
+
+
+def word_segments(data: bytes, text: str) -> list[tuple[str, float, float]]:
+    """Where pocketsphinx's US English model, told the words (``text`` normalised: in its
+    dictionary), puts each of them: (word, start s, end s), silences left out. Alternative
+    pronunciations come back as the word ("to(3)" -> "to")."""
+    from pocketsphinx import Decoder
+
+    from engine.verify import RECOGNISER_RATE, to_recogniser_pcm
+
+    x, rate = wav_to_array(data)
+    lead = RECOGNISER_RATE // 4 / RECOGNISER_RATE  # the silence to_recogniser_pcm puts before the audio
+    decoder = Decoder(samprate=RECOGNISER_RATE, loglevel="ERROR")
+    decoder.set_align_text(normalize_text(text))
+    decoder.start_utt()
+    decoder.process_raw(to_recogniser_pcm(x, rate), full_utt=True)
+    decoder.end_utt()
+    frame = 1 / 100  # pocketsphinx's frames: 100 a second
+    return [
+        (seg.word.split("(")[0], seg.start_frame * frame - lead, (seg.end_frame + 1) * frame - lead)
+        for seg in decoder.seg()
+        if not seg.word.startswith(("<", "("))
+    ]
 
 
 # --- pitch ----------------------------------------------------------------

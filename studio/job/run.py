@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.audio import BYTES_PER_SECOND, PeaksBuilder, pcm_seconds
 from core.engines import engine_pool
-from engine.client import Audio, Done, EngineError, EngineFailure, Progress, Verified
+from engine.client import Audio, Done, EngineError, EngineFailure, Progress, Verified, Words
 from engine.pool import NoEngineAvailable
 from engine.protocol import verification_summary
 from studio.events import generation_broadcast_on_commit, generation_progress_broadcast
@@ -107,6 +107,7 @@ def _job_run(generation: Generation, *, worker: str) -> None:
         limit=int(generation.max_seconds * BYTES_PER_SECOND) // 2 * 2,
         chunks_done=prior_chunks,
         checks=_checks_recorded(generation, upto=prior_chunks),
+        words=_words_recorded(generation, upto=prior_chunks),
     )
     produced.peaks.feed(prior_pcm)
     with _heartbeat(generation.id, worker, produced.lost):
@@ -164,6 +165,8 @@ class _Produced:
     # With verify: each chunk's check by chunk number (a chunk spoken again on another engine is
     # checked again, and its new check replaces the old).
     checks: dict[int, Verified] = field(default_factory=dict)
+    # Each chunk's words (Generation.words' items), in the take's time, by chunk number.
+    words: dict[int, list[dict]] = field(default_factory=dict)
     # Set by the heartbeat when the row is no longer this worker's.
     lost: threading.Event = field(default_factory=threading.Event)
 
@@ -183,7 +186,9 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
         except NoEngineAvailable:
             return _UNAVAILABLE
         pending = bytearray()  # the audio of the chunk under way
-        remaining = generation.max_seconds - pcm_seconds(len(produced.pcm))
+        # A stream's times start at its own audio: where the take is when it begins.
+        start = pcm_seconds(len(produced.pcm))
+        remaining = generation.max_seconds - start
         try:
             with pool.lease(engine) as client:
                 events = client.synthesize(
@@ -204,6 +209,8 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
                             pending.extend(event.pcm)
                         elif isinstance(event, Verified):
                             produced.checks[event.chunk] = event
+                        elif isinstance(event, Words):
+                            produced.words[event.chunk] = _words_json(event, offset=start)
                         elif isinstance(event, Done):
                             _chunks_complete(generation, relay, produced, pending, generation.chunks)
                             return "done"
@@ -246,6 +253,9 @@ def _chunks_complete(
         # of every chunk the relay has.
         generation.verification = _verification(produced.checks, upto=chunks_done)
         Generation.objects.filter(id=generation.id).update(verification=generation.verification)
+    if produced.words:  # as the checks: stored before the audio is relayed
+        generation.words = _words_kept(produced, upto=chunks_done)
+        Generation.objects.filter(id=generation.id).update(words=generation.words)
     audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
     pending.clear()
     if not audio:
@@ -270,6 +280,29 @@ def _checks_recorded(generation: Generation, *, upto: int) -> dict[int, Verified
         return {}
     checks = (Verified(**chunk) for chunk in generation.verification.get("chunks", []))
     return {check.chunk: check for check in checks if check.chunk <= upto}
+
+
+def _words_json(event: Words, *, offset: float) -> list[dict]:
+    """A chunk's words as Generation.words keeps them, moved to the take's time."""
+    return [
+        {**replace(w, start=w.start + offset, end=w.end + offset).to_json(), "chunk": event.chunk} for w in event.words
+    ]
+
+
+def _words_kept(produced: _Produced, *, upto: int) -> list[dict]:
+    """The words of the chunks kept so far (up to `upto`), begun within the take's limit."""
+    limit = pcm_seconds(produced.limit)
+    kept = [w for i in sorted(produced.words) if i <= upto for w in produced.words[i] if w["start"] < limit]
+    return [{**w, "end": min(w["end"], round(limit, 3))} for w in kept]
+
+
+def _words_recorded(generation: Generation, *, upto: int) -> dict[int, list[dict]]:
+    """The words a job that died recorded for the chunks already kept (a job going on from them)."""
+    recorded: dict[int, list[dict]] = {}
+    for word in generation.words or []:
+        if word["chunk"] <= upto:
+            recorded.setdefault(word["chunk"], []).append(word)
+    return recorded
 
 
 def _progress_data(generation: Generation) -> dict:

@@ -1,0 +1,54 @@
+"""A generation keeps its words' timings (Generation.words): the job's own code against a real
+Piper engine, and a job going on after its worker died keeps the words it had."""
+
+import pytest
+
+from engine.client import Word, Words
+from studio.job.run import _Produced, _words_json, _words_kept, _words_recorded, generation_run
+from studio.models import Generation
+from studio.services import generation_create, session_create
+from tests.audio_checks import wav_info
+
+TWO = (
+    "The quick brown fox jumps over the lazy dog near the river bank. "
+    "After that, every child in the small village went home to sleep."
+)
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(300)
+def test_a_generation_stores_each_word_when_it_is_said(user, builtin_voices, settings, engine_url, monkeypatch):
+    settings.ENGINE_URLS = [engine_url]
+    # The row lives in this test's transaction: the heartbeat's connection cannot see it.
+    monkeypatch.setattr("studio.job.run.HEARTBEAT_EVERY", 3600.0)
+    session = session_create(owner=user)
+    voice = builtin_voices["EN-MALE-1-NEUTRAL"]
+    generation = generation_create(user=user, session=session, text=TWO, voice_id=voice.id)
+    generation_run(generation_id=generation.id)
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE, generation.error
+    seconds = wav_info(generation.audio.read())[3]
+    words = generation.words
+    assert [w["text"] for w in words] == TWO.replace(",", "").replace(".", "").split()
+    assert [TWO[w["char_start"] : w["char_end"]] for w in words] == [w["text"] for w in words]
+    assert {w["chunk"] for w in words} == {1, 2}
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert words[-1]["end"] <= seconds + 1e-3
+
+
+def _chunk_words(chunk: int, *spans: tuple[str, float, float]) -> Words:
+    return Words(chunk, tuple(Word(t, a, b, 0, len(t)) for t, a, b in spans))
+
+
+def test_words_move_to_the_takes_time_are_held_to_its_limit_and_survive_a_resume():
+    produced = _Produced(pcm=bytearray(), peaks=None, limit=48000 * 2)  # 2 s
+    produced.words[1] = _words_json(_chunk_words(1, ("one", 0.1, 0.5)), offset=0.0)
+    # The second chunk came from a stream that began 1.2 s into the take (another engine).
+    produced.words[2] = _words_json(_chunk_words(2, ("two", 0.1, 0.6), ("three", 0.9, 1.4)), offset=1.2)
+    produced.words[3] = _words_json(_chunk_words(3, ("four", 0.0, 0.2)), offset=2.6)  # not kept yet
+    kept = _words_kept(produced, upto=2)
+    # "three" begins after the 2 s limit; "four" is of a chunk not kept yet.
+    assert [(w["chunk"], w["text"], w["start"], w["end"]) for w in kept] == [(1, "one", 0.1, 0.5), (2, "two", 1.3, 1.8)]
+    generation = Generation(words=kept)
+    assert _words_recorded(generation, upto=1) == {1: kept[:1]}
