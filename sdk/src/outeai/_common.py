@@ -1,8 +1,11 @@
-"""What the sync and the async clients share: settings, request payloads, errors and retries."""
+"""What the sync and the async clients share: settings, every call's request and the reading of
+its answer, errors and retries. The clients only send the ApiRequests built here, each over its
+own httpx client, and hand the answers back to them to be read."""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import mimetypes
 import os
 import random
@@ -10,17 +13,18 @@ import struct
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Union
+from typing import IO, Any, Generic, TypeVar, Union, cast
 
 import httpx
 
 from ._version import SDK_VERSION
 from .exceptions import OuteAIAPIError, OuteAIError
-from .types import Generation
+from .types import CreatedToken, DeletedVoiceClone, Generation, RevokedToken, Token, Voice, VoiceClone, VoiceClones
 
 DEFAULT_BASE_URL = "https://outeai.com"
 DEFAULT_MODEL = "outetts_1_pro"
@@ -40,6 +44,8 @@ BASE_URL_ENV = "OUTEAI_BASE_URL"
 RETRY_STATUSES = frozenset({429, 502})
 # Failures where the request never reached the server, so sending it again cannot do it twice.
 RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+logger = logging.getLogger("outeai")
 
 TimeoutTypes = Union[float, int, httpx.Timeout, None]
 AudioInput = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes]]
@@ -95,7 +101,8 @@ def generations_query(after: str | None, limit: int) -> dict[str, str | int]:
     return {"limit": limit, **({"after": after} if after else {})}
 
 
-def generation_page(data: dict[str, Any]) -> GenerationPage:
+def _generation_page(response: httpx.Response) -> GenerationPage:
+    data = json_data(response)
     items = data.get("items")
     if not isinstance(items, list):
         raise OuteAIError("Expected `data.items` to be a list.")
@@ -408,3 +415,229 @@ def json_data(response: httpx.Response) -> dict[str, Any]:
 
 def transport_error(settings: ClientSettings, path: str, exc: Exception) -> OuteAIError:
     return OuteAIError(f"Request to {settings.url(path)} failed: {exc}")
+
+
+# ---------- the calls: each request, built once, and how its answer is read ----------
+
+T = TypeVar("T")
+HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
+
+
+def _raw(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+def _data_as(shape: type[T]) -> Callable[[httpx.Response], T]:
+    """The parser of an answer whose `data` object is a `shape` (a TypedDict: typed, not checked)."""
+    return lambda response: cast(T, json_data(response))
+
+
+def _data_list(key: str) -> Callable[[httpx.Response], list[Any]]:
+    """The parser of an answer whose `data` holds its list under `key`."""
+    return lambda response: cast("list[Any]", json_data(response).get(key, []))
+
+
+@dataclass(frozen=True)
+class ApiRequest(Generic[T]):
+    """One call of the API: what to send, and `parse`, which reads a successful answer into what
+    the client's method returns. A `stream` request's answer is the open response, its body unread."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    json: dict[str, object] | None = None
+    data: dict[str, str] | None = None
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    params: dict[str, str | int] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: bool = False
+
+
+def health_request() -> ApiRequest[dict[str, Any]]:
+    return ApiRequest("GET", "/api/v1/health", json_object)
+
+
+def voices_list_request() -> ApiRequest[list[Voice]]:
+    return ApiRequest("GET", "/api/v1/voices", _data_list("voices"))
+
+
+def speech_request(payload: dict[str, object]) -> ApiRequest[SpeechResult]:
+    """POST /api/v1/tts_non_stream with a tts_payload: the whole file, as a SpeechResult."""
+    content_type = RESPONSE_FORMATS[str(payload["response_format"])]
+
+    def parse(response: httpx.Response) -> SpeechResult:
+        return speech_result(
+            response.content, response.headers.get("Content-Type", content_type), response.headers.get("X-Verification")
+        )
+
+    return ApiRequest("POST", "/api/v1/tts_non_stream", parse, json=payload, headers={"Accept": content_type})
+
+
+def speech_stream_request(payload: dict[str, object]) -> ApiRequest[httpx.Response]:
+    """POST /api/v1/tts_stream with a tts_payload: the open response, for a client's stream to read."""
+    headers = {"Accept": RESPONSE_FORMATS[str(payload["response_format"])]}
+    return ApiRequest("POST", "/api/v1/tts_stream", _raw, json=payload, headers=headers, stream=True)
+
+
+def voice_clones_list_request() -> ApiRequest[VoiceClones]:
+    return ApiRequest("GET", "/api/v1/voice-clones", _data_as(VoiceClones))
+
+
+def voice_clone_create_request(*, speaker_name: str, audio: AudioInput) -> ApiRequest[VoiceClone]:
+    data, files = clone_upload(speaker_name, audio)
+    return ApiRequest("POST", "/api/v1/voice-clones", _data_as(VoiceClone), data=data, files=files)
+
+
+def voice_clone_delete_request(voice_id: str) -> ApiRequest[DeletedVoiceClone]:
+    path = f"/api/v1/voice-clones/{required_id(voice_id, 'voice_id')}"
+    return ApiRequest("DELETE", path, _data_as(DeletedVoiceClone))
+
+
+def tokens_list_request() -> ApiRequest[list[Token]]:
+    return ApiRequest("GET", "/api/v1/tokens", _data_list("tokens"))
+
+
+def token_create_request(name: str) -> ApiRequest[CreatedToken]:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        raise OuteAIError("`name` must be a non-empty string.")
+    return ApiRequest("POST", "/api/v1/tokens", _data_as(CreatedToken), json={"name": name})
+
+
+def token_revoke_request(token_id: str) -> ApiRequest[RevokedToken]:
+    path = f"/api/v1/tokens/{required_id(token_id, 'token_id')}"
+    return ApiRequest("DELETE", path, _data_as(RevokedToken))
+
+
+def generations_list_request(*, after: str | None, limit: int) -> ApiRequest[GenerationPage]:
+    params = generations_query(after, limit)
+    return ApiRequest("GET", "/api/v1/generations", _generation_page, params=params)
+
+
+def generation_audio_request(generation_id: str) -> ApiRequest[httpx.Response]:
+    """GET a generation's audio: the open response, for the client to write into a DownloadTarget."""
+    return ApiRequest("GET", generation_audio_path(generation_id), _raw, headers={"Accept": "audio/wav"}, stream=True)
+
+
+def next_page_after(page: GenerationPage) -> str | None:
+    """The cursor of the page after `page`, None when it is the last."""
+    return page.next if page.has_more and page.next else None
+
+
+@contextmanager
+def stream_file(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """The file a stream is saved into: given its true WAV sizes once all is written; removed if the
+    writing fails, as a short WAV would look like a finished one."""
+    output_path = Path(path)
+    with output_path.open("w+b") as handle:
+        try:
+            yield handle
+        except BaseException:
+            handle.close()
+            output_path.unlink(missing_ok=True)
+            raise
+        wav_sizes_write(handle)
+
+
+class BaseSpeechStream:
+    """What SpeechStream and AsyncSpeechStream share: the answer (None until an async one is opened)."""
+
+    def __init__(self, response: httpx.Response | None, chunk_size: int | None) -> None:
+        self._response = response
+        self._chunk_size = chunk_size
+        self._closed = False
+
+    def _opened(self) -> httpx.Response:
+        if self._response is None:
+            raise OuteAIError("The async stream has not been opened yet.")
+        return self._response
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self._opened().headers
+
+    @property
+    def status_code(self) -> int:
+        return self._opened().status_code
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+def stream_broke_off(exc: httpx.HTTPError) -> OuteAIError:
+    return OuteAIError(f"The stream broke off: {exc}")
+
+
+# ---------- what both clients are, over their own httpx client ----------
+
+
+class BaseClient(Generic[HttpClientT]):
+    """The settings, the HTTP client and the retry decisions of OuteAI and AsyncOuteAI, which add
+    only the sending (sync or awaited) of the ApiRequests above."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        http_client: HttpClientT | None,
+        http_client_type: type[HttpClientT],
+        wrong_client: str,
+    ) -> None:
+        if http_client is not None and not isinstance(http_client, http_client_type):
+            raise OuteAIError(wrong_client)
+        self._settings = settings
+        self._owns_client = http_client is None
+        self.session: HttpClientT = (
+            http_client if http_client is not None else http_client_type(timeout=settings.timeout)
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def timeout(self) -> TimeoutTypes:
+        return self._settings.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._settings.max_retries
+
+    @property
+    def http_client(self) -> HttpClientT:
+        return self.session
+
+    def _build_request(self, request: ApiRequest[Any]) -> httpx.Request:
+        # A client passed in keeps its own timeout; the one made here has the client's.
+        timeout = self._settings.timeout if self._owns_client else httpx.USE_CLIENT_DEFAULT
+        return self.session.build_request(
+            request.method,
+            self._settings.url(request.path),
+            headers={**self._settings.headers, **request.headers},
+            timeout=timeout,
+            json=request.json,
+            data=request.data,
+            files=request.files,
+            params=request.params,
+        )
+
+    def _retry_delay_after_failure(self, request: ApiRequest[Any], attempt: int, exc: httpx.HTTPError) -> float:
+        """The wait before trying `request` again after it could not be sent; raises OuteAIError when
+        it is not to be tried again."""
+        settings = self._settings
+        if not isinstance(exc, RETRY_EXCEPTIONS) or attempt >= settings.max_retries:
+            raise transport_error(settings, request.path, exc) from exc
+        delay = settings.retry_delay(attempt, None)
+        logger.info("%s %s failed (%s); retrying in %.2f s", request.method, request.path, exc, delay)
+        return delay
+
+    def _retry_delay_after_answer(self, request: ApiRequest[Any], attempt: int, response: httpx.Response) -> float:
+        """The wait before trying `request` again after an error answer (its body read); raises its
+        OuteAIAPIError when it is not to be tried again."""
+        settings = self._settings
+        error = api_error(response)
+        if response.status_code not in RETRY_STATUSES or attempt >= settings.max_retries:
+            raise error
+        delay = settings.retry_delay(attempt, response)
+        logger.info("%s %s answered %s; retrying in %.2f s", request.method, request.path, response.status_code, delay)
+        return delay

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import httpx
 
@@ -22,27 +21,33 @@ from ._common import (
     DEFAULT_SAMPLE_WIDTH,
     DEFAULT_TIMEOUT,
     GENERATIONS_PAGE_MAX,
-    RESPONSE_FORMATS,
-    RETRY_EXCEPTIONS,
-    RETRY_STATUSES,
+    ApiRequest,
     AudioInput,
+    BaseClient,
+    BaseSpeechStream,
     ClientSettings,
     DownloadTarget,
     GenerationPage,
     SpeechResult,
+    T,
     TimeoutTypes,
-    api_error,
-    clone_upload,
-    generation_audio_path,
-    generation_page,
-    generations_query,
-    json_data,
-    json_object,
-    required_id,
-    speech_result,
+    generation_audio_request,
+    generations_list_request,
+    health_request,
+    next_page_after,
+    speech_request,
+    speech_stream_request,
+    stream_broke_off,
+    stream_file,
+    token_create_request,
+    token_revoke_request,
+    tokens_list_request,
     transport_error,
     tts_payload,
-    wav_sizes_write,
+    voice_clone_create_request,
+    voice_clone_delete_request,
+    voice_clones_list_request,
+    voices_list_request,
 )
 from ._version import SDK_VERSION
 from .exceptions import OuteAIError
@@ -71,10 +76,8 @@ __all__ = [
     "SpeechResult",
 ]
 
-logger = logging.getLogger("outeai")
 
-
-class AsyncSpeechStream:
+class AsyncSpeechStream(BaseSpeechStream):
     """A streamed WAV, asynchronously: `async with` it (or iterate over it at once) to send the
     request; `async for` gives the chunks; save() writes them to a file."""
 
@@ -84,26 +87,8 @@ class AsyncSpeechStream:
         *,
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     ) -> None:
+        super().__init__(None, chunk_size)
         self._opener = opener
-        self._chunk_size = chunk_size
-        self._response: httpx.Response | None = None
-        self._closed = False
-
-    @property
-    def headers(self) -> httpx.Headers:
-        if self._response is None:
-            raise OuteAIError("The async stream has not been opened yet.")
-        return self._response.headers
-
-    @property
-    def status_code(self) -> int:
-        if self._response is None:
-            raise OuteAIError("The async stream has not been opened yet.")
-        return self._response.status_code
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     async def _open(self) -> httpx.Response:
         if self._closed:
@@ -137,27 +122,20 @@ class AsyncSpeechStream:
                 if chunk:
                     yield chunk
         except httpx.HTTPError as exc:
-            raise OuteAIError(f"The stream broke off: {exc}") from exc
+            raise stream_broke_off(exc) from exc
         finally:
             await self.close()
 
     async def save(self, path: str | os.PathLike[str]) -> Path:
         """Writes the stream to `path` with the true sizes in its WAV header. A stream that breaks
         off raises OuteAIError and leaves no file: a short WAV would look like a finished one."""
-        output_path = Path(path)
-        with output_path.open("w+b") as handle:
-            try:
-                async for chunk in self:
-                    handle.write(chunk)
-            except BaseException:
-                handle.close()
-                output_path.unlink(missing_ok=True)
-                raise
-            wav_sizes_write(handle)
-        return output_path
+        with stream_file(path) as handle:
+            async for chunk in self:
+                handle.write(chunk)
+        return Path(path)
 
 
-class AsyncOuteAI:
+class AsyncOuteAI(BaseClient[httpx.AsyncClient]):
     """The OuteAI API, asynchronously (the same calls as OuteAI, awaited).
 
     `api_key` falls back to the OUTEAI_API_KEY environment variable and `base_url` to OUTEAI_BASE_URL,
@@ -177,28 +155,12 @@ class AsyncOuteAI:
         http_client: httpx.AsyncClient | None = None,
         session: httpx.AsyncClient | None = None,
     ) -> None:
-        self._settings = ClientSettings(api_key, base_url, timeout, max_retries, retry_backoff, max_retry_delay)
-        client = http_client if http_client is not None else session
-        if client is not None and not isinstance(client, httpx.AsyncClient):
-            raise OuteAIError("`http_client` must be an httpx.AsyncClient.")
-        self._owns_client = client is None
-        self.session: httpx.AsyncClient = client if client is not None else httpx.AsyncClient(timeout=timeout)
-
-    @property
-    def base_url(self) -> str:
-        return self._settings.base_url
-
-    @property
-    def timeout(self) -> TimeoutTypes:
-        return self._settings.timeout
-
-    @property
-    def max_retries(self) -> int:
-        return self._settings.max_retries
-
-    @property
-    def http_client(self) -> httpx.AsyncClient:
-        return self.session
+        super().__init__(
+            ClientSettings(api_key, base_url, timeout, max_retries, retry_backoff, max_retry_delay),
+            http_client if http_client is not None else session,
+            httpx.AsyncClient,
+            "`http_client` must be an httpx.AsyncClient.",
+        )
 
     async def __aenter__(self) -> AsyncOuteAI:
         return self
@@ -217,11 +179,11 @@ class AsyncOuteAI:
 
     async def health(self) -> dict[str, Any]:
         """The server's health: `{"success": true, "data": {"status", "api_version", "engine"}}`."""
-        return json_object(await self._request("GET", "/api/v1/health"))
+        return await self._send(health_request())
 
     async def list_voices(self) -> list[Voice]:
         """Built-in voices and your voice clones, each with the `voice_id` to speak with."""
-        return cast("list[Voice]", json_data(await self._request("GET", "/api/v1/voices")).get("voices", []))
+        return await self._send(voices_list_request())
 
     async def generate_speech(
         self,
@@ -245,14 +207,7 @@ class AsyncOuteAI:
             response_format=response_format,
             speed=speed,
         )
-        response = await self._request(
-            "POST", "/api/v1/tts_non_stream", json=payload, headers={"Accept": RESPONSE_FORMATS[response_format]}
-        )
-        return speech_result(
-            response.content,
-            response.headers.get("Content-Type", RESPONSE_FORMATS[response_format]),
-            response.headers.get("X-Verification"),
-        )
+        return await self._send(speech_request(payload))
 
     async def generate_speech_to_file(
         self,
@@ -302,17 +257,8 @@ class AsyncOuteAI:
             response_format=response_format,
             speed=speed,
         )
-
-        def opener() -> Awaitable[httpx.Response]:
-            return self._request(
-                "POST",
-                "/api/v1/tts_stream",
-                json=payload,
-                headers={"Accept": RESPONSE_FORMATS[response_format]},
-                stream=True,
-            )
-
-        return AsyncSpeechStream(opener, chunk_size=chunk_size)
+        request = speech_stream_request(payload)
+        return AsyncSpeechStream(lambda: self._send(request), chunk_size=chunk_size)
 
     async def stream_speech_to_file(
         self,
@@ -344,41 +290,34 @@ class AsyncOuteAI:
     async def list_voice_clones(self) -> VoiceClones:
         """`{"voice_clones": [{"voice_id", "speaker_name", "created_at", "fit"}], "quota": {"used", "limit"}}`;
         `fit` says how the clone's background improvement goes (`VoiceCloneFit`)."""
-        return cast(VoiceClones, json_data(await self._request("GET", "/api/v1/voice-clones")))
+        return await self._send(voice_clones_list_request())
 
     async def create_voice_clone(self, *, speaker_name: str, audio: AudioInput) -> VoiceClone:
         """A new voice from 5–10 s of one speaker (WAV or MP3, a path, bytes or a binary file)."""
-        data, files = clone_upload(speaker_name, audio)
-        return cast(VoiceClone, json_data(await self._request("POST", "/api/v1/voice-clones", data=data, files=files)))
+        return await self._send(voice_clone_create_request(speaker_name=speaker_name, audio=audio))
 
     async def delete_voice_clone(self, voice_id: str) -> DeletedVoiceClone:
-        path = f"/api/v1/voice-clones/{required_id(voice_id, 'voice_id')}"
-        return cast(DeletedVoiceClone, json_data(await self._request("DELETE", path)))
+        return await self._send(voice_clone_delete_request(voice_id))
 
     # ---------- API tokens ----------
 
     async def list_tokens(self) -> list[Token]:
         """Your active tokens, their secrets masked."""
-        return cast("list[Token]", json_data(await self._request("GET", "/api/v1/tokens")).get("tokens", []))
+        return await self._send(tokens_list_request())
 
     async def create_token(self, name: str) -> CreatedToken:
         """A new token; its full secret is in `token`, and only in this answer."""
-        name = name.strip() if isinstance(name, str) else ""
-        if not name:
-            raise OuteAIError("`name` must be a non-empty string.")
-        return cast(CreatedToken, json_data(await self._request("POST", "/api/v1/tokens", json={"name": name})))
+        return await self._send(token_create_request(name))
 
     async def revoke_token(self, token_id: str) -> RevokedToken:
-        path = f"/api/v1/tokens/{required_id(token_id, 'token_id')}"
-        return cast(RevokedToken, json_data(await self._request("DELETE", path)))
+        return await self._send(token_revoke_request(token_id))
 
     # ---------- your generations ----------
 
     async def list_generations(self, *, after: str | None = None, limit: int = 20) -> GenerationPage:
         """A page of everything you generated (Studio, API, legacy, /v1), newest first: `items`,
         `has_more`, and `next` to pass as `after` for the page after it."""
-        params = generations_query(after, limit)
-        return generation_page(json_data(await self._request("GET", "/api/v1/generations", params=params)))
+        return await self._send(generations_list_request(after=after, limit=limit))
 
     async def iter_generations(self, *, limit: int = GENERATIONS_PAGE_MAX) -> AsyncIterator[Generation]:
         """Every generation, newest first, a page of `limit` at a time. Those made while it pages
@@ -388,20 +327,18 @@ class AsyncOuteAI:
             page = await self.list_generations(after=after, limit=limit)
             for generation in page.items:
                 yield generation
-            if not page.has_more or not page.next:
+            after = next_page_after(page)
+            if after is None:
                 return
-            after = page.next
 
     async def download_generation(
         self, generation_id: str, path_or_file: str | os.PathLike[str] | IO[bytes]
     ) -> Path | IO[bytes]:
         """A generation's audio (24 kHz mono WAV) into a path or a binary file; returns it
         (DownloadTarget: a download that breaks off leaves no file at a path)."""
-        response = await self._request(
-            "GET", generation_audio_path(generation_id), headers={"Accept": "audio/wav"}, stream=True
-        )
-        target = DownloadTarget(path_or_file)
+        response = await self._send(generation_audio_request(generation_id))
         try:
+            target = DownloadTarget(path_or_file)
             with target as handle:
                 async for chunk in response.aiter_bytes():
                     handle.write(chunk)
@@ -411,47 +348,24 @@ class AsyncOuteAI:
 
     # ---------- transport ----------
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        stream: bool = False,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        """Sends a request, with the retries the client was set up for; the answer if it is a
-        success, else OuteAIAPIError (OuteAIError when the server could not be reached)."""
-        settings = self._settings
-        request_headers = {**settings.headers, **(headers or {})}
-        timeout = settings.timeout if self._owns_client else httpx.USE_CLIENT_DEFAULT
+    async def _send(self, request: ApiRequest[T]) -> T:
+        """Sends `request`, with the retries the client was set up for, and reads its answer if it is
+        a success; else raises OuteAIAPIError (OuteAIError when the server could not be reached)."""
         attempt = 0
         while True:
             try:
-                request = self.session.build_request(
-                    method, settings.url(path), headers=request_headers, timeout=timeout, **kwargs
-                )
-                response = await self.session.send(request, stream=stream)
-            except RETRY_EXCEPTIONS as exc:
-                if attempt >= settings.max_retries:
-                    raise transport_error(settings, path, exc) from exc
-                delay = settings.retry_delay(attempt, None)
-                logger.info("%s %s failed (%s); retrying in %.2f s", method, path, exc, delay)
+                response = await self.session.send(self._build_request(request), stream=request.stream)
             except httpx.HTTPError as exc:
-                raise transport_error(settings, path, exc) from exc
+                delay = self._retry_delay_after_failure(request, attempt, exc)
             else:
                 if response.is_success:
-                    return response
+                    return request.parse(response)
                 try:
                     await response.aread()
                 except httpx.HTTPError as exc:
-                    raise transport_error(settings, path, exc) from exc
+                    raise transport_error(self._settings, request.path, exc) from exc
                 finally:
                     await response.aclose()
-                error = api_error(response)
-                if response.status_code not in RETRY_STATUSES or attempt >= settings.max_retries:
-                    raise error
-                delay = settings.retry_delay(attempt, response)
-                logger.info("%s %s answered %s; retrying in %.2f s", method, path, response.status_code, delay)
+                delay = self._retry_delay_after_answer(request, attempt, response)
             attempt += 1
             await asyncio.sleep(delay)

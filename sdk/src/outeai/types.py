@@ -35,7 +35,7 @@ class VoiceCloneFit(TypedDict):
 
     status: str
     progress: float
-    scores: dict | None
+    scores: dict[str, Any] | None
     finished_at: str | None
 
 
