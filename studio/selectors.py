@@ -18,6 +18,7 @@ ROLE_OWNER, ROLE_EDITOR, ROLE_VIEWER = "owner", "editor", "viewer"
 # What the Studio offers to download (core.audio_formats' names): the take's WAV, and encodings
 # of it made once, on the first download (studio.services.generation_rendition_get_or_create).
 DOWNLOAD_FORMATS = ("wav", "mp3", "flac", "opus")
+CAPTION_FORMATS = ("srt", "vtt")  # studio.captions writes them; it reads this module
 
 
 @dataclass(frozen=True)
@@ -279,10 +280,22 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         "audio_url": audio_url,
         "download_url": f"{audio_url}?download=1" if audio_url else None,
         # The Studio's download links, one a format; the WAV is the take itself.
-        "downloads": {name: f"{audio_url}?format={name}" for name in DOWNLOAD_FORMATS} if audio_url else {},
+        "downloads": generation_downloads(generation, audio_url=audio_url),
         **({"peaks": generation.peaks} if with_peaks else {}),
         **(generation_actions(viewer, generated_by=generation.user_id, status=generation.status) if viewer else {}),
     }
+
+
+def generation_downloads(generation: Generation, *, audio_url: str | None) -> dict[str, str]:
+    """The Studio's download links, one a format (the WAV is the take itself), and the captions
+    (SRT, VTT) of a take that knows when its words are said."""
+    if not audio_url:
+        return {}
+    downloads = {name: f"{audio_url}?format={name}" for name in DOWNLOAD_FORMATS}
+    if generation.words:
+        captions_url = reverse("studio:generation_captions", args=[generation.id])
+        downloads |= {name: f"{captions_url}?format={name}" for name in CAPTION_FORMATS}
+    return downloads
 
 
 def generation_download_name(generation: Generation) -> str:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/share", views.session_share_edit, name="session_share"),
     path("sessions/<uuid:session_id>/generations", views.session_generations, name="session_generations"),
     path("generations/<uuid:generation_id>/audio", views.generation_audio, name="generation_audio"),
+    path("generations/<uuid:generation_id>/captions", views.generation_captions, name="generation_captions"),
     path(
         "generations/<uuid:generation_id>/<str:action>",
         views.generation_action,

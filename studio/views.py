@@ -15,8 +15,10 @@ from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_
 from core.audio_formats import AUDIO_FORMATS
 from core.errors import ApplicationError, json_errors
 from core.files import ranged_file_response
+from studio.captions import captions_response
 from studio.models import Generation
 from studio.selectors import (
+    CAPTION_FORMATS,
     DOWNLOAD_FORMATS,
     SessionAccess,
     generation_download_name,
@@ -239,6 +241,18 @@ def generation_action(request: AuthenticatedRequest, generation_id, action: str)
         generation_delete(generation=generation)
         return JsonResponse({"ok": True})
     raise ApplicationError("FORBIDDEN", "You may not do that in this session.")
+
+
+@login_required
+@require_GET
+def generation_captions(request: AuthenticatedRequest, generation_id) -> HttpResponseBase:
+    """The take's captions (SRT or WebVTT) for whoever may hear it: its owner and those it is
+    shared with, for as long as they are."""
+    generation = generation_get_for_user(request.user, generation_id)
+    format_name = request.GET.get("format", "srt")
+    if generation is None or not generation.words or format_name not in CAPTION_FORMATS:
+        raise Http404("No such captions")
+    return captions_response(generation=generation, format_name=format_name, download=True)
 
 
 @login_required

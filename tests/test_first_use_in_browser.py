@@ -173,6 +173,20 @@ def test_cancel_downloads_again_delete_and_the_limit(transactional_db, browser_p
         got.value.save_as(path)
         assert_audio_format(audio_probe(path.read_bytes(), name), name)
     assert sorted(GenerationRendition.objects.values_list("format", flat=True)) == ["flac", "mp3", "opus"]
+    # Its captions beside the audio, from when each word is said: they parse and say the sentence.
+    import srt
+    import webvtt
+
+    with page.expect_download() as got:
+        done.get_by_role("link", name="Download SRT").click()
+    got.value.save_as(tmp_path / "b.srt")
+    cues = list(srt.parse((tmp_path / "b.srt").read_text()))
+    assert " ".join(cue.content.replace("\n", " ") for cue in cues) == "Two downloads of one sentence, please."
+    assert cues[-1].end.total_seconds() <= wav_info(wav_path.read_bytes())[3] + 1e-3
+    with page.expect_download() as got:
+        done.get_by_role("link", name="Download VTT").click()
+    got.value.save_as(tmp_path / "b.vtt")
+    assert [c.text for c in webvtt.read(str(tmp_path / "b.vtt"))] == [cue.content for cue in cues]
 
     done.get_by_role("button", name="Generate again").click()
     page.wait_for_function("document.querySelectorAll('.gen').length === 3")

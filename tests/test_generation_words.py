@@ -2,8 +2,10 @@
 Piper engine, and a job going on after its worker died keeps the words it had."""
 
 import pytest
+import srt
 
 from engine.client import Word, Words
+from studio.captions import captions_render
 from studio.job.run import _Produced, _words_json, _words_kept, _words_recorded, generation_run
 from studio.models import Generation
 from studio.services import generation_create, session_create
@@ -35,6 +37,10 @@ def test_a_generation_stores_each_word_when_it_is_said(user, builtin_voices, set
     starts = [w["start"] for w in words]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
     assert words[-1]["end"] <= seconds + 1e-3
+    # Its captions parse as SRT, say the whole text and cover the audio.
+    cues = list(srt.parse(captions_render(text=generation.text, words=words, format_name="srt")))
+    assert " ".join(cue.content.replace("\n", " ") for cue in cues) == TWO
+    assert cues[0].start.total_seconds() < 0.5 and seconds - 1.0 < cues[-1].end.total_seconds() <= seconds + 1e-3
 
 
 def _chunk_words(chunk: int, *spans: tuple[str, float, float]) -> Words:

@@ -8,6 +8,8 @@ import io
 
 import httpx
 import pytest
+import srt
+import webvtt
 from django.test import Client
 from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError
 
@@ -93,6 +95,10 @@ def test_every_source_is_listed_for_its_owner_downloads_and_is_nobody_elses(
             assert audio_probe(data, "wav")["streams"][0]["codec_name"] == "pcm_s16le"
             rate, channels, _, seconds = wav_info(audio_decoded_wav(data, "wav"))
             assert (rate, channels) == (24_000, 1) and seconds == pytest.approx(item["seconds"], abs=0.05)
+            # Its captions, from when each word is said: the whole text, within the audio.
+            cues = list(srt.parse(client.generation_captions(item["id"])))
+            assert " ".join(cue.content.replace("\n", " ") for cue in cues) == item["text"]
+            assert cues[0].start.total_seconds() >= 0 and cues[-1].end.total_seconds() <= seconds + 1e-3
         ranged = httpx.get(items[0]["audio_url"], headers={"Authorization": f"Bearer {secret}", "Range": "bytes=0-99"})
         assert ranged.status_code == 206 and len(ranged.content) == 100
 
@@ -101,6 +107,8 @@ def test_every_source_is_listed_for_its_owner_downloads_and_is_nobody_elses(
             ids = [item["id"] async for item in client.iter_generations(limit=2)]
             buffer = io.BytesIO()
             await client.download_generation(ids[-1], buffer)
+            vtt = await client.generation_captions(ids[-1], format="vtt")
+            assert vtt.startswith("WEBVTT") and len(webvtt.from_buffer(io.StringIO(vtt)).captions) >= 1
             return ids, buffer.getvalue()
 
     async_ids, oldest = asyncio.run(listed_async())
@@ -117,3 +125,6 @@ def test_every_source_is_listed_for_its_owner_downloads_and_is_nobody_elses(
         with pytest.raises(OuteAIAPIError) as raised:
             client.download_generation(items[0]["id"], tmp_path / "stolen.wav")
         assert raised.value.status_code == 404 and not (tmp_path / "stolen.wav").exists()
+        with pytest.raises(OuteAIAPIError) as raised:
+            client.generation_captions(items[0]["id"])
+        assert raised.value.status_code == 404

@@ -12,8 +12,10 @@ from api.errors import ApiError, ok
 from api.schemas import GenerationItemOut, GenerationOut, GenerationsOut, GenerationVoiceOut, responses
 from billing.pricing import credits_format
 from core.files import ranged_file_response
+from studio.captions import captions_response
 from studio.models import Generation
 from studio.selectors import (
+    CAPTION_FORMATS,
     HISTORY_PAGE_SIZE,
     generation_download_name,
     generation_of_owner,
@@ -108,3 +110,36 @@ def generation_audio(request: ApiRequest, generation_id: uuid.UUID) -> HttpRespo
         content_type="audio/wav",
         download_name=f"{generation_download_name(generation)}.wav" if request.GET.get("download") else None,
     )
+
+
+@router.get(
+    "/generations/{uuid:generation_id}/captions",
+    auth=bearer_speech,
+    response=responses({}, 400, 404),
+    summary="A generation's captions (SRT or WebVTT) from its words' timings",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The captions",
+                "content": {
+                    "application/x-subrip": {"schema": {"type": "string"}},
+                    "text/vtt": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    },
+)
+def generation_captions(
+    request: ApiRequest,
+    generation_id: uuid.UUID,
+    format: str = Query("srt", description="`srt` (default) or `vtt`."),
+) -> HttpResponseBase:
+    if format not in CAPTION_FORMATS:
+        raise ApiError("VALIDATION_ERROR", "format must be srt or vtt.")
+    generation = _own_generation(request, generation_id)
+    if not generation.words:
+        raise ApiError(
+            "NOT_FOUND",
+            "This generation has no word timings (not finished, not English, or made before they were kept).",
+        )
+    return captions_response(generation=generation, format_name=format, download=bool(request.GET.get("download")))

@@ -519,6 +519,21 @@ def generation_audio_request(generation_id: str) -> ApiRequest[httpx.Response]:
     return ApiRequest("GET", generation_audio_path(generation_id), _raw, headers={"Accept": "audio/wav"}, stream=True)
 
 
+CAPTION_FORMATS = ("srt", "vtt")
+
+
+def generation_captions_request(generation_id: str, *, format: str) -> ApiRequest[str]:
+    """GET a generation's captions (SRT or WebVTT) from its words' timings, as text."""
+    if format not in CAPTION_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(CAPTION_FORMATS)}")
+    path = f"/api/v1/generations/{required_id(generation_id, 'generation_id')}/captions"
+    return ApiRequest("GET", path, _text, params={"format": format})
+
+
+def _text(response: httpx.Response) -> str:
+    return response.text
+
+
 def next_page_after(page: GenerationPage) -> str | None:
     """The cursor of the page after `page`, None when it is the last."""
     return page.next if page.has_more and page.next else None

@@ -32,6 +32,7 @@ from ._common import (
     T,
     TimeoutTypes,
     generation_audio_request,
+    generation_captions_request,
     generations_list_request,
     health_request,
     next_page_after,
@@ -326,6 +327,11 @@ class OuteAI(BaseClient[httpx.Client]):
         finally:
             response.close()
         return target.result
+
+    def generation_captions(self, generation_id: str, *, format: str = "srt") -> str:
+        """A generation's captions from when each of its words is said: SRT (default) or WebVTT
+        (`format="vtt"`), as text to save beside the audio. 404 for a take without word timings."""
+        return self._send(generation_captions_request(generation_id, format=format))
 
     # ---------- transport ----------
 
