@@ -232,3 +232,23 @@ class GenerationsOut(Ok):
 
 class GenerationItemOut(Ok):
     data: GenerationOut
+
+
+class WordOut(Schema):
+    text: str
+    start: float = Field(description="When the word begins, in seconds from the audio's start.")
+    end: float = Field(description="When it ends, in seconds.")
+    char_start: int = Field(description="Where it begins in `text` (a character offset).")
+    char_end: int = Field(description="Where it ends in `text` (exclusive).")
+
+
+class TimestampedSpeechOut(Schema):
+    audio_base64: str = Field(description="The whole take in `response_format`, base64.")
+    response_format: str
+    seconds: float = Field(description="Seconds of audio made (and billed).")
+    text: str = Field(description="The text as it was spoken (the input after cleaning): the offsets' text.")
+    words: list[WordOut] = Field(description="Each word and when it is said (empty for a language without timings).")
+
+
+class TimestampedSpeechEnvelope(Ok):
+    data: TimestampedSpeechOut

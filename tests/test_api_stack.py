@@ -1,6 +1,7 @@
 """The API through the running stack (uvicorn, a Celery worker, the CPU engine), called over HTTP as
 a developer's program would."""
 
+import asyncio
 import base64
 import io
 import json
@@ -8,10 +9,11 @@ import json
 import httpx
 import pytest
 import soundfile
+from outeai import AsyncOuteAI, OuteAI
 
 from accounts.services import token_create
 from studio.models import Generation
-from tests.audio_checks import rms_dbfs, transcribe, wav_info, word_error_rate
+from tests.audio_checks import rms_dbfs, transcribe, wav_info, word_error_rate, word_segments
 from tests.waiting import generation_wait_finished
 
 pytestmark = pytest.mark.stack
@@ -57,6 +59,47 @@ def test_tts_non_stream_returns_intelligible_wav_and_records_the_generation(api,
     assert (generation.user, generation.api_token, generation.source) == (user, api.token, "api")
     assert generation.text == text and generation.voice_name == "EN-FEMALE-1-NEUTRAL"
     assert generation.status == "done" and generation.seconds == pytest.approx(seconds, abs=0.01)
+
+
+def test_tts_with_timestamps_says_when_each_word_is_said_as_an_aligner_hears_it(api, builtin_voices):
+    """Two sentences (two chunks) from Joe: the words of the text, in order, with offsets into it,
+    inside the audio, and where pocketsphinx's forced alignment puts them (median start ≤ 80 ms)."""
+    text = "We will meet at the station at noon. Please call me back when you have a moment."
+    response = api.post("/api/v1/tts_with_timestamps", json=speech(builtin_voices, text, "EN-MALE-1-NEUTRAL"))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json", response.text
+    data = response.json()["data"]
+    audio = base64.b64decode(data["audio_base64"])
+    rate, channels, _, seconds = wav_info(audio)
+    assert (rate, channels, data["response_format"], data["text"]) == (24_000, 1, "wav", text)
+    assert data["seconds"] == pytest.approx(seconds, abs=0.01)
+    words = data["words"]
+    expected = text.replace(".", "").split()
+    assert [w["text"] for w in words] == expected
+    assert [text[w["char_start"] : w["char_end"]] for w in words] == expected
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and starts[0] >= 0 and words[-1]["end"] <= seconds + 1e-3
+    heard = word_segments(audio, text)
+    assert [h[0] for h in heard] == [w.lower() for w in expected]
+    errors = sorted(abs(start - h[1]) for start, h in zip(starts, heard, strict=True))
+    assert errors[len(errors) // 2] <= 0.08, list(zip(expected, starts, heard, strict=True))
+    # The same words are kept with the generation (its captions come from them).
+    kept = [{key: value for key, value in w.items() if key != "chunk"} for w in Generation.objects.get().words]
+    assert kept == words
+
+    # The repo SDK, sync and async, gives the same words with the audio.
+    voice_id = str(builtin_voices["EN-MALE-1-NEUTRAL"].id)
+    with OuteAI(api.secret, base_url=str(api.base_url)) as client:
+        result = client.generate_speech_with_timestamps(text=text, voice_id=voice_id, response_format="mp3")
+    assert result.content_type == "audio/mpeg" and result.text == text
+    assert [w["text"] for w in result.words] == expected
+
+    async def timed_async() -> list[str]:
+        async with AsyncOuteAI(api.secret, base_url=str(api.base_url)) as client:
+            result = await client.generate_speech_with_timestamps(text=text, voice_id=voice_id)
+            assert wav_info(result.wav_bytes)[3] >= result.words[-1]["end"]
+            return [w["text"] for w in result.words]
+
+    assert asyncio.run(timed_async()) == expected
 
 
 def test_openai_style_field_names_are_accepted(api, builtin_voices):

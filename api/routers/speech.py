@@ -1,17 +1,19 @@
+import base64
 from collections.abc import AsyncIterator
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from ninja import Router
 
 from api.auth import ApiRequest, bearer_speech
-from api.errors import ApiError
+from api.errors import ApiError, ok
 from api.idempotency import idempotent
 from api.relay_reader import RelayReader, relay_encoded
-from api.schemas import SpeechRequest, responses
+from api.schemas import SpeechRequest, TimestampedSpeechEnvelope, responses
 from api.speech_start import speech_start
 from core.asyncdb import db_work
+from core.audio import pcm_seconds
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
 from studio.models import Generation
 
@@ -75,6 +77,41 @@ async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRes
     if relay.end and relay.end.get("verification") is not None:
         response[VERIFICATION_HEADER] = _verification_header(relay.end["verification"])
     return response
+
+
+@router.post(
+    "/tts_with_timestamps",
+    auth=bearer_speech,
+    response=responses({200: TimestampedSpeechEnvelope}, *SPEECH_ERRORS),
+    summary="Speech as a complete file, base64 in JSON, with when each word is said",
+)
+@idempotent
+async def tts_with_timestamps(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
+    relay = RelayReader(generation.id)
+    await relay.start(until=lambda event: event.kind == "end")
+    pcm = b"".join([event.pcm async for event in relay.events() if event.kind == "audio"])
+    # The row has the words once its end is relayed (job_end commits before it relays).
+    words = await db_work(_generation_words)(generation.id)
+    audio_format = AUDIO_FORMATS[generation.response_format]
+    data = {
+        "audio_base64": base64.b64encode(encode_whole(pcm, audio_format)).decode(),
+        "response_format": audio_format.name,
+        "seconds": round(pcm_seconds(len(pcm)), 3),
+        "text": generation.text,
+        "words": [{key: word[key] for key in WORD_FIELDS} for word in words],
+    }
+    response = JsonResponse(ok(data))
+    if relay.end and relay.end.get("verification") is not None:
+        response[VERIFICATION_HEADER] = _verification_header(relay.end["verification"])
+    return response
+
+
+WORD_FIELDS = ("text", "start", "end", "char_start", "char_end")
+
+
+def _generation_words(generation_id) -> list[dict]:
+    return Generation.objects.values_list("words", flat=True).get(id=generation_id) or []
 
 
 @router.post(

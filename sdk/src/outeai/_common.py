@@ -4,6 +4,8 @@ own httpx client, and hand the answers back to them to be read."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import email.utils
 import logging
 import mimetypes
@@ -24,7 +26,17 @@ import httpx
 
 from ._version import SDK_VERSION
 from .exceptions import OuteAIAPIError, OuteAIError
-from .types import CreatedToken, DeletedVoiceClone, Generation, RevokedToken, Token, Voice, VoiceClone, VoiceClones
+from .types import (
+    CreatedToken,
+    DeletedVoiceClone,
+    Generation,
+    RevokedToken,
+    Token,
+    Voice,
+    VoiceClone,
+    VoiceClones,
+    Word,
+)
 
 DEFAULT_BASE_URL = "https://outeai.com"
 DEFAULT_MODEL = "outetts_1_pro"
@@ -64,6 +76,10 @@ class SpeechResult:
     sample_rate: int = DEFAULT_SAMPLE_RATE
     channels: int = DEFAULT_CHANNELS
     sample_width: int = DEFAULT_SAMPLE_WIDTH
+    # With generate_speech_with_timestamps: each word and when it is said, with its offsets into
+    # `text`, the text as it was spoken (the input after the server's cleaning); else empty.
+    words: list[Word] = field(default_factory=list)
+    text: str | None = None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         output_path = Path(path)
@@ -471,6 +487,18 @@ def speech_request(payload: dict[str, object]) -> ApiRequest[SpeechResult]:
         )
 
     return ApiRequest("POST", "/api/v1/tts_non_stream", parse, json=payload, headers={"Accept": content_type})
+
+
+def speech_with_timestamps_request(payload: dict[str, object]) -> ApiRequest[SpeechResult]:
+    """POST /api/v1/tts_with_timestamps with a tts_payload: the whole file and its words."""
+
+    def parse(response: httpx.Response) -> SpeechResult:
+        data = json_data(response)
+        audio = base64.b64decode(data["audio_base64"])
+        result = speech_result(audio, RESPONSE_FORMATS[data["response_format"]], response.headers.get("X-Verification"))
+        return dataclasses.replace(result, words=list(data["words"]), text=data["text"])
+
+    return ApiRequest("POST", "/api/v1/tts_with_timestamps", parse, json=payload)
 
 
 def speech_stream_request(payload: dict[str, object]) -> ApiRequest[httpx.Response]:

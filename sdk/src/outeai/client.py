@@ -38,6 +38,7 @@ from ._common import (
     next_page_after,
     speech_request,
     speech_stream_request,
+    speech_with_timestamps_request,
     stream_broke_off,
     stream_file,
     token_create_request,
@@ -194,6 +195,30 @@ class OuteAI(BaseClient[httpx.Client]):
             speed=speed,
         )
         return self._send(speech_request(payload))
+
+    def generate_speech_with_timestamps(
+        self,
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        language: str | None = None,
+        verify: bool = False,
+        response_format: str = "wav",
+        speed: float = 1.0,
+    ) -> SpeechResult:
+        """As generate_speech, and `result.words`: each word with when it is said (`start`, `end`
+        in seconds) and where it is in `result.text` (`char_start`, `char_end`); none for Japanese."""
+        payload = tts_payload(
+            text=text,
+            voice_id=voice_id,
+            model=model,
+            language=language,
+            verify=verify,
+            response_format=response_format,
+            speed=speed,
+        )
+        return self._send(speech_with_timestamps_request(payload))
 
     def generate_speech_to_file(
         self,

@@ -84,6 +84,16 @@ class Health(TypedDict, total=False):
     data: dict[str, Any]
 
 
+class Word(TypedDict):
+    """When a word of the text is said (generate_speech_with_timestamps)."""
+
+    text: str
+    start: float  # seconds from the audio's start
+    end: float
+    char_start: int  # where it is in the spoken text (SpeechResult.text)
+    char_end: int
+
+
 class GenerationVoice(TypedDict):
     id: str | None  # None once the clone it spoke in is deleted
     name: str
