@@ -13,6 +13,7 @@ The table is keyed by the URLconf's routes: a new URL without an entry here fail
 
 import asyncio
 import io
+import re
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,9 +100,27 @@ def _generation(session, user, voice, text: str) -> Generation:
         status="done",
         seconds=0.5,
         source="studio" if session else "api",
+        words=_words_spread(text, seconds=0.5),
     )
     generation.audio.save(f"{user.id}/{generation.id}.wav", ContentFile(_tone_wav()))
     return generation
+
+
+def _words_spread(text: str, *, seconds: float) -> list[dict]:
+    """Word timings for a take that has no speech in it: the words spread evenly over it."""
+    tokens = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
+    step = seconds / max(len(tokens), 1)
+    return [
+        {
+            "text": t,
+            "start": round(i * step, 3),
+            "end": round((i + 0.8) * step, 3),
+            "char_start": at,
+            "char_end": at + len(t),
+            "chunk": 1,
+        }
+        for i, (t, at) in enumerate(tokens)
+    ]
 
 
 @pytest.fixture
@@ -429,6 +448,11 @@ TABLE: dict[str, list[Call]] = {
         Call("GET", u("/studio/generations/{api_gen}/audio"), pages(owner=200)),
         Call("GET", u("/studio/generations/{api_gen}/audio?format=mp3"), pages(owner=200)),
     ],
+    "studio/generations/<uuid:generation_id>/captions": [
+        Call("GET", u("/studio/generations/{shared_gen}/captions?format=srt"), pages(member=200, owner=200)),
+        Call("GET", u("/studio/generations/{private_gen}/captions?format=vtt"), pages(owner=200)),
+        Call("GET", u("/studio/generations/{api_gen}/captions"), pages(owner=200)),
+    ],
     "studio/generations/<uuid:generation_id>/<str:action>": [
         Call("POST", u("/studio/generations/{shared_gen}/again"), pages(member=403), intact=generations_intact),
         Call("POST", u("/studio/generations/{shared_gen}/cancel"), pages(member=403), intact=generations_intact),
@@ -447,6 +471,9 @@ TABLE: dict[str, list[Call]] = {
     "api/v1/voices": [Call("GET", u("/api/v1/voices"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, True)],
     "api/v1/tts_non_stream": [
         Call("POST", u("/api/v1/tts_non_stream"), apis(), api=True, json=_speech, intact=generations_intact)
+    ],
+    "api/v1/tts_with_timestamps": [
+        Call("POST", u("/api/v1/tts_with_timestamps"), apis(), api=True, json=_speech, intact=generations_intact)
     ],
     "api/v1/tts_stream": [
         Call("POST", u("/api/v1/tts_stream"), apis(), api=True, json=_speech, intact=generations_intact)
@@ -485,6 +512,11 @@ TABLE: dict[str, list[Call]] = {
         Call("GET", u("/api/v1/generations/{shared_gen}"), apis(owner=200), api=True),
         Call("GET", u("/api/v1/generations/{private_gen}"), apis(owner=200), api=True),
         Call("GET", u("/api/v1/generations/{api_gen}"), apis(owner=200), api=True),
+    ],
+    "api/v1/generations/<uuidstr:generation_id>/captions": [
+        Call("GET", u("/api/v1/generations/{shared_gen}/captions"), apis(owner=200), api=True),
+        Call("GET", u("/api/v1/generations/{private_gen}/captions?format=vtt"), apis(owner=200), api=True),
+        Call("GET", u("/api/v1/generations/{api_gen}/captions"), apis(owner=200), api=True),
     ],
     "api/v1/generations/<uuidstr:generation_id>/audio": [
         Call("GET", u("/api/v1/generations/{shared_gen}/audio"), apis(owner=200), api=True),
