@@ -286,6 +286,11 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
     }
 
 
+def generation_words(*, generation_id: uuid.UUID) -> list[dict]:
+    """The take's words and when each is said (Generation.words), as its row has them now."""
+    return Generation.objects.values_list("words", flat=True).get(id=generation_id) or []
+
+
 def generation_downloads(generation: Generation, *, audio_url: str | None) -> dict[str, str]:
     """The Studio's download links, one a format (the WAV is the take itself), and the captions
     (SRT, VTT) of a take that knows when its words are said."""

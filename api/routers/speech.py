@@ -16,6 +16,7 @@ from core.asyncdb import db_work
 from core.audio import pcm_seconds
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
 from studio.models import Generation
+from studio.selectors import generation_words
 
 router = Router(tags=["speech"])
 
@@ -59,6 +60,21 @@ def _verification_header(verification: dict) -> str:
     return "; ".join(parts)
 
 
+async def _whole_take(request: ApiRequest, payload: SpeechRequest) -> tuple[Generation, bytes, dict | None]:
+    """A take asked for whole: its row, all its audio once it has ended, and its check (or None)."""
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
+    relay = RelayReader(generation.id)
+    await relay.start(until=lambda event: event.kind == "end")
+    pcm = b"".join([event.pcm async for event in relay.events() if event.kind == "audio"])
+    return generation, pcm, (relay.end or {}).get("verification")
+
+
+def _verified(response: HttpResponseBase, verification: dict | None) -> HttpResponseBase:
+    if verification is not None:
+        response[VERIFICATION_HEADER] = _verification_header(verification)
+    return response
+
+
 @router.post(
     "/tts_non_stream",
     auth=bearer_speech,
@@ -68,15 +84,11 @@ def _verification_header(verification: dict) -> str:
 )
 @idempotent
 async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
-    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
-    relay = RelayReader(generation.id)
-    await relay.start(until=lambda event: event.kind == "end")
-    pcm = b"".join([event.pcm async for event in relay.events() if event.kind == "audio"])
+    generation, pcm, verification = await _whole_take(request, payload)
     audio_format = AUDIO_FORMATS[generation.response_format]
-    response = HttpResponse(encode_whole(pcm, audio_format), content_type=audio_format.content_type)
-    if relay.end and relay.end.get("verification") is not None:
-        response[VERIFICATION_HEADER] = _verification_header(relay.end["verification"])
-    return response
+    return _verified(
+        HttpResponse(encode_whole(pcm, audio_format), content_type=audio_format.content_type), verification
+    )
 
 
 @router.post(
@@ -87,12 +99,9 @@ async def tts_non_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRes
 )
 @idempotent
 async def tts_with_timestamps(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
-    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
-    relay = RelayReader(generation.id)
-    await relay.start(until=lambda event: event.kind == "end")
-    pcm = b"".join([event.pcm async for event in relay.events() if event.kind == "audio"])
+    generation, pcm, verification = await _whole_take(request, payload)
     # The row has the words once its end is relayed (job_end commits before it relays).
-    words = await db_work(_generation_words)(generation.id)
+    words = await db_work(generation_words)(generation_id=generation.id)
     audio_format = AUDIO_FORMATS[generation.response_format]
     data = {
         "audio_base64": base64.b64encode(encode_whole(pcm, audio_format)).decode(),
@@ -101,17 +110,10 @@ async def tts_with_timestamps(request: ApiRequest, payload: SpeechRequest) -> Ht
         "text": generation.text,
         "words": [{key: word[key] for key in WORD_FIELDS} for word in words],
     }
-    response = JsonResponse(ok(data))
-    if relay.end and relay.end.get("verification") is not None:
-        response[VERIFICATION_HEADER] = _verification_header(relay.end["verification"])
-    return response
+    return _verified(JsonResponse(ok(data)), verification)
 
 
 WORD_FIELDS = ("text", "start", "end", "char_start", "char_end")
-
-
-def _generation_words(generation_id) -> list[dict]:
-    return Generation.objects.values_list("words", flat=True).get(id=generation_id) or []
 
 
 @router.post(
