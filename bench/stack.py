@@ -41,6 +41,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.floor import FloorRun, PiperFloor
 from bench.stack_setup import OwnStack, RunningStack, StackUnderTest, stack_arguments
 from billing.pricing import speech_seconds_max
 from engine.protocol import AUDIO, BYTES_PER_SECOND, DONE, ERROR, FrameDecoder
@@ -71,6 +72,11 @@ TARGET_THROUGHPUT_RATIO = 0.9
 TARGET_WS_P50 = 0.020
 TARGET_PAGE_P50 = 0.100
 TARGET_FAIRNESS_RATIO = 2.0
+# Issue 18: over the floor, Piper in-process on the same text (bench/floor.py).
+TARGET_ENGINE_FIRST_OVER_FLOOR = 0.005  # s, p50
+TARGET_STACK_FIRST_OVER_FLOOR = 0.010
+TARGET_ENGINE_WHOLE_OVER_FLOOR = 1.03
+TARGET_STACK_WHOLE_OVER_FLOOR = 1.02
 
 
 # ---------- statistics and the table ----------
@@ -100,6 +106,7 @@ def verdict(ok: bool | None) -> str:
 class Row:
     item: str
     what: str
+    floor: str  # Piper in-process (bench/floor.py)
     engine: str
     stack: str
     delta: str
@@ -113,13 +120,22 @@ class Table:
         self.notes: list[str] = []
         self.loads: list[str] = []  # the 1-minute load average as each item began
 
-    def add(self, *cells: str) -> None:
-        row = Row(*cells)
+    def add(self, item: str, what: str, *cells: str, floor: str = "") -> None:
+        row = Row(item, what, floor, *cells)
         self.rows.append(row)
-        print("  " + " | ".join(cells), flush=True)
+        print("  " + " | ".join(vars(row).values()), flush=True)
 
     def render(self) -> str:
-        head = Row("#", "measure", "engine direct", "through the stack", "stack - engine / ratio", "target", "")
+        head = Row(
+            "#",
+            "measure",
+            "Piper in-process",
+            "engine direct",
+            "through the stack",
+            "stack - engine / ratio",
+            "target",
+            "",
+        )
         rows = [head, *self.rows]
         widths = [max(len(getattr(r, f)) for r in rows) for f in Row.__dataclass_fields__]
 
@@ -229,6 +245,7 @@ class Caller:
         self.webs = {}
         self.stack = stack
         self._limits, self._timeout = limits, timeout
+        self.floor: PiperFloor | None = None  # loaded on first use
 
     def web(self, token: str) -> httpx.AsyncClient:
         if token not in self.webs:
@@ -239,6 +256,12 @@ class Caller:
                 timeout=self._timeout,
             )
         return self.webs[token]
+
+    async def piper(self, text: str) -> FloorRun:
+        """The floor: Piper in this process (in a thread, so the loop stays free)."""
+        if self.floor is None:
+            self.floor = await asyncio.to_thread(PiperFloor)
+        return await asyncio.to_thread(self.floor.synthesize, text)
 
     async def aclose(self) -> None:
         await self.engine.aclose()
@@ -292,6 +315,12 @@ class Caller:
         if response.status_code != 200:
             return Run(None, total, 0.0, response.status_code, response.text[:200])
         return Run(total, total, (len(response.content) - WAV_HEADER) / BYTES_PER_SECOND, 200, sent_at=sent_at)
+
+
+def _rotated(kinds: tuple[str, ...], i: int) -> tuple[str, ...]:
+    """The i-th run's order: each kind goes first in turn."""
+    k = i % len(kinds)
+    return kinds[k:] + kinds[:k]
 
 
 def failures(runs: list[Run]) -> str:
@@ -358,19 +387,23 @@ async def _stack_timeline(stack: StackUnderTest, run: Run) -> dict | None:
 async def item_ttfb(caller: Caller, stack_under_test: StackUnderTest, runs: int, table: Table) -> dict:
     token = stack_under_test.main.token
     engine, stack, timelines = [], [], []
+    floor: list[FloorRun] = []
     for i in range(runs):
-        # Interleaved, and alternating which goes first, so a drift of the machine hits both.
-        pair = [("e", caller.engine_synthesize(SHORT)), ("s", caller.tts_stream(token, SHORT))]
-        if i % 2:
-            pair.reverse()
-        for kind, coroutine in pair:
-            (engine if kind == "e" else stack).append(await coroutine)
+        # Interleaved, and rotating which goes first, so a drift of the machine hits all three.
+        for kind in _rotated(("f", "e", "s"), i):
+            if kind == "f":
+                floor.append(await caller.piper(SHORT))
+            elif kind == "e":
+                engine.append(await caller.engine_synthesize(SHORT))
+            else:
+                stack.append(await caller.tts_stream(token, SHORT))
         if stack_under_test.django_ok and stack[-1].ok:
             timeline = await _stack_timeline(stack_under_test, stack[-1])
             if timeline:
                 timelines.append(timeline)
     e = [r.ttfb for r in engine if r.ok]
     s = [r.ttfb for r in stack if r.ok]
+    f = [r.first_chunk for r in floor]
     added = p50(s) - p50(e)
     table.add(
         "1",
@@ -380,13 +413,24 @@ async def item_ttfb(caller: Caller, stack_under_test: StackUnderTest, runs: int,
         f"+{ms(added)}",
         f"<= +{TARGET_TTFB_ADDED * 1000:.0f} ms",
         verdict(added <= TARGET_TTFB_ADDED if e and s else None),
+        floor=ms(p50(f)),
     )
-    table.add("1", "TTFB p95", ms(p95(e)), ms(p95(s)), f"+{ms(p95(s) - p95(e))}", "", "")
+    table.add("1", "TTFB p95", ms(p95(e)), ms(p95(s)), f"+{ms(p95(s) - p95(e))}", "", "", floor=ms(p95(f)))
+    over_engine, over_stack = p50(e) - p50(f), p50(s) - p50(f)
+    table.add(
+        "1",
+        "first audio over Piper in-process's first chunk, p50 (issue 18)",
+        f"+{ms(over_engine)}",
+        f"+{ms(over_stack)}",
+        "",
+        f"engine <= +{ms(TARGET_ENGINE_FIRST_OVER_FLOOR)}, stack <= +{ms(TARGET_STACK_FIRST_OVER_FLOOR)}",
+        verdict(over_engine <= TARGET_ENGINE_FIRST_OVER_FLOOR and over_stack <= TARGET_STACK_FIRST_OVER_FLOOR),
+    )
     for key, label in STREAM_BREAKDOWN.items():
         values = [t[key] for t in timelines]
         if values:
             table.add("1", f"  stack TTFB, p50 of its part: {label}", "", ms(p50(values)), "", "", "")
-    return {"engine": e, "stack": s, "timelines": timelines}
+    return {"floor": f, "engine": e, "stack": s, "timelines": timelines}
 
 
 # ---------- 2. a ten-second text, whole ----------
@@ -403,12 +447,15 @@ WHOLE_BREAKDOWN = {
 async def item_total(caller: Caller, stack_under_test: StackUnderTest, runs: int, table: Table) -> dict:
     token = stack_under_test.main.token
     engine, stack, timelines = [], [], []
+    floor: list[FloorRun] = []
     for i in range(runs):
-        pair = [("e", caller.engine_synthesize(TEN_SECONDS)), ("s", caller.tts_non_stream(token, TEN_SECONDS))]
-        if i % 2:
-            pair.reverse()
-        for kind, coroutine in pair:
-            (engine if kind == "e" else stack).append(await coroutine)
+        for kind in _rotated(("f", "e", "s"), i):
+            if kind == "f":
+                floor.append(await caller.piper(TEN_SECONDS))
+            elif kind == "e":
+                engine.append(await caller.engine_synthesize(TEN_SECONDS))
+            else:
+                stack.append(await caller.tts_non_stream(token, TEN_SECONDS))
         if stack_under_test.django_ok and stack[-1].ok:
             timeline = await _stack_timeline(stack_under_test, stack[-1])
             if timeline:
@@ -416,6 +463,7 @@ async def item_total(caller: Caller, stack_under_test: StackUnderTest, runs: int
                 timelines.append(timeline)
     e = [r.total for r in engine if r.ok]
     s = [r.total for r in stack if r.ok]
+    f = [r.total for r in floor]
     audio = p50([r.audio for r in engine if r.ok])
     ratio = p50(s) / p50(e) if e and s else math.nan
     table.add(
@@ -426,12 +474,23 @@ async def item_total(caller: Caller, stack_under_test: StackUnderTest, runs: int
         f"x{ratio:.2f} (+{ms(p50(s) - p50(e))})",
         f"<= x{TARGET_NON_STREAM_RATIO}",
         verdict(ratio <= TARGET_NON_STREAM_RATIO if e and s else None),
+        floor=ms(p50(f)),
+    )
+    engine_ratio, stack_ratio = p50(e) / p50(f), p50(s) / p50(f)
+    table.add(
+        "2",
+        "whole text over Piper in-process's, p50 (issue 18)",
+        f"x{engine_ratio:.2f}",
+        f"x{stack_ratio:.2f}",
+        "",
+        f"engine <= x{TARGET_ENGINE_WHOLE_OVER_FLOOR}, stack <= x{TARGET_STACK_WHOLE_OVER_FLOOR}",
+        verdict(engine_ratio <= TARGET_ENGINE_WHOLE_OVER_FLOOR and stack_ratio <= TARGET_STACK_WHOLE_OVER_FLOOR),
     )
     for key, label in WHOLE_BREAKDOWN.items():
         values = [t[key] for t in timelines]
         if values:
             table.add("2", f"  stack total, p50 of its part: {label}", "", ms(p50(values)), "", "", "")
-    return {"engine": e, "stack": s, "audio_seconds": audio, "timelines": timelines}
+    return {"floor": f, "engine": e, "stack": s, "audio_seconds": audio, "timelines": timelines}
 
 
 # ---------- 3. concurrency ----------
