@@ -98,7 +98,9 @@ def main() -> None:
     info = machine()
     print(f"machine: {info['cores']} cores, {info['cpu']}, {info['ram']} RAM, Python {info['python']}")
     print(f"load average at start: {load()}", flush=True)
-    context = OwnStack() if args.start else RunningStack(args.url, args.engine_url or "", args.token)
+    context = (
+        OwnStack(database=args.database) if args.start else RunningStack(args.url, args.engine_url or "", args.token)
+    )
     with context as stack:
         times = measure(stack, args.runs, args.voice)
     print()

@@ -881,7 +881,7 @@ def main() -> None:
         print("warning: the machine is already busy; numbers will be noisy (rerun when it is idle)")
 
     table = Table()
-    context = OwnStack() if args.start else RunningStack(args.url, args.engine_url, args.token)
+    context = OwnStack(database=args.database) if args.start else RunningStack(args.url, args.engine_url, args.token)
     with context as stack:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # Django's LOGGING puts the root at INFO
         engine_health = httpx.get(f"{stack.engine_url}/health", timeout=10).json()

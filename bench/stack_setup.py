@@ -3,6 +3,7 @@
 `--start` does what the test suite does (harness/processes.py, config/settings/test.py): the CPU
 engine, a Celery worker and uvicorn as real processes, PostgreSQL and Redis of the machine, with
 a database, a queue, Redis keys and Channels prefix of this run's own, all removed at the end.
+`--start --database sqlite` gives that stack a SQLite file instead, as `make run` starts it.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def account_create(label: str, run: str, *, credits: int = BENCH_MICROCREDITS) -
 class OwnStack:
     """Engine + worker + web + a database of this run's own (`--start`)."""
 
-    def __init__(self, *, settings: str = "config.settings.base") -> None:
+    def __init__(self, *, settings: str = "config.settings.base", database: str = "postgresql") -> None:
         self.settings = settings
+        self.database = database
         self.run = f"bench{os.getpid()}"
         self.db_name = f"outeai_{self.run}"
         self.prefix = f"outeai-{self.run}"
@@ -93,10 +95,15 @@ class OwnStack:
             raise
 
     def _start(self) -> StackUnderTest:
+        database_url = (
+            f"sqlite:///{self.media / 'db.sqlite3'}"
+            if self.database == "sqlite"
+            else f"postgres://postgres@127.0.0.1:5432/{self.db_name}"
+        )
         os.environ.update(
             DJANGO_SETTINGS_MODULE=self.settings,
             OUTEAI_TEST_RUN=self.run,
-            DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{self.db_name}",
+            DATABASE_URL=database_url,
             REDIS_URL=REDIS_URL,
             REDIS_KEY_PREFIX=self.prefix,
             CELERY_QUEUE=self.prefix,
@@ -105,11 +112,12 @@ class OwnStack:
             # The flooded account of item 6 sends 50 at once, and items 1-3 send hundreds a minute.
             TTS_RATE_LIMIT_PER_MINUTE="1000",
         )
-        import psycopg
+        if self.database == "postgresql":
+            import psycopg
 
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
-        self._exit.callback(self._drop_database)
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.db_name}"')
+            self._exit.callback(self._drop_database)
         self._exit.callback(self._redis_clean)
         self._exit.callback(shutil.rmtree, self.media, True)
 
@@ -141,9 +149,10 @@ class OwnStack:
         stack.flood = account_create("flood", self.run)
         stack.django_ok = True
         from django.conf import settings
+        from django.db import connection
 
         stack.notes.append(
-            f"started by the bench: {self.settings} (DEBUG {settings.DEBUG}, "
+            f"started by the bench: {self.settings} on {connection.vendor} (DEBUG {settings.DEBUG}, "
             f"CONN_MAX_AGE {settings.DATABASES['default']['CONN_MAX_AGE']}), "
             f"worker --concurrency={WORKER_CONCURRENCY}, engine ENGINE_THREADS and ENGINE_CONCURRENCY as default, "
             "TTS_RATE_LIMIT_PER_MINUTE=1000"
@@ -219,6 +228,12 @@ class RunningStack:
 def stack_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose the stack: --start, or --url with --engine-url and --token."""
     parser.add_argument("--start", action="store_true", help="start engine, worker, web and a database of its own")
+    parser.add_argument(
+        "--database",
+        choices=("postgresql", "sqlite"),
+        default="postgresql",
+        help="with --start: the machine's PostgreSQL (as the tests), or a SQLite file (as `make run`)",
+    )
     parser.add_argument("--url", help="the web of a running stack, e.g. http://127.0.0.1:8000")
     parser.add_argument("--engine-url", help="the engine of that stack, e.g. http://127.0.0.1:8001")
     parser.add_argument("--token", help="an API token of an account with credits on that stack")

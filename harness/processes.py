@@ -102,7 +102,8 @@ def engine_command(port: int) -> list[str]:
 
 
 def worker_command(queue: str, concurrency: int = 3) -> list[str]:
-    """A Celery worker as the Procfile runs it."""
+    """A Celery worker as the Procfile runs it (the job's state is in the rows: no worker events,
+    no start-up sync with other workers)."""
     return [
         str(BIN / "celery"),
         "-A",
