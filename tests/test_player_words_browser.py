@@ -174,7 +174,7 @@ def test_a_long_take_scrolls_in_its_box_and_markup_stays_text(
     session = session_create(owner=user, title="long")
     voice = builtin_voices["EN-MALE-1-NEUTRAL"]
     markup = _generation(session, user, voice, MARKUP)
-    long_text = " ".join(f"Sentence {n} says a few more words, so the box has to scroll." for n in range(1, 16))
+    long_text = " ".join(f"Sentence {n} says a few more words, so the box has to scroll." for n in range(1, 31))
     long = _generation(session, user, voice, long_text)
     long.seconds = 8.0
     long.words = _words_spread(long_text, seconds=8.0)
