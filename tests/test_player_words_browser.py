@@ -6,6 +6,7 @@ The browser tests drive Debian's Chromium (Playwright, as tests/test_first_use_i
 against the stack; the page's times are read from the player's own audio element.
 """
 
+import itertools
 import json
 import re
 
@@ -20,7 +21,7 @@ from tests.conftest import team_join
 from tests.test_account_isolation import _generation, _tone_wav, _words_spread
 from tests.test_first_use_in_browser import browser_page, sign_in  # noqa: F401 (a fixture)
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 (tests.conftest's test account)
+PASSWORD = "correct horse battery staple"
 # Two sentences: two chunks, each timed by the engine, the second's words after the first's audio.
 TEXT = "The quick brown fox jumps over the lazy dog. Then it runs home across the green field."
 MARKUP = "Type <b>x</b> & <i>y</i> here."
@@ -115,7 +116,7 @@ def test_the_highlighted_word_follows_playback_and_a_click_on_a_word_plays_from_
     assert [w["text"] for w in words] == [TEXT[w["char_start"] : w["char_end"]] for w in stored]
     assert len(words) == len(TEXT.split())
     assert item.locator(".gen-text").inner_text() == TEXT, "the spans and the text between them are the text"
-    assert all(a["end"] <= b["start"] + 1e-6 for a, b in zip(words, words[1:], strict=False))
+    assert all(a["end"] <= b["start"] + 1e-6 for a, b in itertools.pairwise(words))
     first_sentence = TEXT.split(". ")[0].count(" ") + 1
 
     page.wait_for_function("document.querySelector('.gen .wave')?.firstElementChild?.shadowRoot !== null")
@@ -194,9 +195,7 @@ def test_a_long_take_scrolls_in_its_box_and_markup_stays_text(
     box = item.locator(".gen-text")
     assert box.evaluate("(b) => b.scrollHeight > b.clientHeight + 20"), "the long text overflows its box"
     assert box.evaluate("(b) => b.scrollTop") == 0
-    page.wait_for_function(
-        f"document.querySelector('#gen-{long.id} .wave')?.firstElementChild?.shadowRoot !== null"
-    )
+    page.wait_for_function(f"document.querySelector('#gen-{long.id} .wave')?.firstElementChild?.shadowRoot !== null")
     where = "() => [window.scrollY, document.getElementById('feed').scrollTop]"
     before = page.evaluate(where)
     item.get_by_role("button", name="Play").click()
@@ -209,4 +208,3 @@ def test_a_long_take_scrolls_in_its_box_and_markup_stays_text(
     assert box.evaluate("(b) => b.scrollTop") > 0, "the box scrolled with the words"
     assert page.evaluate(where) == before, "the page and the feed stayed put"
     assert page.console_errors == []
-
