@@ -281,7 +281,8 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         "download_url": f"{audio_url}?download=1" if audio_url else None,
         # The Studio's download links, one a format; the WAV is the take itself.
         "downloads": generation_downloads(generation, audio_url=audio_url),
-        **({"peaks": generation.peaks} if with_peaks else {}),
+        # The full state (the page, a catch-up, a take's end) has the waveform and the words.
+        **({"peaks": generation.peaks, "words": generation_word_marks(words=generation.words)} if with_peaks else {}),
         **(generation_actions(viewer, generated_by=generation.user_id, status=generation.status) if viewer else {}),
     }
 
@@ -289,6 +290,13 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
 def generation_words(*, generation_id: uuid.UUID) -> list[dict]:
     """The take's words and when each is said (Generation.words), as its row has them now."""
     return Generation.objects.values_list("words", flat=True).get(id=generation_id) or []
+
+
+def generation_word_marks(*, words: list[dict]) -> list[list[float]]:
+    """The take's words as the Studio's player follows them: [char_start, char_end, start, end]
+    each, offsets into the take's text (the page cuts the words from the text it already has, so
+    the user's punctuation and spacing stay) and seconds; compact, as the page holds 50 takes."""
+    return [[w["char_start"], w["char_end"], round(w["start"], 3), round(w["end"], 3)] for w in words or []]
 
 
 def generation_downloads(generation: Generation, *, audio_url: str | None) -> dict[str, str]:

@@ -25,7 +25,7 @@ const PEAKS_PER_BAR = 5;
 const BAR_WIDTH = 3;
 const BAR_GAP = 1;
 
-const items = new Map(); // generation id -> {el, state, peaks, player}
+const items = new Map(); // generation id -> {el, state, peaks, player, words, current}
 
 // ---------- formatting ----------
 
@@ -201,7 +201,9 @@ function render(item) {
   if (!live.hidden) drawLivePeaks(live, item.peaks);
   if (state.audio_url && !running && !item.player) {
     item.player = createPlayer(el.querySelector(".gen-player"), state, item.peaks);
+    item.player.on("timeupdate", (t) => wordsFollow(item, t));
   }
+  if (!item.words && state.words?.length) wordsRender(item);
   renderActions(item);
 }
 
@@ -232,11 +234,16 @@ function createPlayer(container, state, peaks) {
   play.setAttribute("aria-label", "Play");
   const wave = element("div", "wave");
   const time = element("span", "play-time", `0:00 / ${formatSeconds(state.seconds)}`);
-  container.append(play, wave, time);
+  // The player's own audio element, in the page (wavesurfer would keep its own out of it).
+  const audio = element("audio");
+  audio.preload = "metadata";
+  audio.hidden = true;
+  container.append(play, wave, time, audio);
 
   const styles = getComputedStyle(container);
   const wavesurfer = WaveSurfer.create({
     container: wave,
+    media: audio,
     url: state.audio_url,
     peaks: peaks.length ? [peaks] : undefined,
     duration: state.seconds || undefined,
@@ -271,6 +278,105 @@ function createPlayer(container, state, peaks) {
     }
   });
   return wavesurfer;
+}
+
+// ---------- the words the player follows ----------
+
+// The take's text as words (studio.selectors.generation_word_marks: [char_start, char_end, start,
+// end]), cut from the text itself so its punctuation and spacing stay; built as text nodes only,
+// since the text is the user's. One word is in the tab order at a time (the current one); arrows
+// move between words, Enter or Space (or a click) plays from a word.
+function wordsRender(item) {
+  const box = item.el.querySelector(".gen-text");
+  // Offsets count code points (Python's str), not UTF-16 units: an emoji is one character.
+  const chars = Array.from(item.state.text);
+  const spans = [];
+  const parts = [];
+  let at = 0;
+  for (const [charStart, charEnd, start, end] of item.state.words) {
+    if (!(charStart >= at && charEnd > charStart && charEnd <= chars.length)) continue; // out of order: left as text
+    if (charStart > at) parts.push(document.createTextNode(chars.slice(at, charStart).join("")));
+    const span = element("span", "word", chars.slice(charStart, charEnd).join(""));
+    span.dataset.start = start;
+    span.dataset.end = end;
+    span.tabIndex = spans.length ? -1 : 0;
+    parts.push(span);
+    spans.push(span);
+    at = charEnd;
+  }
+  if (!spans.length) return;
+  if (at < chars.length) parts.push(document.createTextNode(chars.slice(at).join("")));
+  box.replaceChildren(...parts);
+  box.classList.add("gen-words");
+  item.words = spans;
+  item.current = -1;
+  box.addEventListener("click", (event) => {
+    const span = event.target.closest(".word");
+    if (span) wordPlay(item, spans.indexOf(span));
+  });
+  box.addEventListener("keydown", (event) => {
+    const index = spans.indexOf(event.target);
+    if (index < 0) return;
+    const move = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+    if (move) {
+      wordFocus(item, Math.min(spans.length - 1, Math.max(0, index + move)));
+    } else if (event.key === "Enter" || event.key === " ") {
+      wordPlay(item, index);
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+}
+
+function wordFocus(item, index) {
+  item.words.forEach((span, i) => (span.tabIndex = i === index ? 0 : -1));
+  item.words[index].focus();
+}
+
+function wordPlay(item, index) {
+  if (!item.player || index < 0) return;
+  item.player.setTime(Number(item.words[index].dataset.start));
+  wordMark(item, index);
+  item.player.play();
+}
+
+// The word whose [start, end) holds the time (none between sentences); words are in time order.
+function wordAt(spans, seconds) {
+  let low = 0;
+  let high = spans.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const span = spans[middle];
+    if (seconds < Number(span.dataset.start)) high = middle - 1;
+    else if (seconds >= Number(span.dataset.end)) low = middle + 1;
+    else return middle;
+  }
+  return -1;
+}
+
+function wordsFollow(item, seconds) {
+  if (item.words) wordMark(item, wordAt(item.words, seconds));
+}
+
+function wordMark(item, index) {
+  if (index === item.current) return;
+  item.words[item.current]?.removeAttribute("aria-current");
+  item.current = index;
+  const span = item.words[index];
+  if (!span) return;
+  span.setAttribute("aria-current", "true");
+  if (!item.el.contains(document.activeElement)) item.words.forEach((s, i) => (s.tabIndex = i === index ? 0 : -1));
+  wordReveal(item.el.querySelector(".gen-text"), span);
+}
+
+// Scrolls the take's own text box (and nothing around it: the feed and the page stay put) so the
+// word being spoken is in view once it leaves it.
+function wordReveal(box, span) {
+  const top = span.offsetTop; // the box is the word's offset parent (app.css)
+  const bottom = top + span.offsetHeight;
+  if (top < box.scrollTop) box.scrollTop = top;
+  else if (bottom > box.scrollTop + box.clientHeight) box.scrollTop = bottom - box.clientHeight;
 }
 
 // ---------- composer ----------
