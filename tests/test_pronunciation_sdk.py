@@ -9,9 +9,9 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError, OuteAIError
 
 from accounts.services import token_create
-from outeai import AsyncOuteAI, OuteAI, OuteAIAPIError, OuteAIError
 from voices.models import PronunciationRule
 
 
