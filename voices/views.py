@@ -132,21 +132,18 @@ def pronunciations(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def pronunciation_new(request: AuthenticatedRequest) -> HttpResponse:
-    form = {
-        "match": request.POST.get("match", ""),
-        "kind": "ipa" if request.POST.get("kind") == "ipa" else "alias",
-        "says": request.POST.get("says", ""),
-        "case_sensitive": request.POST.get("case_sensitive") == "on",
-        "whole_word": request.POST.get("whole_word") == "on",
-    }
-    says = {form["kind"]: form["says"]}
+    match, says = request.POST.get("match", ""), request.POST.get("says", "")
+    kind = "ipa" if request.POST.get("kind") == "ipa" else "alias"
+    case_sensitive = request.POST.get("case_sensitive") == "on"
+    whole_word = request.POST.get("whole_word") == "on"
     rule = PronunciationRuleValue(
-        form["match"],
-        alias=says.get("alias"),
-        ipa=says.get("ipa"),
-        case_sensitive=form["case_sensitive"],
-        whole_word=form["whole_word"],
+        match,
+        alias=says if kind == "alias" else None,
+        ipa=says if kind == "ipa" else None,
+        case_sensitive=case_sensitive,
+        whole_word=whole_word,
     )
+    form = {"match": match, "kind": kind, "says": says, "case_sensitive": case_sensitive, "whole_word": whole_word}
     try:
         created = pronunciation_rule_create(user=request.user, rule=rule)
     except PronunciationRefused as refused:

@@ -54,11 +54,11 @@ def pronunciation_out(rule: PronunciationRule, *, shared: bool = False) -> Pronu
 )
 def pronunciations_list(request: ApiRequest) -> dict:
     rules = list(pronunciation_rules_visible(user=request.auth))
-    own = sum(1 for rule in rules if not rule.shared)
+    own = [rule.owner_id == request.auth.id for rule in rules]
     return ok(
         {
-            "pronunciations": [pronunciation_out(rule, shared=rule.shared) for rule in rules],
-            "quota": {"used": own, "limit": PRONUNCIATION_RULES_LIMIT},
+            "pronunciations": [pronunciation_out(rule, shared=not mine) for rule, mine in zip(rules, own, strict=True)],
+            "quota": {"used": sum(own), "limit": PRONUNCIATION_RULES_LIMIT},
         }
     )
 
