@@ -328,3 +328,15 @@ def test_every_form_of_the_page_needs_its_csrf_token(user, builtin_voices):
 
 def test_the_nav_links_the_page(page):
     assert f'href="{PAGE}"' in page.get("/account/").content.decode()
+
+
+def test_the_admin_edits_rules_with_the_same_checks(user, admin_client):
+    rule = PronunciationRule.objects.create(owner=user, match="Zorblax", alias="door bell")
+    url = f"/admin/voices/pronunciationrule/{rule.id}/change/"
+    assert admin_client.get(url).status_code == 200
+    form = {"owner": str(user.id), "match": "Zorblax", "alias": "", "ipa": "zorb!", "whole_word": "on"}
+    response = admin_client.post(url, form)
+    assert response.status_code == 200 and "Not IPA sounds" in response.content.decode()
+    assert admin_client.post(url, {**form, "ipa": "/ˈzɔɹblæks/"}).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.alias, rule.ipa) == ("", "ˈzɔɹblæks")
