@@ -8,7 +8,7 @@ from ninja.operation import Operation
 from api import API_VERSION
 from api.auth import bearer_all_scopes
 from api.errors import FRAMEWORK_ERRORS, framework_error_logged
-from api.routers import clones, generations, health, legacy, speech, tokens, voices
+from api.routers import clones, generations, health, legacy, pronunciations, speech, tokens, voices
 from core.errors import ApplicationError, application_error_response
 
 
@@ -40,6 +40,7 @@ for router in (
     tokens.router,
     clones.router,
     generations.router,
+    pronunciations.router,
 ):
     api.add_router("", router)
 

@@ -70,6 +70,16 @@ class TokenCreateRequest(Schema):
     )
 
 
+class PronunciationCreateRequest(Schema):
+    match: StrictStr = Field(description="The word or phrase as written (at most 100 characters).")
+    alias: StrictStr | None = Field(None, description="What to say instead. Give this or `ipa`.")
+    ipa: StrictStr | None = Field(
+        None, description="The sounds, in IPA (espeak's letters), e.g. `\u02c8z\u0254\u0279bl\u00e6ks`."
+    )
+    case_sensitive: StrictBool = Field(False, description="Match only this capitalisation.")
+    whole_word: StrictBool = Field(True, description="Match only whole words, never inside a longer word.")
+
+
 # ---------- answers ----------
 
 
@@ -252,3 +262,44 @@ class TimestampedSpeechOut(Schema):
 
 class TimestampedSpeechEnvelope(Ok):
     data: TimestampedSpeechOut
+
+
+class PronunciationOut(Schema):
+    pronunciation_id: str
+    match: str
+    alias: str | None
+    ipa: str | None
+    case_sensitive: bool
+    whole_word: bool
+    shared: bool = Field(description="A teammate's rule, shared with a team of yours: yours to use, not to delete.")
+    created_at: str = Field(description="ISO 8601.")
+
+
+class PronunciationCreatedOut(Ok):
+    data: PronunciationOut
+
+
+class PronunciationsData(Schema):
+    pronunciations: list[PronunciationOut] = Field(description="Your own rules first, then your teams'.")
+    quota: Quota = Field(description="Your own rules and how many you may keep.")
+
+
+class PronunciationsOut(Ok):
+    data: PronunciationsData
+
+
+class PronunciationDeleted(Schema):
+    pronunciation_id: str
+    deleted: Literal[True] = True
+
+
+class PronunciationDeletedOut(Ok):
+    data: PronunciationDeleted
+
+
+class PronunciationsImported(Schema):
+    imported: int = Field(description="Rules the file held: added, or replacing yours of the same match.")
+
+
+class PronunciationsImportedOut(Ok):
+    data: PronunciationsImported

@@ -34,7 +34,7 @@ from studio.models import Generation, Session, SessionShare
 from studio.routing import websocket_urlpatterns
 from studio.services import session_create
 from tests.conftest import team_join
-from voices.models import Voice
+from voices.models import PronunciationRule, PronunciationShare, Voice
 
 # Answers a caller may get. LOGIN: a redirect to the login page; ADMIN_LOGIN: to the admin's.
 LOGIN, ADMIN_LOGIN, ANY = "login", "admin-login", "any"
@@ -88,6 +88,7 @@ class World:
     member_session: Session | None = None
     other_team: Team | None = None
     invitation: Invitation | None = None  # the owner's, to an address `other` typed but never verified
+    rule: PronunciationRule | None = None  # the owner's pronunciation rule, shared with nobody
 
 
 def _generation(session, user, voice, text: str) -> Generation:
@@ -146,6 +147,7 @@ def world(db, builtin_voices) -> World:
     clone.preview.save(f"{clone.id}.wav", ContentFile(_tone_wav()), save=True)
     token, owner_secret = token_create(user=owner, name="Owner token zqx5")
     credits_admin_change(user=owner, amount=1_234_567, actor=None, reason="Owner ledger zqx7")
+    rule = PronunciationRule.objects.create(owner=owner, match="Ownerword zqxa", alias="Owner alias zqxb")
 
     secrets = {
         "email": owner.email,
@@ -168,6 +170,9 @@ def world(db, builtin_voices) -> World:
         "team_name": team.name,
         "team_id": str(team.id),
         "ledger_reason": "Owner ledger zqx7",
+        "rule_match": rule.match,
+        "rule_alias": rule.alias,
+        "rule_id": str(rule.id),
     }
     member_may_see = {
         "email",  # the team page lists its members
@@ -206,6 +211,7 @@ def world(db, builtin_voices) -> World:
     world.other_session = session_create(owner=other, title="Other's own session")
     world.member_session = session_create(owner=member, title="Member's own session")
     world.other_team = team_create(owner=other, name="Other's own team")
+    world.rule = rule
     world.invitation = Invitation.objects.create(team=team, email="cfo.zqx@example.com", invited_by=owner)
     EmailAddress.objects.create(user=other, email="cfo.zqx@example.com", verified=False)
     yield world
@@ -255,6 +261,7 @@ def u(template: str) -> Callable[[World, str], str]:
             token=world.token.id,
             team=world.team.id,
             other_team=world.other_team.id,
+            rule=world.rule.id,
         )
 
     return build
@@ -286,6 +293,10 @@ def team_intact(world: World) -> bool:
         Team.objects.filter(id=world.team.id, name=world.team.name).exists()
         and Membership.objects.filter(team=world.team).count() == 2
     )
+
+
+def rule_intact(world: World) -> bool:
+    return PronunciationRule.objects.filter(id=world.rule.id, owner=world.owner, alias=world.rule.alias).exists()
 
 
 def _speech(world: World, caller: str) -> dict:
@@ -390,6 +401,47 @@ TABLE: dict[str, list[Call]] = {
         Call("POST", u("/studio/voices/{clone}/delete"), pages(), intact=clone_intact)
     ],
     "studio/voices/<uuid:voice_id>/preview": [Call("GET", u("/studio/voices/{clone}/preview"), pages(owner=200))],
+    # The pronunciation dictionary: each account's own (and what a team shares: test_pronunciation_dictionary).
+    "studio/voices/pronunciations/": [
+        Call("GET", u("/studio/voices/pronunciations/"), {"anon": LOGIN, "other": 200, "member": 200, "owner": 200})
+    ],
+    "studio/voices/pronunciations/new": [
+        Call(
+            "POST",
+            u("/studio/voices/pronunciations/new"),
+            {"anon": LOGIN, "other": 302, "member": 302},
+            data={"match": "Mine", "kind": "alias", "says": "my own"},
+            intact=rule_intact,
+        )
+    ],
+    "studio/voices/pronunciations/<uuid:rule_id>/delete": [
+        Call("POST", u("/studio/voices/pronunciations/{rule}/delete"), pages(), intact=rule_intact)
+    ],
+    "studio/voices/pronunciations/share": [
+        # The owner's team: the member may share their own dictionary with it; a stranger may not.
+        Call(
+            "POST",
+            u("/studio/voices/pronunciations/share"),
+            {"anon": LOGIN, "other": 404, "member": 302},
+            data={"team_id": "{team}", "action": "share"},
+        ),
+        Call(
+            "POST",
+            u("/studio/voices/pronunciations/share"),
+            {"anon": LOGIN, "other": 302, "member": 302},
+            data={"team_id": "{team}", "action": "unshare"},
+        ),
+    ],
+    "studio/voices/pronunciations/import": [
+        Call("POST", u("/studio/voices/pronunciations/import"), {"anon": LOGIN, "other": 400, "member": 400})
+    ],
+    "studio/voices/pronunciations/export": [
+        Call(
+            "GET",
+            u("/studio/voices/pronunciations/export?format=csv"),
+            {"anon": LOGIN, "other": 200, "member": 200, "owner": 200},
+        )
+    ],
     # Sessions.
     "studio/": [Call("GET", u("/studio/"), {"anon": LOGIN, "other": 302, "member": 302, "owner": 302})],
     "studio/sessions/new": [Call("POST", u("/studio/sessions/new"), {"anon": LOGIN, "other": 302, "member": 302})],
@@ -561,6 +613,31 @@ TABLE: dict[str, list[Call]] = {
         Call("GET", u("/api/v1/voice-clones"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True),
         Call("POST", u("/api/v1/voice-clones"), {"anon": 401, "other": 400, "member": 400}, api=True, json={}),
     ],
+    "api/v1/pronunciations": [
+        Call("GET", u("/api/v1/pronunciations"), {"anon": 401, "other": 200, "member": 200, "owner": 200}, api=True),
+        Call(
+            "POST",
+            u("/api/v1/pronunciations"),
+            {"anon": 401, "other": 201, "member": 201},
+            api=True,
+            json={"match": "Ownerword zqxa", "alias": "mine"},
+            intact=rule_intact,
+        ),
+    ],
+    "api/v1/pronunciations/<uuidstr:pronunciation_id>": [
+        Call("DELETE", u("/api/v1/pronunciations/{rule}"), apis(), api=True, intact=rule_intact)
+    ],
+    "api/v1/pronunciations/import": [
+        Call("POST", u("/api/v1/pronunciations/import"), {"anon": 401, "other": 400, "member": 400}, api=True, json={})
+    ],
+    "api/v1/pronunciations/export": [
+        Call(
+            "GET",
+            u("/api/v1/pronunciations/export?format=csv"),
+            {"anon": 401, "other": 200, "member": 200, "owner": 200},
+            api=True,
+        )
+    ],
     "api/v1/voice-clones/<uuidstr:voice_id>": [
         Call("DELETE", u("/api/v1/voice-clones/{clone}"), apis(), api=True, intact=clone_intact)
     ],
@@ -602,7 +679,7 @@ def _request(world: World, call: Call, caller: str):
         body = call.json(world, caller) if callable(call.json) else call.json
         kwargs = {"data": body, "content_type": "application/json"}
     elif call.data is not None:
-        ids = {"other_team": world.other_team.id, "owner_id": world.owner.id}
+        ids = {"other_team": world.other_team.id, "owner_id": world.owner.id, "team": world.team.id}
         kwargs = {"data": {k: v.format(**ids) for k, v in call.data.items()}}
     encoded = _encoded(kwargs)
     response = client.generic(call.method, url, **encoded, **extra)
@@ -698,6 +775,7 @@ def _admin_url(world: World, route: str) -> str:
         "studio/session": world.private.id,
         "studio/generation": world.private_generation.id,
         "voices/voice": world.clone.id,
+        "voices/pronunciationrule": world.rule.id,
         "accounts/apitoken": world.token.id,
         "accounts/user": world.owner.id,
         "billing/ledgerentry": LedgerEntry.objects.filter(user=world.owner).first().id,
@@ -783,3 +861,27 @@ def test_websocket_table(world):
                 assert connected == (caller in allowed), (path, caller, code)
                 if not connected:
                     assert code == 4404, (path, caller, code)
+
+
+def test_a_shared_dictionary_is_used_by_members_only_and_stops_when_they_leave(world):
+    """The owner shares their dictionary with the team: the member's list and generations have the
+    rule (never to delete); a stranger's never; once the member leaves, nothing."""
+    from voices.selectors import pronunciation_rules_for_user
+
+    PronunciationShare.objects.create(owner=world.owner, team=world.team)
+    member_api = Client(HTTP_AUTHORIZATION=f"Bearer {world.bearer['member']}")
+    other_api = Client(HTTP_AUTHORIZATION=f"Bearer {world.bearer['other']}")
+    listed = member_api.get("/api/v1/pronunciations").json()["data"]["pronunciations"]
+    assert [(rule["match"], rule["shared"]) for rule in listed] == [(world.rule.match, True)]
+    assert [rule.match for rule in pronunciation_rules_for_user(user=world.member)] == [world.rule.match]
+    assert member_api.delete(f"/api/v1/pronunciations/{world.rule.id}").status_code == 404
+    assert world.rule.match not in member_api.get("/api/v1/pronunciations/export?format=csv").content.decode()
+    assert other_api.get("/api/v1/pronunciations").json()["data"]["pronunciations"] == []
+    assert pronunciation_rules_for_user(user=world.other) == []
+
+    world.clients["member"].post(f"/teams/{world.team.id}/", {"action": "leave"})
+    assert member_api.get("/api/v1/pronunciations").json()["data"]["pronunciations"] == []
+    assert pronunciation_rules_for_user(user=world.member) == []
+    assert world.rule.match not in world.clients["member"].get("/studio/voices/pronunciations/").content.decode()
+    assert member_api.delete(f"/api/v1/pronunciations/{world.rule.id}").status_code == 404
+    assert rule_intact(world)

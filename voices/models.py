@@ -90,3 +90,47 @@ class Voice(models.Model):
         if self.fit_status in (self.FitStatus.KEPT, self.FitStatus.FAILED):
             return "kept as it was"
         return ""
+
+
+class PronunciationRule(models.Model):
+    """A rule of an account's pronunciation dictionary: where the text says ``match`` (a word or a
+    phrase), the voice says ``alias`` or the IPA sounds ``ipa`` (exactly one). Applied to every
+    generation of the account, and of the members of the teams it is shared with
+    (core.pronunciation.script_pronounce)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pronunciation_rules")
+    match = models.CharField(max_length=100)
+    alias = models.CharField(max_length=200, blank=True)
+    ipa = models.CharField("IPA", max_length=200, blank=True)
+    case_sensitive = models.BooleanField(default=False)
+    whole_word = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["match"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(alias="") & ~models.Q(ipa="")) | (~models.Q(alias="") & models.Q(ipa="")),
+                name="pronunciation_alias_or_ipa",
+            ),
+            models.UniqueConstraint(fields=["owner", "match"], name="pronunciation_match_once_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.match} → {self.alias or '/' + self.ipa + '/'}"
+
+
+class PronunciationShare(models.Model):
+    """An account's whole pronunciation dictionary shared with a team it belongs to: its members'
+    generations use the rules too, for as long as both are in the team."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pronunciation_shares")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="pronunciation_shares")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "team"], name="pronunciation_share_once_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.owner}'s pronunciations → {self.team}"

@@ -1,12 +1,14 @@
 import uuid
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import User
+from core import pronunciation
 from core.text import text_storable
 from engine.languages import BACKEND_LANGUAGES, LANGUAGE_NAMES, language_normalize, profile_backend
 from voices.builtin import BUILTIN_BY_NAME
-from voices.models import Voice
+from voices.models import PronunciationRule, PronunciationShare, Voice
+from voices.pronunciation_files import rules_render
 
 
 def voices_available(user: User) -> QuerySet[Voice]:
@@ -79,3 +81,54 @@ def voice_fit_state(voice: Voice) -> dict:
         "scores": voice.fit_scores,
         "finished_at": voice.fit_finished_at.isoformat() if voice.fit_finished_at else None,
     }
+
+
+# ---------- pronunciation dictionary ----------
+
+
+def pronunciation_owners_shared_with(*, user: User) -> QuerySet[PronunciationShare]:
+    """The shares that reach the user: of a team the user is in, by an owner still in it."""
+    return (
+        PronunciationShare.objects.filter(team__memberships__user=user)
+        .filter(team__memberships__user=F("owner"))  # a second join: the owner's own membership
+        .exclude(owner=user)
+    )
+
+
+def pronunciation_rules_visible(*, user: User) -> QuerySet[PronunciationRule]:
+    """The user's own rules and those a teammate shares with a team they are both in: own first,
+    then by match."""
+    shared_owners = pronunciation_owners_shared_with(user=user).values("owner_id")
+    return (
+        PronunciationRule.objects.filter(Q(owner=user) | Q(owner_id__in=shared_owners))
+        .select_related("owner")
+        .annotate(shared=~Q(owner=user))
+        .order_by("shared", "match", "owner__email")
+    )
+
+
+def pronunciation_rules_for_user(*, user: User) -> list[pronunciation.PronunciationRule]:
+    """The rules a generation of the user applies (core.pronunciation.script_pronounce), own
+    before shared, so the user's own rule of a match wins."""
+    return [pronunciation_rule_value(rule) for rule in pronunciation_rules_visible(user=user)]
+
+
+def pronunciation_rule_value(rule: PronunciationRule) -> pronunciation.PronunciationRule:
+    return pronunciation.PronunciationRule(
+        rule.match,
+        alias=rule.alias or None,
+        ipa=rule.ipa or None,
+        case_sensitive=rule.case_sensitive,
+        whole_word=rule.whole_word,
+    )
+
+
+def pronunciations_export(*, user: User, file_format: str) -> str:
+    """The user's own rules as a PLS or CSV file (voices.pronunciation_files)."""
+    own = PronunciationRule.objects.filter(owner=user).order_by("match")
+    return rules_render([pronunciation_rule_value(rule) for rule in own], file_format=file_format)
+
+
+def pronunciation_shares_for(*, user: User) -> QuerySet[PronunciationShare]:
+    """The teams the user shares their dictionary with."""
+    return PronunciationShare.objects.filter(owner=user).select_related("team").order_by("team__name")

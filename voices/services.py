@@ -16,10 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import team_get_for_member
 from billing.models import LedgerEntry, Wallet
 from billing.pricing import CLONE_PRICE
 from billing.selectors import wallet_for
 from billing.services import credits_change, wallet_lock
+from core import pronunciation
 from core.asyncdb import db_work
 from core.audio import wav_from_pcm
 from core.engines import engine_pool
@@ -28,7 +30,7 @@ from core.files import stored_files_delete_on_commit
 from core.ratelimit import clone_rate_limit_hit
 from core.realtime import user_broadcast
 from core.redis import redis_client
-from core.text import name_clean
+from core.text import name_clean, text_storable
 from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure, EngineUnavailable
 from engine.kokoro_profile import KIND as KOKORO_KIND
 from engine.kokoro_profile import profile_kind
@@ -36,7 +38,8 @@ from engine.languages import language_normalize
 from engine.pool import NoEngineAvailable
 from engine.protocol import SAMPLE_RATE
 from voices.builtin import BUILTIN_VOICES
-from voices.models import Voice
+from voices.models import PronunciationRule, PronunciationShare, Voice
+from voices.pronunciation_files import PronunciationFileError, rules_parse
 from voices.reference import Reference, ReferenceRejected, reference_prepare
 from voices.selectors import clones_count, voice_fit_state
 
@@ -447,3 +450,136 @@ def voice_fits_sweep() -> dict[str, int]:
     if any(counts.values()):
         logger.warning("voice fits sweep: %(stale)d stale fits ended, %(never_taken)d never taken", counts)
     return counts
+
+
+# ---------- pronunciation dictionary ----------
+
+PRONUNCIATION_RULES_LIMIT = 1000  # an account's own rules (its teams' come on top)
+
+
+class PronunciationRefused(ApplicationError):
+    """A rule, an import or a share that was not carried out; nothing was stored."""
+
+
+def pronunciation_rule_clean(
+    rule: pronunciation.PronunciationRule, *, where: str = ""
+) -> pronunciation.PronunciationRule:
+    """``rule`` as it is kept: the match and alias on one line without control characters, the IPA
+    cleaned (core.pronunciation.ipa_clean); refused with a message that says what is wrong (and,
+    in a file, ``where``)."""
+    prefix = f"{where}: " if where else ""
+    match = name_clean(rule.match, max_length=pronunciation.MATCH_MAX_CHARS)
+    if match is None:
+        raise PronunciationRefused(
+            "VALIDATION_ERROR",
+            f"{prefix}match must be a word or phrase of 1 to {pronunciation.MATCH_MAX_CHARS} characters.",
+        )
+    if not isinstance(rule.case_sensitive, bool) or not isinstance(rule.whole_word, bool):
+        raise PronunciationRefused("VALIDATION_ERROR", f"{prefix}case_sensitive and whole_word are true or false.")
+    if bool(rule.alias) == bool(rule.ipa):
+        raise PronunciationRefused(
+            "VALIDATION_ERROR", f"{prefix}give “{match}” either an alias (what to say) or its IPA, not both."
+        )
+    if rule.alias:
+        alias = name_clean(rule.alias, max_length=pronunciation.SAYS_MAX_CHARS)
+        if alias is None:
+            raise PronunciationRefused(
+                "VALIDATION_ERROR",
+                f"{prefix}the alias must be 1 to {pronunciation.SAYS_MAX_CHARS} printable characters.",
+            )
+        return dataclasses.replace(rule, match=match, alias=alias, ipa=None)
+    ipa = pronunciation.ipa_clean(rule.ipa) if isinstance(rule.ipa, str) and text_storable(rule.ipa) else ""
+    problem = pronunciation.ipa_problem(ipa)
+    if problem:
+        raise PronunciationRefused("VALIDATION_ERROR", f"{prefix}{problem}")
+    return dataclasses.replace(rule, match=match, alias=None, ipa=ipa)
+
+
+def _rule_fields(rule: pronunciation.PronunciationRule) -> dict[str, object]:
+    return {
+        "alias": rule.alias or "",
+        "ipa": rule.ipa or "",
+        "case_sensitive": rule.case_sensitive,
+        "whole_word": rule.whole_word,
+    }
+
+
+def _owner_lock(user: User) -> None:
+    # One writer of an account's dictionary at a time, so the limit holds under concurrent requests.
+    User.objects.select_for_update().filter(id=user.id).first()
+
+
+def pronunciation_rule_create(*, user: User, rule: pronunciation.PronunciationRule) -> PronunciationRule:
+    """A new rule of the user's dictionary; a second rule of the same match is refused."""
+    cleaned = pronunciation_rule_clean(rule)
+    with transaction.atomic():
+        _owner_lock(user)
+        rules = PronunciationRule.objects.filter(owner=user)
+        if rules.filter(match=cleaned.match).exists():
+            raise PronunciationRefused(
+                "VALIDATION_ERROR", f"You already have a rule for “{cleaned.match}”: delete it to replace it."
+            )
+        if rules.count() >= PRONUNCIATION_RULES_LIMIT:
+            raise PronunciationRefused(
+                "VALIDATION_ERROR", f"A dictionary holds at most {PRONUNCIATION_RULES_LIMIT} rules: delete some first."
+            )
+        return PronunciationRule.objects.create(owner=user, match=cleaned.match, **_rule_fields(cleaned))
+
+
+def pronunciation_rule_delete(*, user: User, rule_id: object) -> bool:
+    """Deletes one of the user's own rules; False for anyone else's or none (callers answer 404)."""
+    try:
+        rule_uuid = uuid.UUID(str(rule_id))
+    except ValueError:
+        return False
+    deleted, _ = PronunciationRule.objects.filter(owner=user, id=rule_uuid).delete()
+    return deleted > 0
+
+
+def pronunciations_import(*, user: User, content: bytes, file_format: str) -> int:
+    """The rules of a PLS or CSV file added to the user's dictionary, a rule of a match it already
+    has replacing that one. All or nothing: one bad rule refuses the file, naming it. Returns how
+    many rules the file held."""
+    try:
+        parsed = rules_parse(content, file_format=file_format)
+    except PronunciationFileError as error:
+        raise PronunciationRefused("VALIDATION_ERROR", str(error)) from None
+    if not parsed:
+        raise PronunciationRefused("VALIDATION_ERROR", "The file holds no rules.")
+    cleaned: dict[str, pronunciation.PronunciationRule] = {}
+    for number, rule in enumerate(parsed, start=1):
+        one = pronunciation_rule_clean(rule, where=f"Rule {number} (“{str(rule.match)[:40]}”)")
+        cleaned[one.match] = one  # the last of a match in the file wins
+    with transaction.atomic():
+        _owner_lock(user)
+        existing = set(
+            PronunciationRule.objects.filter(owner=user, match__in=list(cleaned)).values_list("match", flat=True)
+        )
+        total = PronunciationRule.objects.filter(owner=user).count() + len(set(cleaned) - existing)
+        if total > PRONUNCIATION_RULES_LIMIT:
+            raise PronunciationRefused(
+                "VALIDATION_ERROR",
+                f"A dictionary holds at most {PRONUNCIATION_RULES_LIMIT} rules; with this file yours would "
+                f"hold {total}.",
+            )
+        for match, rule in cleaned.items():
+            PronunciationRule.objects.update_or_create(owner=user, match=match, defaults=_rule_fields(rule))
+    return len(cleaned)
+
+
+def pronunciations_share(*, user: User, team_id: object) -> PronunciationShare:
+    """Shares the user's whole dictionary with a team of theirs."""
+    team = team_get_for_member(user, team_id)
+    if team is None:
+        raise PronunciationRefused("NOT_FOUND", "No such team of yours.")
+    share, _ = PronunciationShare.objects.get_or_create(owner=user, team=team)
+    return share
+
+
+def pronunciations_unshare(*, user: User, team_id: object) -> bool:
+    try:
+        team_uuid = uuid.UUID(str(team_id))
+    except ValueError:
+        return False
+    deleted, _ = PronunciationShare.objects.filter(owner=user, team_id=team_uuid).delete()
+    return deleted > 0

@@ -28,8 +28,12 @@ from ._version import SDK_VERSION
 from .exceptions import OuteAIAPIError, OuteAIError
 from .types import (
     CreatedToken,
+    DeletedPronunciation,
     DeletedVoiceClone,
     Generation,
+    ImportedPronunciations,
+    Pronunciation,
+    Pronunciations,
     RevokedToken,
     Token,
     Voice,
@@ -465,6 +469,7 @@ class ApiRequest(Generic[T]):
     data: dict[str, str] | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
     params: dict[str, str | int] | None = None
+    content: bytes | None = None  # a raw body (a file), sent with its Content-Type in `headers`
     headers: dict[str, str] = field(default_factory=dict)
     stream: bool = False
 
@@ -519,6 +524,49 @@ def voice_clone_create_request(*, speaker_name: str, audio: AudioInput) -> ApiRe
 def voice_clone_delete_request(voice_id: str) -> ApiRequest[DeletedVoiceClone]:
     path = f"/api/v1/voice-clones/{required_id(voice_id, 'voice_id')}"
     return ApiRequest("DELETE", path, _data_as(DeletedVoiceClone))
+
+
+def pronunciations_list_request() -> ApiRequest[Pronunciations]:
+    return ApiRequest("GET", "/api/v1/pronunciations", _data_as(Pronunciations))
+
+
+def pronunciation_create_request(
+    *, match: str, alias: str | None, ipa: str | None, case_sensitive: bool, whole_word: bool
+) -> ApiRequest[Pronunciation]:
+    if (alias is None) == (ipa is None):
+        raise OuteAIError("Give either `alias` or `ipa`.")
+    body: dict[str, object] = {"match": match, "case_sensitive": case_sensitive, "whole_word": whole_word}
+    body.update({"alias": alias} if alias is not None else {"ipa": ipa})
+    return ApiRequest("POST", "/api/v1/pronunciations", _data_as(Pronunciation), json=body)
+
+
+def pronunciation_delete_request(pronunciation_id: str) -> ApiRequest[DeletedPronunciation]:
+    path = f"/api/v1/pronunciations/{required_id(pronunciation_id, 'pronunciation_id')}"
+    return ApiRequest("DELETE", path, _data_as(DeletedPronunciation))
+
+
+PRONUNCIATION_FILE_TYPES = {"pls": "application/pls+xml", "csv": "text/csv"}
+
+
+def _pronunciation_file_type(format: str) -> str:
+    if format not in PRONUNCIATION_FILE_TYPES:
+        raise ValueError(f"format must be one of {', '.join(PRONUNCIATION_FILE_TYPES)}")
+    return PRONUNCIATION_FILE_TYPES[format]
+
+
+def pronunciations_import_request(content: bytes | str, *, format: str) -> ApiRequest[ImportedPronunciations]:
+    """POST a PLS or CSV file's rules into your dictionary (all or nothing)."""
+    body = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    headers = {"Content-Type": _pronunciation_file_type(format)}
+    return ApiRequest(
+        "POST", "/api/v1/pronunciations/import", _data_as(ImportedPronunciations), content=body, headers=headers
+    )
+
+
+def pronunciations_export_request(*, format: str) -> ApiRequest[str]:
+    """GET your own rules as a PLS or CSV file's text."""
+    _pronunciation_file_type(format)
+    return ApiRequest("GET", "/api/v1/pronunciations/export", _text, params={"format": format})
 
 
 def tokens_list_request() -> ApiRequest[list[Token]]:
@@ -662,6 +710,7 @@ class BaseClient(Generic[HttpClientT]):
             data=request.data,
             files=request.files,
             params=request.params,
+            content=request.content,
         )
 
     def _retry_delay_after_failure(self, request: ApiRequest[Any], attempt: int, exc: httpx.HTTPError) -> float:

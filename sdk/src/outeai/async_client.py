@@ -36,6 +36,11 @@ from ._common import (
     generations_list_request,
     health_request,
     next_page_after,
+    pronunciation_create_request,
+    pronunciation_delete_request,
+    pronunciations_export_request,
+    pronunciations_import_request,
+    pronunciations_list_request,
     speech_request,
     speech_stream_request,
     speech_with_timestamps_request,
@@ -55,8 +60,12 @@ from ._version import SDK_VERSION
 from .exceptions import OuteAIError
 from .types import (
     CreatedToken,
+    DeletedPronunciation,
     DeletedVoiceClone,
     Generation,
+    ImportedPronunciations,
+    Pronunciation,
+    Pronunciations,
     RevokedToken,
     Token,
     Voice,
@@ -324,6 +333,40 @@ class AsyncOuteAI(BaseClient[httpx.AsyncClient]):
 
     async def delete_voice_clone(self, voice_id: str) -> DeletedVoiceClone:
         return await self._send(voice_clone_delete_request(voice_id))
+
+    # ---------- pronunciation dictionary ----------
+
+    async def list_pronunciations(self) -> Pronunciations:
+        """Your pronunciation rules, then those your teams share with you (`shared`), and your quota."""
+        return await self._send(pronunciations_list_request())
+
+    async def create_pronunciation(
+        self,
+        match: str,
+        *,
+        alias: str | None = None,
+        ipa: str | None = None,
+        case_sensitive: bool = False,
+        whole_word: bool = True,
+    ) -> Pronunciation:
+        """A rule applied to every generation of yours: where the text says `match` (a word or a
+        phrase), say `alias` instead, or the IPA sounds `ipa` (one of the two)."""
+        request = pronunciation_create_request(
+            match=match, alias=alias, ipa=ipa, case_sensitive=case_sensitive, whole_word=whole_word
+        )
+        return await self._send(request)
+
+    async def delete_pronunciation(self, pronunciation_id: str) -> DeletedPronunciation:
+        return await self._send(pronunciation_delete_request(pronunciation_id))
+
+    async def import_pronunciations(self, content: bytes | str, *, format: str = "pls") -> ImportedPronunciations:
+        """Adds a PLS (`format="pls"`) or CSV (`"csv"`) file's rules, a rule of a match you have
+        replacing yours; a bad rule refuses the whole file."""
+        return await self._send(pronunciations_import_request(content, format=format))
+
+    async def export_pronunciations(self, *, format: str = "pls") -> str:
+        """Your own rules as the text of a PLS or CSV file."""
+        return await self._send(pronunciations_export_request(format=format))
 
     # ---------- API tokens ----------
 

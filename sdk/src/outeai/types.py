@@ -61,6 +61,38 @@ class DeletedVoiceClone(TypedDict):
     deleted: bool
 
 
+class Pronunciation(TypedDict):
+    """A rule of your pronunciation dictionary (or, `shared`, a teammate's shared with your team)."""
+
+    pronunciation_id: str
+    match: str  # the word or phrase as written
+    alias: str | None  # what is said instead, or
+    ipa: str | None  # the sounds, in IPA
+    case_sensitive: bool
+    whole_word: bool
+    shared: bool
+    created_at: str
+
+
+class PronunciationQuota(TypedDict):
+    used: int
+    limit: int
+
+
+class Pronunciations(TypedDict):
+    pronunciations: list[Pronunciation]  # your own first, then your teams'
+    quota: PronunciationQuota
+
+
+class DeletedPronunciation(TypedDict):
+    pronunciation_id: str
+    deleted: bool
+
+
+class ImportedPronunciations(TypedDict):
+    imported: int
+
+
 class Token(TypedDict):
     token_id: str
     name: str
