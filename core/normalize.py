@@ -299,14 +299,13 @@ def _forms(text: str) -> Iterator[tuple[int, int, str]]:
     for match in _PATTERN.finditer(text):
         kind = match.lastgroup
         assert kind is not None
-        if kind == "abbreviation" and match.group() in _TITLES:
-            kind = "title"  # "Dr. Smith": the full stop is the abbreviation's, not a sentence's
-        form = _READERS[match.lastgroup or kind](match)
+        form = _READERS[kind](match)
         if form is None:
             continue  # looked like one (a 13th month...): left as written
         start, end, spoken = form
-        if text[end - 1 : end] == "." and kind != "title" and _ends_sentence(text, end):
-            end -= 1  # "at 3 p.m." ends its sentence: the full stop stays
+        # "at 3 p.m." ends its sentence: the full stop stays. ("Dr. Smith": the abbreviation's.)
+        if text[end - 1 : end] == "." and match.group() not in _TITLES and _ends_sentence(text, end):
+            end -= 1
         yield start, end, spoken
 
 
