@@ -117,10 +117,8 @@ def _number(written: str, *, lang: str = "en") -> str:
         return str(num2words(Decimal(written), lang=lang))
     sign, unsigned = ("minus ", written[1:]) if written.startswith("-") else ("", written)
     whole, _, fraction = unsigned.partition(".")
-    if (len(whole) > 1 and whole.startswith("0")) or len(whole) > 15:
-        said = _digits(whole)  # a code or an id, not an amount
-    else:
-        said = _words(int(whole or "0"))
+    code = (len(whole) > 1 and whole.startswith("0")) or len(whole) > 15  # an id, not an amount
+    said = _digits(whole) if code else _words(int(whole or "0"))
     if fraction:
         said += " point " + _digits(fraction)
     return sign + said
@@ -157,7 +155,8 @@ _MONTHS = [
 ]
 _MONTH_OF = {m.lower(): i for i, m in enumerate(_MONTHS, 1)} | {m[:3].lower(): i for i, m in enumerate(_MONTHS, 1)}
 _MONTH_OF["sept"] = 9
-_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+# "Dec", "Dec.", "December", "Sept": the names and the short names _MONTH_OF knows.
+_MONTH = "(?:" + "|".join(sorted((m.capitalize() for m in _MONTH_OF), key=len, reverse=True)) + ")"
 
 # Currency sign or code -> (one, many, one hundredth, many hundredths).
 _CURRENCIES = {
@@ -281,13 +280,17 @@ _PATTERN = re.compile(
             r"(?P<clock>\b(?P<ck_h>[01]?\d|2[0-3]):(?P<ck_m>[0-5]\d)(?!:?\d)(?:\s?(?P<ck_ap>[AaPp])\.?[Mm]\b\.?)?)",
             r"(?P<hour>\b(?P<hr_h>1[0-2]|0?[1-9])\s?(?P<hr_ap>[AaPp])\.?[Mm]\b\.?)",
             rf"(?P<year>{_YEAR_BEFORE}(?P<yr>{_YEAR})(?P<yr_s>s)?(?:\s?[-–]\s?(?P<yr_to>{_YEAR}))?\b)",
-            rf"(?P<decade>(?:\b(?P<dc_y>1[1-9]\d0|20\d0)|(?<!\w)['’](?P<dc_short>\d0))s\b)",
-            rf"(?P<money>{_SIGN}(?<!\w)(?P<mo_cur>[$£€¥₹])\s?(?P<mo_n>{_NUM})"
-            rf"(?:\s?[-–]\s?[$£€¥₹]?(?P<mo_to>{_NUM}))?"
-            r"(?:\s?(?P<mo_word>thousand|million|billion|trillion)\b|(?P<mo_scale>mn|bn|tn|[kKmMbBT])\b)?)",
+            r"(?P<decade>(?:\b(?P<dc_y>1[1-9]\d0|20\d0)|(?<!\w)['’](?P<dc_short>\d0))s\b)",
+            (
+                rf"(?P<money>{_SIGN}(?<!\w)(?P<mo_cur>[$£€¥₹])\s?(?P<mo_n>{_NUM})"
+                rf"(?:\s?[-–]\s?[$£€¥₹]?(?P<mo_to>{_NUM}))?"
+                r"(?:\s?(?P<mo_word>thousand|million|billion|trillion)\b|(?P<mo_scale>mn|bn|tn|[kKmMbBT])\b)?)"
+            ),
             rf"(?P<ordinal>{_BEFORE}\b(?P<or_n>\d+)(?:st|nd|rd|th)\b)",
-            rf"(?P<quantity>{_BEFORE}(?P<qt_n>{_SIGN}{_NUM})(?:\s?[-–]\s?(?!0\d)(?P<qt_to>{_NUM}))?"
-            rf"(?:\s?(?P<qt_unit>{_UNIT})(?![\w/])|{_LONE}))",
+            (
+                rf"(?P<quantity>{_BEFORE}(?P<qt_n>{_SIGN}{_NUM})(?:\s?[-–]\s?(?!0\d)(?P<qt_to>{_NUM}))?"
+                rf"(?:\s?(?P<qt_unit>{_UNIT})(?![\w/])|{_LONE}))"
+            ),
             rf"(?P<abbreviation>(?<![\w.])(?:{_ABBREVIATION})(?!\w))",
         ]
     )
