@@ -102,6 +102,8 @@ def _joined(text: str, forms: list[tuple[int, int, str]]) -> str:
 
 
 def _words(number: int, *, to: str = "cardinal", lang: str = "en") -> str:
+    if number >= 10**15:
+        return _digits(str(number), lang=lang)  # past the trillions: an id, not an amount
     # num2words writes "one thousand, two hundred": a comma would make the voice pause.
     return str(num2words(number, to=to, lang=lang)).replace(",", "")
 
@@ -117,7 +119,7 @@ def _number(written: str, *, lang: str = "en") -> str:
         return str(num2words(Decimal(written), lang=lang))
     sign, unsigned = ("minus ", written[1:]) if written.startswith("-") else ("", written)
     whole, _, fraction = unsigned.partition(".")
-    code = (len(whole) > 1 and whole.startswith("0")) or len(whole) > 15  # an id, not an amount
+    code = len(whole) > 1 and whole.startswith("0")  # "007": a code, not an amount
     said = _digits(whole) if code else _words(int(whole or "0"))
     if fraction:
         said += " point " + _digits(fraction)
@@ -259,7 +261,9 @@ _LONE = r"(?![\w.,]\w|\w)"  # a number ends here: not "1.2.3", "1,2", "3D"
 _BEFORE = r"(?<![\w.,\-−$£€¥₹])"  # a number starts here: not "x86", "v1.2"
 _SIGN = r"(?:(?<![\w.\-−])[-−])?"
 _TLD = r"(?:com|org|net|io|ai|dev|app|co|uk|de|fr|es|it|nl|eu|us|ca|au|edu|gov|info|me|tv)"
-_URL_END = r"[^\s<>\"'()\[\]{}]*[^\s<>\"'()\[\]{}.,;:!?]"
+# Bounded (a DNS label is at most 63 characters) so that a long run of "a-a-a-..." costs little.
+_LABEL = r"[A-Za-z0-9][A-Za-z0-9-]{0,62}"
+_URL_END = r"[^\s<>\"'()\[\]{}]{0,500}[^\s<>\"'()\[\]{}.,;:!?]"
 _YEAR = r"(?:1[1-9]\d\d|20\d\d)"
 _YEAR_BEFORE = (
     r"\b(?:in|In|since|Since|by|By|from|From|until|till|of|year|during|During|before|after|around|circa|"
@@ -270,8 +274,8 @@ _YEAR_BEFORE = (
 _PATTERN = re.compile(
     "|".join(
         [
-            r"(?P<email>(?<![\w.+-])[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)",
-            rf"(?P<url>\b(?:https?://|www\.){_URL_END}|\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.{_TLD}\b(?:/{_URL_END}|/)?)",
+            rf"(?P<email>(?<![\w.+-])[A-Za-z0-9][\w.+-]{{0,63}}@{_LABEL}(?:\.{_LABEL}){{0,8}}\.[A-Za-z]{{2,24}}\b)",
+            rf"(?P<url>\b(?:https?://|www\.){_URL_END}|\b{_LABEL}(?:\.{_LABEL}){{0,8}}\.{_TLD}\b(?:/{_URL_END}|/)?)",
             r"(?P<phone>(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]\d{4}(?!\w))",
             r"(?P<iso>\b(?P<iso_y>\d{4})-(?P<iso_m>\d\d)-(?P<iso_d>\d\d)\b)",
             r"(?P<slashed>\b(?P<sl_a>\d{1,2})/(?P<sl_b>\d{1,2})/(?P<sl_y>\d{4}|\d\d)\b)",
@@ -428,10 +432,10 @@ def _read_clock(match: re.Match[str]) -> Form:
     if minute == 0:
         if meridiem:
             pass  # "three P M"
-        elif hour <= 12:
+        elif 0 < hour <= 12:
             said += " o'clock"
         else:
-            said += " hundred"  # "fifteen hundred"
+            said += " hundred"  # "fifteen hundred", "zero hundred"
     elif minute < 10:
         said += " oh " + _words(minute)
     else:

@@ -64,6 +64,14 @@ def test_text_that_is_already_words_is_the_same_piece(text):
         ("It fell to -5 today.", [("-5", "minus five")]),
         ("Agent 007 here.", [("007", "zero zero seven")]),
         ("I saw 101 dogs.", [("101", "one hundred and one")]),
+        (
+            "Id 1234567890123456 ok.",
+            [("1234567890123456", "one two three four five six seven eight nine zero one two three four five six")],
+        ),
+        (
+            "The 1234567890123456th.",
+            [("1234567890123456th", "one two three four five six seven eight nine zero one two three four five six")],
+        ),
         # ordinals
         (
             "The 1st and 22nd and 103rd.",
@@ -112,6 +120,7 @@ def test_text_that_is_already_words_is_the_same_piece(text):
         ("Meet at 15:45 today.", [("15:45", "fifteen forty-five")]),
         ("Meet at 3:00 today.", [("3:00", "three o'clock")]),
         ("Meet at 18:00 today.", [("18:00", "eighteen hundred")]),
+        ("Meet at 00:00 today.", [("00:00", "zero hundred")]),
         ("Meet at 3pm today.", [("3pm", "three P M")]),
         ("Meet at 3 p.m. today.", [("3 p.m.", "three P M")]),
         # units
@@ -251,3 +260,27 @@ def test_say_as_refuses_what_it_does_not_know():
 def test_say_as_in_japanese_uses_its_number_words():
     assert say_as("42", interpret_as="cardinal", language="ja") == "四十二"
     assert say_as("2026-12-01", interpret_as="date", language="ja") == "2026-12-01"
+
+
+# --- hostile input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run", ["a-", "1.", "a.", "1-", "$1 ", "a@", "Dec 1 ", "99999999999999999999st "])
+def test_a_long_run_of_almost_forms_is_read_quickly(run):
+    """Twice the longest text a take may have: no pattern backtracks over the whole run."""
+    import time
+
+    text = run * (10_000 // len(run))
+    started = time.perf_counter()
+    _normalized(text)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_any_mix_of_digits_signs_and_letters_is_read_without_error():
+    import random
+
+    alphabet = "0123456789$£€.,-:/ @%°CFkmgKMBa pAPM'sthndr\n"
+    chance = random.Random(17)
+    for _ in range(3000):
+        text = "".join(chance.choice(alphabet) for _ in range(chance.randint(1, 30)))
+        _normalized(text)  # the pieces tile the input, whatever it is
