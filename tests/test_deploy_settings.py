@@ -186,7 +186,12 @@ def own_objects(user, builtin_voices) -> dict[str, str]:
     from voices.models import Voice
 
     clone = Voice.objects.create(speaker_name="My clone", kind="clone", owner=user, engine_voice="", profile={})
+    from core.pronunciation import PronunciationRule
+    from voices.services import pronunciation_rule_create
+
+    rule = pronunciation_rule_create(user=user, rule=PronunciationRule("Zorblax", alias="door bell"))
     yield {
+        "<uuid:rule_id>": str(rule.id),
         "<uuid:session_id>": str(session.id),
         "<uuid:generation_id>": str(generation.id),
         "<str:action>": "delete",
@@ -217,6 +222,7 @@ def _state(user) -> tuple:
         ApiToken.objects.filter(user=user, revoked_at__isnull=True).count(),
         Voice.objects.filter(owner=user).count(),
         user.memberships.count(),
+        user.pronunciation_rules.count(),
     )
 
 
