@@ -3,6 +3,7 @@ import uuid
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
+from core.pronunciation import PronunciationRule
 from core.text import text_storable
 from engine.languages import BACKEND_LANGUAGES, LANGUAGE_NAMES, language_normalize, profile_backend
 from voices.builtin import BUILTIN_BY_NAME
@@ -79,3 +80,9 @@ def voice_fit_state(voice: Voice) -> dict:
         "scores": voice.fit_scores,
         "finished_at": voice.fit_finished_at.isoformat() if voice.fit_finished_at else None,
     }
+
+
+def pronunciation_rules_for_user(*, user: User) -> list[PronunciationRule]:
+    """The account's pronunciation rules, as generation_create applies them (core.pronunciation).
+    (A hook for the pronunciation dictionary, issue 17: until it lands, none.)"""
+    return []
