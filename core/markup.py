@@ -140,7 +140,7 @@ class _SsmlReader:
         self.parser.CharacterDataHandler = self.chardata
         self.parser.StartDoctypeDeclHandler = self.refuse_dtd
         self.parser.EntityDeclHandler = self.refuse_entity
-        self.parser.ExternalEntityRefHandler = self.refuse_entity
+        self.parser.ExternalEntityRefHandler = self.refuse_external
         self.parser.ProcessingInstructionHandler = self.refuse_processing
 
     def read(self) -> Script:
@@ -177,6 +177,9 @@ class _SsmlReader:
 
     def refuse_entity(self, *args: object) -> None:
         self.fail("entity declarations are not allowed in markup")
+
+    def refuse_external(self, *args: object) -> int:
+        self.fail("external entities are not allowed in markup")
 
     def refuse_processing(self, *args: object) -> None:
         self.fail("processing instructions are not allowed in markup")
@@ -228,7 +231,7 @@ class _SsmlReader:
                 self.fail(f"<{name}> has no attribute {attr!r} (its attributes: {allowed})")
         for attr in required:
             if not attrs.get(attr, "").strip():
-                self.fail(f"<{name}> needs a {attr}=\"...\"")
+                self.fail(f'<{name}> needs a {attr}="..."')
         rate = self.stack[-1].rate if self.stack else 1.0
         if name == "break":
             self.script.append(Pause(self._break_seconds(attrs), self.here()))
@@ -264,7 +267,10 @@ class _SsmlReader:
                 self.fail("<say-as> needs the text it reads inside it")
             # Imported here: core.normalize imports this module's types.
             from core.normalize import say_as
-            spoken = say_as(written, interpret_as=element.attrs["interpret-as"], date_format=element.attrs.get("format"))
+
+            spoken = say_as(
+                written, interpret_as=element.attrs["interpret-as"], date_format=element.attrs.get("format")
+            )
             self.script.append(Said(spoken, start, end, rate=element.rate))
 
     # --- attribute values ----------------------------------------------------------------------

@@ -98,7 +98,9 @@ def synthesis_parts(synthesis: Synthesis) -> list[Part]:
     parts: list[Part] = []
     lead = 0.0  # pauses before any speech
     for run in script_runs(synthesis.script, synthesis.text):
-        chunks = [backend.prepare_phonemes(run.ipa, run.text, language)] if run.ipa else backend.prepare(run.text, language)
+        chunks = (
+            [backend.prepare_phonemes(run.ipa, run.text, language)] if run.ipa else backend.prepare(run.text, language)
+        )
         if not chunks:  # nothing speakable: its pauses are kept all the same
             if parts:
                 parts[-1] = replace(parts[-1], pause_after=parts[-1].pause_after + run.pause_before + run.pause_after)

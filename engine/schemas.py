@@ -60,7 +60,7 @@ FIELD_REFUSALS = {
     "verify": ("invalid_verify", "'verify' must be true or false"),
     "script": (
         "invalid_script",
-        "'script' must be a list of {\"say\", \"start\", \"end\", \"rate\", \"ipa\"} and {\"pause\", \"at\"} items",
+        '\'script\' must be a list of {"say", "start", "end", "rate", "ipa"} and {"pause", "at"} items',
     ),
 }
 BAD_JSON = ("bad_json", "the request body must be a JSON object")
@@ -143,7 +143,9 @@ class SynthesisRequest(BaseModel):
             if not any(piece.say.strip() for piece in said):
                 raise PydanticCustomError("empty_text", "'script' says nothing")
             if limit is not None and sum(len(piece.say) for piece in said) > SCRIPT_TEXT_FACTOR * limit:
-                raise PydanticCustomError("text_too_long", f"'script' says more than {SCRIPT_TEXT_FACTOR * limit} characters")
+                raise PydanticCustomError(
+                    "text_too_long", f"'script' says more than {SCRIPT_TEXT_FACTOR * limit} characters"
+                )
             for piece in self.script:
                 start, end = (piece.start, piece.end) if isinstance(piece, ScriptSay) else (piece.at, piece.at)
                 if not start <= end <= len(self.text):

@@ -227,7 +227,9 @@ class RunLocator:
 
     def place(self, run: Run, words: Sequence[Word]) -> list[Word]:
         placed = self._for(run).place(words)
-        return [replace(w, char_start=a, char_end=b) for w in placed for a, b in [_source_at(run, w.char_start, w.char_end)]]
+        return [
+            replace(w, char_start=a, char_end=b) for w in placed for a, b in [_source_at(run, w.char_start, w.char_end)]
+        ]
 
 
 def _source_at(run: Run, start: int, end: int) -> tuple[int, int]:

@@ -17,7 +17,6 @@ import webvtt
 from django.http import HttpResponse
 
 from core.markup import is_markup
-
 from studio.models import Generation
 from studio.selectors import generation_download_name
 

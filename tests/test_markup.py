@@ -57,9 +57,9 @@ def test_sub_says_the_alias_for_the_written_characters():
 
 
 def test_phoneme_gives_its_sounds_for_the_written_word():
-    text = '<speak>Say <phoneme alphabet="ipa" ph="təˈmɑːtoʊ">tomato</phoneme>.</speak>'
+    text = '<speak>Say <phoneme alphabet="ipa" ph="təˈmɑːtoʊ">tomato</phoneme>.</speak>'  # noqa: RUF001  # IPA
     piece = markup_parse(text)[1]
-    assert isinstance(piece, Said) and piece.ipa == "təˈmɑːtoʊ" and text[piece.start : piece.end] == "tomato"
+    assert isinstance(piece, Said) and piece.ipa == "təˈmɑːtoʊ" and text[piece.start : piece.end] == "tomato"  # noqa: RUF001  # IPA
 
 
 def test_say_as_is_accepted_and_its_text_said():
@@ -112,7 +112,9 @@ def test_the_hold_counts_said_text_and_pauses_not_tags():
     plain = "Hello there. General Kenobi."
     marked = '<speak>Hello there. <break time="2s"/> General Kenobi.</speak>'
     assert script_seconds_max(markup_parse(plain), speed=1.0) == speech_seconds_max(plain)
-    assert script_seconds_max(markup_parse(marked), speed=1.0) == pytest.approx(speech_seconds_max(plain) + 2.0, abs=0.2)
+    assert script_seconds_max(markup_parse(marked), speed=1.0) == pytest.approx(
+        speech_seconds_max(plain) + 2.0, abs=0.2
+    )
     slow = script_seconds_max(markup_parse('<speak><prosody rate="50%">Hello there.</prosody></speak>'), speed=1.0)
     assert slow > script_seconds_max(markup_parse("<speak>Hello there.</speak>"), speed=1.0) + 1.0
 

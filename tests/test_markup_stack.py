@@ -99,7 +99,7 @@ def test_sub_is_heard_as_its_alias_and_timed_on_the_written_word(api, builtin_vo
 
 def test_phoneme_is_spoken_and_timed_on_the_written_word(api, builtin_voices):  # noqa: F811
     without = wav_info(_timed(api, builtin_voices, "I like soup.", "EN-MALE-1-NEUTRAL")["audio"])[3]
-    text = '<speak>I like <phoneme alphabet="ipa" ph="təmˈeɪɾoʊ">tomato</phoneme> soup.</speak>'
+    text = '<speak>I like <phoneme alphabet="ipa" ph="təmˈeɪɾoʊ">tomato</phoneme> soup.</speak>'  # noqa: RUF001  # IPA
     data = _timed(api, builtin_voices, text, "EN-MALE-1-NEUTRAL")
     assert wav_info(data["audio"])[3] > without + 0.3
     assert [text[w["char_start"] : w["char_end"]] for w in data["words"]] == ["I", "like", "tomato", "soup"]
