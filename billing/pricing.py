@@ -6,8 +6,10 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from core.errors import ApplicationError
+from core.markup import Pause, Script
 from engine.languages import KANA, KANJI
 from engine.protocol import BYTES_PER_SECOND
+from engine.speed import MAX_SPEED, MIN_SPEED
 
 MICRO = 1_000_000
 PRICE_PER_SECOND = 1_000
@@ -32,10 +34,29 @@ def speech_seconds_max(text: str) -> float:
     at length. The hold is priced from it and the engine is told never to exceed it. Japanese
     says more a character: a kana is a mora, a kanji often two or three (Kokoro's voices measured
     0.18 s a character on average, 0.23-0.26 s on kanji-heavy text), so both are counted apart."""
+    return round(2.0 + _text_seconds_max(text), 3)
+
+
+def script_seconds_max(script: Script, *, speed: float) -> float:
+    """``speech_seconds_max`` of a script (core/markup.py) at ``speed``: each piece's text (its IPA
+    where it has one) at its rate times the speed (held to the speed range, as the engine holds
+    it), and the pauses as they are, as the engine makes them exactly. The tags
+    count nothing. Plain text (one piece at rate 1) comes to ``speech_seconds_max(text) / speed``."""
+    seconds = 2.0 / speed
+    for piece in script:
+        if isinstance(piece, Pause):
+            seconds += piece.seconds
+        else:
+            pace = min(max(speed * piece.rate, MIN_SPEED), MAX_SPEED)
+            seconds += _text_seconds_max(piece.ipa or piece.text) / pace
+    return round(seconds, 3)
+
+
+def _text_seconds_max(text: str) -> float:
     digits = len(_DIGITS.findall(text))
     kana, kanji = len(KANA.findall(text)), len(KANJI.findall(text))
     others = len(text) - digits - kana - kanji
-    return round(2.0 + 0.12 * others + 0.6 * digits + 0.25 * kana + 0.6 * kanji, 3)
+    return 0.12 * others + 0.6 * digits + 0.25 * kana + 0.6 * kanji
 
 
 def speech_hold(seconds_max: float) -> int:

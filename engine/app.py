@@ -19,7 +19,7 @@ import io
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -42,12 +42,17 @@ from engine.profiles import DEFAULT_PROFILE_KINDS, ProfileError
 from engine.schemas import BadRequest, synthesis_request_parse
 from engine.settings import Settings
 from engine.slots import FairSlots
-from engine.speed import speed_split, time_stretch
+from engine.speed import MAX_SPEED, MIN_SPEED, speed_split, time_stretch
+from engine.text import Pause, Run, Say, script_runs
 
 log = logging.getLogger("engine.app")
 
 AUDIO_FRAME_SECONDS = 0.5  # PCM is sent in frames of at most this much audio
 FADE_OUT_SECONDS = 0.01  # applied where max_seconds cuts a chunk
+# Next to a pause the chunk's own silence is cut to this (below SILENCE_LEVEL), so the silence
+# heard is the pause asked for.
+PAUSE_EDGE_SECONDS = 0.005
+SILENCE_LEVEL = 0.01
 WAV_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 MAX_CLIP_BYTES = 8 * 1024 * 1024
 
@@ -67,6 +72,66 @@ class Synthesis:
     verify: bool = False  # hear each chunk back and speak a failed one again (engine/verify.py)
     # What is left of the request's speed once the voice speaks at the rest (engine/speed.py).
     stretch: float = 1.0
+    speed: float = 1.0  # the request's speed: a script's piece is spoken at its rate times it
+    base_voice: Any = None  # the voice at its own pace (``voice`` is it at ``speed``)
+    # What is said: the request's script, or its text as one piece (engine/text.py).
+    script: tuple[Say | Pause, ...] = ()
+
+
+@dataclass(frozen=True)
+class Part:
+    """A chunk of a request as it is spoken: the backend's chunk, the script's run it comes from
+    (its rate, and where its words are in the request's text), and the pauses around it."""
+
+    chunk: Any
+    run: Run
+    pause_before: float = 0.0
+    pause_after: float = 0.0
+    follows_pause: bool = False  # its leading silence is cut, as its trailing one is before a pause
+
+
+def synthesis_parts(synthesis: Synthesis) -> list[Part]:
+    """The request's parts in order (blocking: phonemises). The chunks are the backend's of each
+    run, so they are numbered alike on every engine; a pause ends a chunk. ``ValueError``: IPA
+    the voice cannot say."""
+    backend, language = synthesis.backend, synthesis.language
+    parts: list[Part] = []
+    lead = 0.0  # pauses before any speech
+    for run in script_runs(synthesis.script, synthesis.text):
+        chunks = (
+            [backend.prepare_phonemes(run.ipa, run.text, language)] if run.ipa else backend.prepare(run.text, language)
+        )
+        if not chunks:  # nothing speakable: its pauses are kept all the same
+            if parts:
+                parts[-1] = replace(parts[-1], pause_after=parts[-1].pause_after + run.pause_before + run.pause_after)
+            else:
+                lead += run.pause_before + run.pause_after
+            continue
+        new = [Part(chunk, run) for chunk in chunks]
+        new[0] = replace(new[0], pause_before=lead + run.pause_before)
+        new[-1] = replace(new[-1], pause_after=new[-1].pause_after + run.pause_after)
+        lead = 0.0
+        parts.extend(new)
+    if parts and lead:
+        parts[-1] = replace(parts[-1], pause_after=parts[-1].pause_after + lead)
+    return [
+        replace(part, follows_pause=part.pause_before > 0 or (k > 0 and parts[k - 1].pause_after > 0))
+        for k, part in enumerate(parts)
+    ]
+
+
+def _pause_edges_cut(audio: np.ndarray, *, start: bool, end: bool) -> tuple[np.ndarray, int]:
+    """``audio`` with its leading (``start``) and trailing (``end``) silence cut to
+    PAUSE_EDGE_SECONDS, and how many samples were cut before it."""
+    if not (start or end):
+        return audio, 0
+    loud = np.flatnonzero(np.abs(audio) > SILENCE_LEVEL)
+    if loud.size == 0:
+        return audio, 0
+    edge = int(PAUSE_EDGE_SECONDS * proto.SAMPLE_RATE)
+    first = max(0, int(loud[0]) - edge) if start else 0
+    last = min(audio.size, int(loud[-1]) + 1 + edge) if end else audio.size
+    return audio[first:last], first
 
 
 def _bad(code: str, message: str, status: int = 400) -> JSONResponse:
@@ -152,9 +217,13 @@ class EngineService:
                 names = ", ".join(self.backends.voice_names())
                 raise BadRequest("unknown_voice", f"unknown voice {checked.voice!r}; built-in voices: {names}")
             backend, voice = resolved.backend, resolved.voice
-        spoken, stretch = speed_split(1.0 if checked.speed is None else checked.speed, backend.pace_exponent)
+        speed = 1.0 if checked.speed is None else checked.speed
+        base_voice = voice
+        spoken, stretch = speed_split(speed, backend.pace_exponent)
         if spoken != 1.0:
             voice = backend.voice_at_speed(voice, spoken)
+        script = tuple(checked.script_pieces())
+        said = " ".join(piece.text for piece in script if isinstance(piece, Say))
         return Synthesis(
             checked.text,
             backend,
@@ -163,9 +232,12 @@ class EngineService:
             checked.temperature,
             checked.start_chunk,
             checked.tenant,
-            language=self._language(checked.language, checked.text, backend),
+            language=self._language(checked.language, said, backend),
             verify=bool(checked.verify),
             stretch=stretch,
+            speed=speed,
+            base_voice=base_voice,
+            script=script,
         )
 
     @staticmethod
@@ -213,7 +285,10 @@ class EngineService:
             synthesis = await self.parse(request)
         except BadRequest as exc:
             return _bad(exc.code, exc.message)
-        chunks = await anyio.to_thread.run_sync(synthesis.backend.prepare, synthesis.text, synthesis.language)
+        try:
+            chunks = await anyio.to_thread.run_sync(synthesis_parts, synthesis)
+        except ValueError as exc:  # a <phoneme>'s IPA the voice cannot say
+            return _bad("invalid_ipa", str(exc))
         if not chunks:
             return _bad("no_speech", "the text has nothing speakable (no words after removing symbols and punctuation)")
         if synthesis.start_chunk >= len(chunks):
@@ -285,9 +360,9 @@ class EngineService:
         truncated = False
         n = len(chunks)
         checks: list[proto.Verified] = []  # with verify: each chunk's check
-        locator = timing.SourceLocator(synthesis.text)  # chunk words -> offsets into the request's text
+        locator = timing.RunLocator()  # chunk words -> offsets into the request's text
         for skipped in chunks[:start_chunk]:
-            locator.skip(skipped.text)
+            locator.skip(skipped.run, skipped.chunk.text)
         try:
             async with self._work(engine):
                 if not engine.warm:
@@ -296,7 +371,7 @@ class EngineService:
                         await anyio.to_thread.run_sync(engine.load)
                 # A caller resuming work another engine began skips the chunks it already has; the
                 # chunks keep their numbers, as the text splits the same way on every engine.
-                for i, chunk in enumerate(chunks[start_chunk:], start=start_chunk + 1):
+                for i, part in enumerate(chunks[start_chunk:], start=start_chunk + 1):
                     if cancelled.is_set():
                         log.info("client went away; stopping before chunk %d/%d", i, n)
                         return
@@ -305,10 +380,12 @@ class EngineService:
                         break
                     yield proto.generating(i, n, produced / rate)
                     async with self.slots.slot(tenant):  # a verified chunk's checks and retake count in its turn
-                        take, words = await anyio.to_thread.run_sync(self._take, synthesis, chunk, cancelled)
+                        take, words = await anyio.to_thread.run_sync(
+                            self._take, synthesis, part.chunk, cancelled, part.run.rate
+                        )
                     if cancelled.is_set():
                         return
-                    audio = take.audio
+                    audio, words = _with_pauses(part, take.audio, words)
                     if limit is not None and produced + audio.size > limit:
                         audio = audio[: limit - produced].copy()
                         fade = min(audio.size, int(FADE_OUT_SECONDS * rate))
@@ -325,9 +402,9 @@ class EngineService:
                         checks.append(proto.Verified(i, c.checked, c.word_error, take.respoken, c.passed))
                         yield proto.encode_event(checks[-1])
                     if words is None:
-                        locator.skip(chunk.text)
+                        locator.skip(part.run, part.chunk.text)
                     else:
-                        placed = locator.place(timing.words_cut(words, audio.size / rate))
+                        placed = locator.place(part.run, timing.words_cut(words, audio.size / rate))
                         offset = (produced - audio.size) / rate
                         yield proto.encode_event(proto.Words(i, tuple(timing.words_scale(placed, 1.0, offset))))
                     if truncated:
@@ -339,26 +416,30 @@ class EngineService:
             yield proto.error("synthesis_failed", f"{type(exc).__name__}: {exc}")
 
     @staticmethod
-    def _take(synthesis: Synthesis, chunk, cancelled: threading.Event) -> tuple[vfy.Take, list[proto.Word] | None]:
-        """One chunk's audio (blocking): spoken once, or with verify heard back and spoken again
-        if its words do not match (engine/verify.py); and the kept take's word timings."""
+    def _take(
+        synthesis: Synthesis, chunk, cancelled: threading.Event, rate: float = 1.0
+    ) -> tuple[vfy.Take, list[proto.Word] | None]:
+        """One chunk's audio (blocking) at ``rate`` times the request's speed: spoken once, or with
+        verify heard back and spoken again if its words do not match (engine/verify.py); and the
+        kept take's word timings."""
         spoken: list[timing.Spoken] = []
+        at_rate, stretch = _voice_at_rate(synthesis, rate)
 
         def speak(voice) -> np.ndarray:
             said = synthesis.backend.synthesize_chunk_timed(chunk, voice, synthesis.temperature, cancelled)
-            audio = time_stretch(said.audio, proto.SAMPLE_RATE, synthesis.stretch)  # what is heard back too
+            audio = time_stretch(said.audio, proto.SAMPLE_RATE, stretch)  # what is heard back too
             factor = audio.size / said.audio.size if said.audio.size else 1.0
             words = None if said.words is None else timing.words_scale(said.words, factor)
             spoken.append(timing.Spoken(audio, words))
             return audio
 
         if not synthesis.verify:
-            take = vfy.Take(speak(synthesis.voice), vfy.Check(checked=False))
+            take = vfy.Take(speak(at_rate), vfy.Check(checked=False))
         else:
             # The text's language, not the voice's: an English voice reading Japanese is not checked.
             language = synthesis.language
             take = vfy.take_verified(
-                chunk.text, speak, synthesis.voice, rate=proto.SAMPLE_RATE, language=language, cancelled=cancelled
+                chunk.text, speak, at_rate, rate=proto.SAMPLE_RATE, language=language, cancelled=cancelled
             )
         return take, next((s.words for s in spoken if s.audio is take.audio), None)
 
@@ -371,6 +452,39 @@ class EngineService:
                 await anyio.to_thread.run_sync(vfy.unload_if_idle, self.settings.idle_unload_seconds)
             except Exception:  # pragma: no cover
                 log.exception("idle unload failed")
+
+
+def _voice_at_rate(synthesis: Synthesis, rate: float) -> tuple[Any, float]:
+    """(the voice, the time-stretch left) that speak at ``rate`` times the request's speed, held
+    to the speed range."""
+    if rate == 1.0 or synthesis.base_voice is None:
+        return synthesis.voice, synthesis.stretch
+    backend = synthesis.backend
+    spoken, stretch = speed_split(min(max(synthesis.speed * rate, MIN_SPEED), MAX_SPEED), backend.pace_exponent)
+    voice = backend.voice_at_speed(synthesis.base_voice, spoken) if spoken != 1.0 else synthesis.base_voice
+    return voice, stretch
+
+
+def _with_pauses(
+    part: Part, audio: np.ndarray, words: list[proto.Word] | None
+) -> tuple[np.ndarray, list[proto.Word] | None]:
+    """A part's audio with its pauses: exact silence (24 kHz samples) before and after it, its own
+    silence next to them cut; its words moved with the audio."""
+    audio, cut = _pause_edges_cut(audio, start=part.follows_pause, end=part.pause_after > 0)
+    before = round(part.pause_before * proto.SAMPLE_RATE)
+    after = round(part.pause_after * proto.SAMPLE_RATE)
+    if words is not None and (cut or before):
+        shift = (before - cut) / proto.SAMPLE_RATE
+        lead = before / proto.SAMPLE_RATE
+        words = [
+            replace(w, start=max(w.start + shift, lead), end=max(w.end + shift, lead))
+            for w in timing.words_cut(words, (cut + audio.size) / proto.SAMPLE_RATE)
+        ]
+    if before or after:
+        audio = np.concatenate(
+            [np.zeros(before, dtype=np.float32), audio.astype(np.float32), np.zeros(after, dtype=np.float32)]
+        )
+    return audio, words
 
 
 def decode_wav(data: bytes) -> tuple[np.ndarray, int]:

@@ -161,6 +161,7 @@ class EngineClient:
         tenant: str | None = None,
         language: str | None = None,
         verify: bool = False,
+        script: list[dict] | None = None,
     ) -> Iterator[Progress | Audio | Verified | Words | Done]:
         """Stream a synthesis as typed events (a generator: nothing is sent
         until the first ``next()``). The last event is ``Done``. With a
@@ -170,7 +171,9 @@ class EngineClient:
         text's, which the voice's engine must speak; without it the engine detects it. With ``verify``
         each chunk is heard back (a ``Verified`` event after its audio) and ``Done.verification``
         sums it up. ``speed`` (0.25..4.0) is the speaking rate, 1 the voice's own. Each chunk's
-        audio is followed by a ``Words`` event (its words' times and offsets; none for Japanese)."""
+        audio is followed by a ``Words`` event (its words' times and offsets; none for Japanese).
+        ``script`` (core.markup.script_to_json's: pieces to say and pauses) is what is spoken
+        instead of ``text``, which its offsets point into (engine/README.md, "Script")."""
         body: dict[str, object] = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if speed != 1.0:  # the voice's own pace needs no field
             body["speed"] = speed
@@ -182,6 +185,8 @@ class EngineClient:
             body["tenant"] = tenant
         if language is not None:
             body["language"] = language
+        if script is not None:  # sent only with one, so an engine from before markup is not refused
+            body["script"] = script
         if verify:  # sent only when asked, so an engine from before verified takes is not refused
             body["verify"] = True
         try:

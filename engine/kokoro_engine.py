@@ -437,6 +437,16 @@ class KokoroEngine(LazyModel[_Loaded]):
                 chunks.append(KokoroChunk(piece, calls, language))
         return chunks
 
+    def prepare_phonemes(self, ipa: str, text: str, language: str = "en") -> KokoroChunk:
+        """A chunk that says the IPA ``ipa`` (a <phoneme>: espeak-style IPA, mapped onto Kokoro's
+        phonemes as espeak's is), its words timed against ``text`` (the written word).
+        ``ValueError`` names a sound Kokoro has not."""
+        phonemes = to_kokoro_phonemes(ipa)
+        unknown = sorted({p for p in phonemes if p not in self.vocab})
+        if unknown or not any(p.isalpha() for p in phonemes):
+            raise ValueError(f"the IPA {ipa!r} has sounds this voice cannot say: {' '.join(unknown) or ipa}")
+        return KokoroChunk(text, [[self.vocab[p] for p in phonemes]], "en")
+
     def _phonemes_en(self, piece: str) -> list[str]:
         with ESPEAK_LOCK:
             sentences = self._phonemizer.phonemize("en-us", piece)

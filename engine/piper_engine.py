@@ -24,6 +24,7 @@ import logging
 import math
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -219,6 +220,16 @@ class PiperEngine(LazyModel["PiperVoice"]):
             if sentences:
                 chunks.append(Chunk(piece, sentences))
         return chunks
+
+    def prepare_phonemes(self, ipa: str, text: str, language: str = "en") -> Chunk:
+        """A chunk that says the IPA ``ipa`` (a <phoneme>), its words timed against ``text`` (the
+        written word). Piper takes espeak's IPA as it is: ``ValueError`` names a sound its voice
+        has not."""
+        phonemes = list(unicodedata.normalize("NFD", ipa.strip()))
+        unknown = sorted({p for p in phonemes if p not in self.config.phoneme_id_map})
+        if unknown:
+            raise ValueError(f"the IPA {ipa!r} has sounds this voice cannot say: {' '.join(unknown)}")
+        return Chunk(text, [phonemes])
 
     # --- synthesis ----------------------------------------------------------------------
     def synthesize_chunk(

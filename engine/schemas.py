@@ -30,8 +30,14 @@ from pydantic_core import PydanticCustomError
 
 from engine.piper_engine import MAX_TEMPERATURE, MIN_TEMPERATURE
 from engine.speed import MAX_SPEED, MIN_SPEED
+from engine.text import Pause, Say
 
 MAX_TENANT_CHARS = 100
+MAX_PAUSE_SECONDS = 5.0  # a <break>'s longest (core/markup.py)
+# A script's said text may be longer than the input (numbers, aliases said in words): this many
+# times the text's own limit.
+SCRIPT_TEXT_FACTOR = 4
+MAX_IPA_CHARS = 200
 
 
 class BadRequest(Exception):
@@ -52,11 +58,37 @@ FIELD_REFUSALS = {
     "start_chunk": ("invalid_start_chunk", "'start_chunk' must be a whole number from 0"),
     "tenant": ("invalid_tenant", f"'tenant' must be a string of 1 to {MAX_TENANT_CHARS} characters"),
     "verify": ("invalid_verify", "'verify' must be true or false"),
+    "script": (
+        "invalid_script",
+        '\'script\' must be a list of {"say", "start", "end", "rate", "ipa"} and {"pause", "at"} items',
+    ),
 }
 BAD_JSON = ("bad_json", "the request body must be a JSON object")
 
 Number = Annotated[StrictFloat, AllowInfNan(False)]  # an int is a number too; true is not
 Tenant = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_TENANT_CHARS)]
+
+
+class ScriptSay(BaseModel):
+    """A piece to say (core.markup.Said as JSON): its text, the request text's characters it
+    stands for, its rate (times the request's speed) and, for a <phoneme>, its IPA."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    say: StrictStr
+    start: StrictInt = Field(ge=0)
+    end: StrictInt = Field(ge=0)
+    rate: Number = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    ipa: Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_IPA_CHARS)] | None = None
+
+
+class ScriptPause(BaseModel):
+    """A pause (core.markup.Pause as JSON): seconds of silence at the request text's character."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pause: Number = Field(gt=0, le=MAX_PAUSE_SECONDS)
+    at: StrictInt = Field(ge=0)
 
 
 class SynthesisRequest(BaseModel):
@@ -76,6 +108,8 @@ class SynthesisRequest(BaseModel):
     verify: StrictBool | None = None  # absent or null: no check
     # Checked against the voice's backend once it is known (engine/app.py).
     language: Any = None
+    # What to say instead of 'text' (whose characters its pieces point at): engine/README.md.
+    script: list[ScriptSay | ScriptPause] | None = None
 
     @field_validator("voice", mode="before")
     @classmethod
@@ -104,7 +138,30 @@ class SynthesisRequest(BaseModel):
         limit = (info.context or {}).get("max_text_chars")
         if limit is not None and len(self.text) > limit:
             raise PydanticCustomError("text_too_long", f"'text' is longer than {limit} characters")
+        if self.script is not None:
+            said = [piece for piece in self.script if isinstance(piece, ScriptSay)]
+            if not any(piece.say.strip() for piece in said):
+                raise PydanticCustomError("empty_text", "'script' says nothing")
+            if limit is not None and sum(len(piece.say) for piece in said) > SCRIPT_TEXT_FACTOR * limit:
+                raise PydanticCustomError(
+                    "text_too_long", f"'script' says more than {SCRIPT_TEXT_FACTOR * limit} characters"
+                )
+            for piece in self.script:
+                start, end = (piece.start, piece.end) if isinstance(piece, ScriptSay) else (piece.at, piece.at)
+                if not start <= end <= len(self.text):
+                    raise PydanticCustomError("invalid_script", "'script' points at characters outside 'text'")
         return self
+
+    def script_pieces(self) -> list[Say | Pause]:
+        """The script as engine/text.py's pieces; without one, the text as one piece."""
+        if self.script is None:
+            return [Say(self.text, 0, len(self.text))]
+        return [
+            Say(piece.say, piece.start, piece.end, piece.rate, piece.ipa)
+            if isinstance(piece, ScriptSay)
+            else Pause(piece.pause, piece.at)
+            for piece in self.script
+        ]
 
 
 def synthesis_request_parse(body: bytes, *, max_text_chars: int) -> SynthesisRequest:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 # espeak-ng keeps its state in globals (the voice set, the text being read): one phonemisation at
 # a time in the process, whichever backend asks.
@@ -135,3 +137,85 @@ def split_chunks(
     if chunks and len(chunks[0]) > first_max_chars:
         chunks[0:1] = _split_sentence(chunks[0], first_max_chars, first_max_word, clause_end)
     return chunks
+
+
+# --- scripts (the SSML subset's pieces, engine/README.md "Script") ------------------------------
+
+
+@dataclass(frozen=True)
+class Say:
+    """A piece of a script to say: ``text`` (or, with ``ipa``, those sounds: ``text`` is then the
+    written word), standing for the request text's characters ``start``..``end``, at ``rate``
+    times the request's speed."""
+
+    text: str
+    start: int
+    end: int
+    rate: float = 1.0
+    ipa: str | None = None
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Silence of ``seconds`` at the request text's character ``at``."""
+
+    seconds: float
+    at: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """Pieces said in one go: one rate, no pause among them (a piece with IPA is a run alone).
+    ``text`` is their texts joined by spaces; ``spans`` maps it back to the request's text:
+    (start in ``text``, end in ``text``, start in the source, end in the source, verbatim), where
+    a piece that is not the source's own characters (an alias, a number said in words) is not
+    verbatim: its words take the piece's whole span."""
+
+    text: str
+    rate: float
+    ipa: str | None
+    spans: tuple[tuple[int, int, int, int, bool], ...]
+    pause_before: float = 0.0  # silence before it (a script that begins with a pause)
+    pause_after: float = 0.0  # silence after it
+
+
+def script_runs(script: Sequence[Say | Pause], source: str) -> list[Run]:
+    """The script's runs in order, each pause added after the run before it (or before the
+    first run)."""
+    runs: list[Run] = []
+    pending: list[Say] = []
+    lead = 0.0
+
+    def flush() -> None:
+        nonlocal lead
+        if not pending:
+            return
+        text, spans, at = "", [], 0
+        for k, say in enumerate(pending):
+            if k:
+                text += " "
+                at += 1
+            text += say.text
+            verbatim = say.ipa is None and source[say.start : say.end] == say.text
+            spans.append((at, at + len(say.text), say.start, say.end, verbatim))
+            at += len(say.text)
+        runs.append(Run(text, pending[0].rate, pending[0].ipa, tuple(spans), pause_before=lead if not runs else 0.0))
+        lead = 0.0
+        pending.clear()
+
+    for piece in script:
+        if isinstance(piece, Pause):
+            flush()
+            if runs:
+                runs[-1] = replace(runs[-1], pause_after=runs[-1].pause_after + piece.seconds)
+            else:
+                lead += piece.seconds
+        elif piece.ipa is not None or (pending and (pending[0].rate != piece.rate or pending[0].ipa is not None)):
+            flush()
+            pending.append(piece)
+            if piece.ipa is not None:
+                flush()
+        else:
+            pending.append(piece)
+    flush()
+    return runs

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.protocol import Word
+from engine.text import Run
 
 BOS, EOS, PAD = "^", "$", "_"  # Piper's (piper.const)
 _TOKEN = re.compile(r"\S+")
@@ -205,3 +206,38 @@ class SourceLocator:
                 span = (at, at)
             out.append(replace(w, char_start=span[0], char_end=span[1]))
         return out
+
+
+class RunLocator:
+    """``SourceLocator`` for a script (engine/text.py ``Run``): a chunk's words are found in its
+    run's text, then mapped to the request's text through the run's spans: a verbatim piece's
+    words to their own characters, any other piece's words to the piece's whole span."""
+
+    def __init__(self) -> None:
+        self._run: Run | None = None
+        self._locator = SourceLocator("")
+
+    def _for(self, run: Run) -> SourceLocator:
+        if run is not self._run:
+            self._run, self._locator = run, SourceLocator(run.text)
+        return self._locator
+
+    def skip(self, run: Run, chunk_text: str) -> None:
+        self._for(run).skip(chunk_text)
+
+    def place(self, run: Run, words: Sequence[Word]) -> list[Word]:
+        placed = self._for(run).place(words)
+        return [
+            replace(w, char_start=a, char_end=b) for w in placed for a, b in [_source_at(run, w.char_start, w.char_end)]
+        ]
+
+
+def _source_at(run: Run, start: int, end: int) -> tuple[int, int]:
+    """The request text's span of the run text's ``start``..``end``."""
+    for a, b, source_start, source_end, verbatim in run.spans:
+        if a <= start <= b and (start < b or start == end):
+            if not verbatim:
+                return source_start, source_end
+            return source_start + start - a, source_start + min(end, b) - a
+    last = run.spans[-1]
+    return last[3], last[3]

@@ -7,6 +7,8 @@ input's own, punctuation included (the words carry their character offsets into 
 """
 
 import datetime
+import html
+import re
 import textwrap
 from collections.abc import Sequence
 
@@ -14,6 +16,7 @@ import srt
 import webvtt
 from django.http import HttpResponse
 
+from core.markup import is_markup
 from studio.models import Generation
 from studio.selectors import generation_download_name
 
@@ -23,6 +26,8 @@ CAPTION_SECONDS_MAX = 6.0
 # A silence this long between two words ends a cue (a reader's breath, a paragraph).
 CAPTION_PAUSE_SECONDS = 0.6
 _SENTENCE_ENDS = (".", "!", "?", "…")  # English: the only language with word timings
+# A tag of the markup (core/markup.py), quoted attribute values and all ("a>b" in one included).
+_TAG = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
 
 
 def captions_render(*, text: str, words: Sequence[dict], format_name: str) -> str:
@@ -73,7 +78,15 @@ def _cue_ends_before(text: str, run: list[dict], word: dict) -> bool:
 
 
 def _cue(text: str, run: list[dict]) -> tuple[float, float, str]:
-    return run[0]["start"], run[-1]["end"], text[run[0]["char_start"] : _said_end(text, run[-1])]
+    span = text[run[0]["char_start"] : _said_end(text, run[-1])]
+    return run[0]["start"], run[-1]["end"], _readable(span) if is_markup(text) else span
+
+
+def _readable(span: str) -> str:
+    """Markup's characters as a reader sees them: its tags left out, its entities ("&amp;") as
+    the characters they stand for."""
+    # An element's tags hold to its words ("there</prosody>,"); a <break/> stands between words.
+    return " ".join(html.unescape(_TAG.sub(lambda tag: " " if tag[0].endswith("/>") else "", span)).split())
 
 
 def _said(text: str, word: dict) -> str:
@@ -83,7 +96,7 @@ def _said(text: str, word: dict) -> str:
 
 def _said_end(text: str, word: dict) -> int:
     end = word["char_end"]
-    while end < len(text) and not text[end].isspace():
+    while end < len(text) and not text[end].isspace() and not (text[end] == "<" and is_markup(text)):
         end += 1
     return end
 

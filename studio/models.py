@@ -73,7 +73,12 @@ class Generation(models.Model):
     voice = models.ForeignKey("voices.Voice", null=True, on_delete=models.SET_NULL, related_name="generations")
     # Kept so the feed still names the voice after a clone is deleted.
     voice_name = models.CharField(max_length=80)
+    # The input as the caller sent it (plain text, or markup: docs/timing.md, "Markup").
     text = models.TextField()
+    # What is spoken: the input's script (core.markup.script_to_json: pieces to say, pointing at
+    # `text`'s characters, and pauses), made once here so a job resumed or taken over by another
+    # worker speaks the same. Empty on generations made before markup (their `text` is spoken).
+    script = models.JSONField(default=list, blank=True)
     # The text's language as a primary tag ("en", "ja"): as the request named it, or detected from
     # the text; the engine phonemises by it. Blank on generations made before languages.
     language = models.CharField(max_length=8, blank=True, default="")

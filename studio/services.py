@@ -11,11 +11,14 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from accounts.selectors import team_get_for_member
-from billing.pricing import speech_hold, speech_seconds_max
+from billing.pricing import script_seconds_max, speech_hold
 from billing.services import InsufficientCredits, hold_place
 from core.audio import pcm_from_wav
 from core.audio_formats import AUDIO_FORMATS, encode_whole
 from core.errors import ApplicationError
+from core.markup import MarkupError, Script, markup_parse, script_said, script_to_json
+from core.normalize import script_normalize
+from core.pronunciation import script_pronounce
 from core.ratelimit import generation_rate_limit_hit
 from core.realtime import sessions_access_check_on_commit
 from core.text import name_clean, text_storable, text_without_controls
@@ -27,7 +30,7 @@ from studio.job.end import deletions_complete, job_stop
 from studio.models import Generation, GenerationRendition, Session, SessionShare
 from studio.tasks import generations_bell_on_commit
 from voices.models import Voice
-from voices.selectors import voice_get_available, voice_languages
+from voices.selectors import pronunciation_rules_for_user, voice_get_available, voice_languages
 
 DEFAULT_SESSION_TITLE = "Untitled session"
 _SPEAKABLE = re.compile(r"\w")
@@ -63,6 +66,27 @@ def generation_text_clean(text: object) -> str:
     if not _SPEAKABLE.search(cleaned):
         raise GenerationRefused("VALIDATION_ERROR", "text has no words to speak.")
     return cleaned
+
+
+def generation_script_parse(*, text: str) -> Script:
+    """The input read as a script (plain text, or the SSML subset: core.markup), or
+    GenerationRefused naming the position of bad markup."""
+    try:
+        script = markup_parse(text)
+    except MarkupError as error:
+        raise GenerationRefused(
+            "VALIDATION_ERROR", f"Markup error at line {error.line}, column {error.column}: {error.reason}"
+        ) from None
+    if not _SPEAKABLE.search(script_said(script)):
+        raise GenerationRefused("VALIDATION_ERROR", "text has no words to speak.")
+    return script
+
+
+def generation_script(*, user: User, script: Script, language: str) -> Script:
+    """The script as it will be spoken: the account's pronunciation rules, then written forms
+    (numbers, dates, ...) spelled as said."""
+    pronounced = script_pronounce(script, pronunciation_rules_for_user(user=user))
+    return script_normalize(pronounced, language=language)
 
 
 def _language_name(language: str) -> str:
@@ -126,12 +150,15 @@ def generation_create(
     speaking rate (0.25..4.0; billed by the seconds it makes, so slower costs more);
     ``response_format`` the format the caller will be answered in."""
     cleaned = generation_text_clean(text)
+    parsed = generation_script_parse(text=cleaned)
     speed = generation_speed_clean(speed)
     response_format = generation_response_format_clean(response_format)
     voice = voice_get_available(user, str(voice_id)) if voice_id else None
     if voice is None:
         raise GenerationRefused("NOT_FOUND", "Voice not found: choose one of your available voices.")
-    language = generation_language(text=cleaned, voice=voice, language=language)
+    said = script_said(parsed)
+    language = generation_language(text=said, voice=voice, language=language)
+    script = generation_script(user=user, script=parsed, language=language)
     retry_after = generation_rate_limit_hit(user.id)
     if retry_after is not None:
         raise GenerationRefused(
@@ -141,9 +168,9 @@ def generation_create(
             retry_after=retry_after,
         )
 
-    # The longest the text may take at the voice's pace, slowed (or hastened) by the speed: what
-    # the engine may make and the hold is priced from.
-    seconds_max = speech_seconds_max(cleaned) / speed
+    # The longest the script may take at the voice's pace, slowed (or hastened) by the speed and
+    # its pieces' rates, with its pauses: what the engine may make and the hold is priced from.
+    seconds_max = script_seconds_max(script, speed=speed)
     try:
         with transaction.atomic():
             # Locked, so the session is not deleted under the new generation (session_delete waits).
@@ -160,6 +187,7 @@ def generation_create(
                 voice=voice,
                 voice_name=voice.speaker_name,
                 text=cleaned,
+                script=script_to_json(script),
                 language=language,
                 temperature=temperature,
                 speed=speed,
@@ -171,7 +199,7 @@ def generation_create(
             hold_place(user=user, generation=generation, amount=speech_hold(seconds_max))
             if session is not None:
                 if session.title == DEFAULT_SESSION_TITLE:
-                    session.title = cleaned[:60]
+                    session.title = said[:60]
                 session.save(update_fields=["title", "updated_at"])
                 generation_broadcast_on_commit(generation)
             # Its account's place in the turns (made once), then the bell once the row is committed.

@@ -202,6 +202,8 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
                     tenant=f"account:{generation.user_id}",
                     language=generation.language or None,
                     verify=generation.verify,
+                    # The script made when it was asked for (rows from before markup: their text).
+                    script=generation.script or None,
                 )
                 with closing(events):  # type: ignore[type-var]  # a generator, typed as an Iterator
                     for event in events:
