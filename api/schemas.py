@@ -257,7 +257,12 @@ class TimestampedSpeechEnvelope(Ok):
 # ---------- tts_stream_with_timestamps: the events of its stream, one JSON object a line ----------
 
 
-class StreamAudioEvent(Schema):
+class StreamEvent(Schema):
+    # Every event has its `type` (and its other fields) when it is sent, defaults included.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class StreamAudioEvent(StreamEvent):
     type: Literal["audio"] = "audio"
     audio_base64: str = Field(
         description="The next bytes of the audio file in `format`, base64: joined in order, the pieces are one file."
@@ -265,13 +270,13 @@ class StreamAudioEvent(Schema):
     format: str = Field(description="The request's `response_format`.")
 
 
-class StreamWordsEvent(Schema):
+class StreamWordsEvent(StreamEvent):
     type: Literal["words"] = "words"
     chunk: int = Field(description="The part of the text (1-based) whose audio was just sent.")
     words: list[WordOut] = Field(description="That part's words, in the take's time, offsets into `text`.")
 
 
-class StreamDoneEvent(Schema):
+class StreamDoneEvent(StreamEvent):
     type: Literal["done"] = "done"
     generation_id: str
     seconds: float = Field(description="Seconds of audio made (and billed).")
@@ -282,7 +287,7 @@ class StreamDoneEvent(Schema):
     )
 
 
-class StreamErrorEvent(Schema):
+class StreamErrorEvent(StreamEvent):
     type: Literal["error"] = "error"
     code: str = Field(description="As in the error envelope, e.g. TTS_PROVIDER_UNAVAILABLE.")
     message: str
