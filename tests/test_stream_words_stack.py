@@ -17,6 +17,7 @@ from accounts.services import token_create
 from billing.pricing import credits_format
 from billing.selectors import wallet_for
 from studio.models import Generation
+from tests import test_stream_failures as faults
 from tests.audio_checks import audio_decoded_wav, wav_info
 from tests.waiting import generation_wait_finished
 
@@ -30,6 +31,9 @@ TEXT = (
 )
 EXPECTED = [word.strip(string.punctuation) for word in TEXT.split()]
 PATH = "/api/v1/tts_stream_with_timestamps"
+# The stack of tests/test_stream_failures.py, whose engine is killed while it speaks, and its text.
+fault_engine, fault_web, engine_killed_mid_text = faults.fault_engine, faults.fault_web, faults.engine_killed_mid_text
+FAULT_TEXT = faults.TEXT
 
 
 @pytest.fixture
@@ -169,3 +173,53 @@ def test_a_caller_who_leaves_the_stream_cancels_the_generation(api, builtin_voic
     generation = generation_wait_finished(Generation.objects.get().id, timeout=120)
     assert generation.status == Generation.Status.CANCELLED, time.monotonic() - started
     assert generation.chunk < generation.chunks and 0 < generation.seconds < 120
+
+
+def test_a_finished_stream_is_replayed_whole_for_its_idempotency_key(api, builtin_voices):
+    key = {"Idempotency-Key": "stream-words-1"}
+    first = api.post(PATH, json=body(builtin_voices, "Once is enough."), headers=key)
+    again = api.post(PATH, json=body(builtin_voices, "Once is enough."), headers=key)
+    assert first.status_code == again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == first.content and json.loads(first.text.splitlines()[-1])["type"] == "done"
+    assert Generation.objects.count() == 1
+
+
+def test_a_take_that_fails_after_the_stream_began_says_why_in_band_then_is_cut_off(
+    fault_engine,
+    fault_web,
+    transactional_db,
+    builtin_voices,
+    user,
+):
+    secret = token_create(user=user, name="stream words faults")[1]
+    lines = []
+    with (
+        engine_killed_mid_text(fault_engine) as killed,
+        httpx.stream(
+            "POST",
+            f"{fault_web}{PATH}",
+            json=body(builtin_voices, FAULT_TEXT),
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=120,
+        ) as response,
+    ):
+        assert response.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError, match=faults.CUT_OFF):
+            lines.extend(json.loads(line) for line in response.iter_lines())
+    assert killed.is_set()
+    generation = Generation.objects.get()
+    assert generation.status == "failed"
+    kinds = [line["type"] for line in lines]
+    assert kinds[0] == "audio" and "words" in kinds and "done" not in kinds
+    assert lines[-1] == {"type": "error", "code": generation.error_code, "message": generation.error}
+
+    # The SDK raises the take's error, after the events that came before it.
+    events = []
+    with (
+        engine_killed_mid_text(fault_engine),
+        OuteAI(secret, base_url=fault_web) as client,
+        pytest.raises(OuteAIAPIError) as raised,
+        client.stream_speech_with_timestamps(text=FAULT_TEXT, voice_id=str(builtin_voices[VOICE].id)) as stream,
+    ):
+        events.extend(stream)
+    assert raised.value.code == "TTS_PROVIDER_UNAVAILABLE" and any(isinstance(e, SpeechWords) for e in events)
