@@ -1,11 +1,13 @@
 """One generation's relay as the speech endpoints read it: waiting for the first event, giving up
 after the engine timeout, cancelling the job when the caller leaves, telling a failure. Each
-endpoint (tts_non_stream, tts_stream, the legacy /tts) only formats what it yields."""
+endpoint (tts_non_stream, tts_stream, tts_stream_with_timestamps, the legacy /tts, /v1/audio/speech)
+only formats what it yields."""
 
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass, field
 from typing import cast
 
 from django.conf import settings
@@ -101,19 +103,40 @@ class RelayReader:
         response_abort(f"generation {self.generation_id} {reason}")
 
 
-async def relay_encoded(relay: RelayReader, encoder: StreamEncoder) -> AsyncIterator[tuple[bytes, int]]:
-    """The take's audio in the encoder's format as it is made, each part with the PCM bytes behind
-    it, then the encoder's tail once the take is done. A take that did not end well is cut off
-    (relay.abort): a player hears it end early, not a file that looks whole."""
+@dataclass(frozen=True)
+class EncodedPart:
+    """A step of a take as it is made: encoded audio with the PCM behind it, or (audio empty, no
+    PCM) the words of the chunks whose audio was just given, as the relay carries them."""
+
+    audio: bytes
+    pcm_bytes: int
+    words: list[dict] = field(default_factory=list)
+
+
+async def relay_parts(relay: RelayReader, encoder: StreamEncoder) -> AsyncGenerator[EncodedPart, None]:
+    """The take's audio in the encoder's format as it is made, each chunk's words after its audio,
+    then the encoder's tail once the take is done. A take that did not end well is cut off
+    (relay.abort): a player hears it end early, not a file that looks whole. Read it inside
+    contextlib.aclosing (RelayReader.events)."""
     async with aclosing(relay.events()) as events:
         async for event in events:
             if event.kind == "audio":
                 for piece in encoder.pieces(event.pcm):
-                    yield await _encode(encoder, piece), len(piece)
+                    yield EncodedPart(await _encode(encoder, piece), len(piece))
+                if event.data.get("words"):
+                    yield EncodedPart(b"", 0, event.data["words"])
     if not relay.done:
         relay.abort()
         return
-    yield await asyncio.to_thread(encoder.finish), 0
+    yield EncodedPart(await asyncio.to_thread(encoder.finish), 0)
+
+
+async def relay_encoded(relay: RelayReader, encoder: StreamEncoder) -> AsyncIterator[tuple[bytes, int]]:
+    """relay_parts' audio only, each part with the PCM bytes behind it (the streams without words)."""
+    async with aclosing(relay_parts(relay, encoder)) as parts:
+        async for part in parts:
+            if not part.words:
+                yield part.audio, part.pcm_bytes
 
 
 async def _encode(encoder: StreamEncoder, pcm: bytes) -> bytes:

@@ -303,3 +303,67 @@ class PronunciationsImported(Schema):
 
 class PronunciationsImportedOut(Ok):
     data: PronunciationsImported
+
+
+# ---------- tts_stream_with_timestamps: the events of its stream, one JSON object a line ----------
+
+
+class StreamEvent(Schema):
+    # Every event has its `type` (and its other fields) when it is sent, defaults included.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class StreamAudioEvent(StreamEvent):
+    type: Literal["audio"] = "audio"
+    audio_base64: str = Field(
+        description="The next bytes of the audio file in `format`, base64: joined in order, the pieces are one file."
+    )
+    format: str = Field(description="The request's `response_format`.")
+
+
+class StreamWordsEvent(StreamEvent):
+    type: Literal["words"] = "words"
+    chunk: int = Field(description="The part of the text (1-based) whose audio was just sent.")
+    words: list[WordOut] = Field(description="That part's words, in the take's time, offsets into `text`.")
+
+
+class StreamDoneEvent(StreamEvent):
+    type: Literal["done"] = "done"
+    generation_id: str
+    seconds: float = Field(description="Seconds of audio made (and billed).")
+    credits_charged: str = Field(description="Credits charged, as a decimal string (1 second = 0.001 credits).")
+    text: str = Field(description="The text as it was spoken (the input after cleaning): the offsets' text.")
+    verification: dict[str, Any] | None = Field(
+        description="With `verify`: what the check found (`status`, `checked`, `respoken`, `failed`); else null."
+    )
+
+
+class StreamErrorEvent(StreamEvent):
+    type: Literal["error"] = "error"
+    code: str = Field(description="As in the error envelope, e.g. TTS_PROVIDER_UNAVAILABLE.")
+    message: str
+
+
+STREAM_EVENTS = (StreamAudioEvent, StreamWordsEvent, StreamDoneEvent, StreamErrorEvent)
+
+
+def _refs_inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its $defs written in place: an OpenAPI document resolves `$ref`
+    from its own root, where pydantic's `#/$defs/...` are not."""
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    return inline(schema)
+
+
+def stream_events_schema() -> dict[str, Any]:
+    """The schema of one line of tts_stream_with_timestamps: one of its events, told by `type`."""
+    return {"oneOf": [_refs_inlined(event.model_json_schema(mode="serialization")) for event in STREAM_EVENTS]}

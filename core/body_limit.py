@@ -40,7 +40,7 @@ def speech_body_max() -> int:
 def _routes() -> list[tuple[re.Pattern, int]]:
     speech = speech_body_max()
     return [
-        (re.compile(r"/api/v1/(tts|tts_stream|tts_non_stream)/?|/v1/audio/speech/?"), speech),
+        (re.compile(r"/api/v1/tts(_stream|_non_stream)?(_with_timestamps)?/?|/v1/audio/speech/?"), speech),
         (re.compile(r"/studio/sessions/[^/]+/generations"), speech),
         # The API's clone route also takes the recording as base64 in JSON (4/3 of it).
         (re.compile(r"/api/v1/voice-clones/?"), settings.DATA_UPLOAD_MAX_MEMORY_SIZE),

@@ -34,7 +34,7 @@ def _cancel_key(generation_id: uuid.UUID | str) -> str:
 @dataclass(frozen=True)
 class RelayEvent:
     kind: str  # "progress", "audio" or "end"
-    data: dict
+    data: dict  # audio's: {"words": [...]}, the words of the chunks it completes
     pcm: bytes = b""
 
 
@@ -49,10 +49,13 @@ class RelayWriter:
     def progress(self, data: dict) -> None:
         redis_client().xadd(self.key, {"kind": "progress", "data": json.dumps(data)})
 
-    def audio(self, pcm: bytes, *, chunks_done: int = 0) -> None:
-        """Relays whole chunks' audio; `chunks_done` is how many chunks are whole with it."""
+    def audio(self, pcm: bytes, *, chunks_done: int = 0, words: list[dict] | None = None) -> None:
+        """Relays whole chunks' audio; `chunks_done` is how many chunks are whole with it, `words`
+        those chunks' words (Generation.words' items), in the same entry: a reader has a chunk's
+        words the moment it has the chunk's audio, and never one without the other."""
+        entry = {"kind": "audio", "pcm": pcm, "chunks_done": chunks_done, "words": json.dumps(words or [])}
         pipe = redis_client().pipeline()
-        pipe.xadd(self.key, {"kind": "audio", "pcm": pcm, "chunks_done": chunks_done})
+        pipe.xadd(self.key, entry)  # type: ignore[arg-type]  # redis-py's dict type is invariant
         # A job whose worker died leaves no end record; its stream goes in time all the same.
         pipe.expire(self.key, RESUME_TTL_SECONDS)
         pipe.execute()
@@ -101,7 +104,7 @@ async def relay_read(generation_id: uuid.UUID, *, timeout_seconds: float) -> Asy
                 last_id = entry_id
                 kind = fields[b"kind"].decode()
                 if kind == "audio":
-                    yield RelayEvent(kind, {}, fields[b"pcm"])
+                    yield RelayEvent(kind, {"words": json.loads(fields.get(b"words", b"[]"))}, fields[b"pcm"])
                 else:
                     yield RelayEvent(kind, json.loads(fields[b"data"]))
                     if kind == "end":

@@ -530,6 +530,9 @@ TABLE: dict[str, list[Call]] = {
     "api/v1/tts_stream": [
         Call("POST", u("/api/v1/tts_stream"), apis(), api=True, json=_speech, intact=generations_intact)
     ],
+    "api/v1/tts_stream_with_timestamps": [
+        Call("POST", u("/api/v1/tts_stream_with_timestamps"), apis(), api=True, json=_speech, intact=generations_intact)
+    ],
     "api/v1/tts": [
         # The legacy API carries its token in the body; the owner's clone is nobody else's "custom" speaker.
         Call(

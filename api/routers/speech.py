@@ -1,5 +1,7 @@
 import base64
 from collections.abc import AsyncIterator
+from contextlib import aclosing
+from itertools import groupby
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
@@ -9,9 +11,20 @@ from ninja import Router
 from api.auth import ApiRequest, bearer_speech
 from api.errors import ApiError, ok
 from api.idempotency import idempotent
-from api.relay_reader import RelayReader, relay_encoded
-from api.schemas import SpeechRequest, TimestampedSpeechEnvelope, responses
+from api.relay_reader import RelayReader, relay_encoded, relay_parts
+from api.schemas import (
+    SpeechRequest,
+    StreamAudioEvent,
+    StreamDoneEvent,
+    StreamErrorEvent,
+    StreamWordsEvent,
+    TimestampedSpeechEnvelope,
+    WordOut,
+    responses,
+    stream_events_schema,
+)
 from api.speech_start import speech_start
+from billing.pricing import credits_format
 from core.asyncdb import db_work
 from core.audio import pcm_seconds
 from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
@@ -33,6 +46,18 @@ AUDIO_RESPONSE = {
     }
 }
 VERIFICATION_HEADER = "X-Verification"
+GENERATION_HEADER = "X-Generation-Id"
+STREAM_EVENTS_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "JSON lines (`application/x-ndjson`), one event a line, as the take is made: `audio` "
+            "pieces (base64, in `response_format`; joined, one file), after each part of the text's audio the "
+            "`words` of that part, then `done` with the charge, or `error` (code and message as in the error "
+            "envelope) if the take fails after the stream began (the transfer is then cut off as well).",
+            "content": {"application/x-ndjson": {"schema": stream_events_schema()}},
+        }
+    }
+}
 
 
 def _speech_start(request: ApiRequest, payload: SpeechRequest, *, delivery: str) -> Generation:
@@ -139,3 +164,53 @@ async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRespons
                 yield data
 
     return StreamingHttpResponse(body(), content_type=audio_format.content_type)
+
+
+@router.post(
+    "/tts_stream_with_timestamps",
+    auth=bearer_speech,
+    response=responses({}, *SPEECH_ERRORS),
+    summary="Speech streamed as it is made, as JSON lines: audio pieces and each part's words",
+    openapi_extra=STREAM_EVENTS_RESPONSE,
+)
+@idempotent
+async def tts_stream_with_timestamps(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
+    relay = RelayReader(generation.id)
+    # As tts_stream: a failure before the first audio keeps its own status (502, 404, ...).
+    await relay.start(until=lambda event: event.kind == "audio")
+    audio_format = AUDIO_FORMATS[generation.response_format]
+
+    async def lines() -> AsyncIterator[bytes]:
+        # The relay carries each chunk's words in the entry of its audio (studio.relay), so they
+        # go out right after that audio's last piece.
+        async with aclosing(relay_parts(relay, StreamEncoder(audio_format))) as parts:
+            async for part in parts:
+                if part.audio:
+                    audio = base64.b64encode(part.audio).decode()
+                    yield _line(StreamAudioEvent(audio_base64=audio, format=audio_format.name))
+                for chunk, words in groupby(part.words, key=lambda word: word["chunk"]):
+                    yield _line(StreamWordsEvent(chunk=chunk, words=[WordOut.model_validate(word) for word in words]))
+        if relay.done:
+            yield _line(_done_event(generation, relay.end or {}))
+        else:  # relay_parts cut the transfer off; this last line says why to a reader of lines
+            failure = relay.failure()
+            yield _line(StreamErrorEvent(code=failure.code, message=failure.message))
+
+    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    response[GENERATION_HEADER] = str(generation.id)
+    return response
+
+
+def _done_event(generation: Generation, end: dict) -> StreamDoneEvent:
+    return StreamDoneEvent(
+        generation_id=str(generation.id),
+        seconds=round(end["seconds"], 3),
+        credits_charged=credits_format(end["cost"]),
+        text=generation.text,
+        verification=end.get("verification"),
+    )
+
+
+def _line(event: StreamAudioEvent | StreamWordsEvent | StreamDoneEvent | StreamErrorEvent) -> bytes:
+    return event.model_dump_json().encode() + b"\n"

@@ -249,20 +249,22 @@ def _chunks_complete(
     Returns the waveform's new peaks (the caller saves the row and tells the page)."""
     if chunks_done <= produced.chunks_done:
         return []
-    produced.chunks_done = chunks_done
+    kept_before, produced.chunks_done = produced.chunks_done, chunks_done
     if generation.verify:
         # Stored before the audio is relayed: a job going on after its worker died finds the check
         # of every chunk the relay has.
         generation.verification = _verification(produced.checks, upto=chunks_done)
         Generation.objects.filter(id=generation.id).update(verification=generation.verification)
+    new_words: list[dict] = []
     if produced.words:  # as the checks: stored before the audio is relayed
         generation.words = _words_kept(produced, upto=chunks_done)
         Generation.objects.filter(id=generation.id).update(words=generation.words)
+        new_words = [w for w in generation.words if w["chunk"] > kept_before]
     audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
     pending.clear()
     if not audio:
         return []
-    relay.audio(audio, chunks_done=chunks_done)
+    relay.audio(audio, chunks_done=chunks_done, words=new_words)  # the stream with timestamps reads them
     new_peaks = produced.peaks.feed(audio)
     produced.pcm.extend(audio)
     generation.seconds = pcm_seconds(len(produced.pcm))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import email.utils
+import json
 import logging
 import mimetypes
 import os
@@ -98,6 +99,38 @@ class SpeechResult:
         if header is None or not frame or not self.sample_rate:
             return 0.0
         return (len(self.wav_bytes) - header) // frame / self.sample_rate
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    """A piece of a stream_speech_with_timestamps take: the next bytes of its audio file, in
+    `format` (the request's response_format). Joined in order, the pieces are one file."""
+
+    audio: bytes
+    format: str
+
+
+@dataclass(frozen=True)
+class SpeechWords:
+    """The words of part `chunk` (1-based) of the text, sent right after that part's audio: when
+    each is said in the take's time, and where it is in `SpeechDone.text`."""
+
+    chunk: int
+    words: list[Word]
+
+
+@dataclass(frozen=True)
+class SpeechDone:
+    """The end of a stream_speech_with_timestamps take: its generation, length and charge."""
+
+    generation_id: str
+    seconds: float
+    credits_charged: str  # a decimal string ("0.0103")
+    text: str  # the text as it was spoken, the words' offsets' text
+    verification: dict[str, Any] | None = None  # with verify=True: what the check found
+
+
+SpeechEvent = Union[SpeechAudio, SpeechWords, SpeechDone]
 
 
 @dataclass(frozen=True)
@@ -510,6 +543,51 @@ def speech_stream_request(payload: dict[str, object]) -> ApiRequest[httpx.Respon
     """POST /api/v1/tts_stream with a tts_payload: the open response, for a client's stream to read."""
     headers = {"Accept": RESPONSE_FORMATS[str(payload["response_format"])]}
     return ApiRequest("POST", "/api/v1/tts_stream", _raw, json=payload, headers=headers, stream=True)
+
+
+STREAM_EVENTS_TYPE = "application/x-ndjson"
+
+
+def speech_stream_with_timestamps_request(payload: dict[str, object]) -> ApiRequest[httpx.Response]:
+    """POST /api/v1/tts_stream_with_timestamps with a tts_payload: the open response, its body
+    JSON lines (stream_event reads each)."""
+    headers = {"Accept": STREAM_EVENTS_TYPE}
+    return ApiRequest("POST", "/api/v1/tts_stream_with_timestamps", _raw, json=payload, headers=headers, stream=True)
+
+
+def stream_event(line: str) -> SpeechEvent | None:
+    """One line of tts_stream_with_timestamps as its event; None for a blank line or an event this
+    SDK does not know (a newer server's). An `error` event (the take failed after the stream
+    began) raises its OuteAIAPIError."""
+    if not line.strip():
+        return None
+    try:
+        event = json.loads(line)
+        kind = event["type"]
+        if kind == "audio":
+            return SpeechAudio(audio=base64.b64decode(event["audio_base64"]), format=event["format"])
+        if kind == "words":
+            return SpeechWords(chunk=int(event["chunk"]), words=list(event["words"]))
+        if kind == "done":
+            return SpeechDone(
+                generation_id=event["generation_id"],
+                seconds=float(event["seconds"]),
+                credits_charged=event["credits_charged"],
+                text=event["text"],
+                verification=event.get("verification"),
+            )
+        if kind == "error":
+            code, message = event.get("code"), str(event.get("message") or "The generation failed.")
+            raise OuteAIAPIError(message, code=code, payload=event)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OuteAIError(f"Could not read a line of the stream: {line[:200]!r}") from exc
+    return None
+
+
+def stream_ended(done: bool) -> None:
+    """After the stream's last line: a take whose stream ended without `done` is not whole."""
+    if not done:
+        raise OuteAIError("The stream ended before the take was done.")
 
 
 def voice_clones_list_request() -> ApiRequest[VoiceClones]:

@@ -5,7 +5,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -28,6 +28,8 @@ from ._common import (
     ClientSettings,
     DownloadTarget,
     GenerationPage,
+    SpeechDone,
+    SpeechEvent,
     SpeechResult,
     T,
     TimeoutTypes,
@@ -43,8 +45,11 @@ from ._common import (
     pronunciations_list_request,
     speech_request,
     speech_stream_request,
+    speech_stream_with_timestamps_request,
     speech_with_timestamps_request,
     stream_broke_off,
+    stream_ended,
+    stream_event,
     stream_file,
     token_create_request,
     token_revoke_request,
@@ -83,21 +88,20 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "SDK_VERSION",
     "AsyncOuteAI",
+    "AsyncSpeechEventStream",
     "AsyncSpeechStream",
     "SpeechResult",
 ]
 
 
-class AsyncSpeechStream(BaseSpeechStream):
-    """A streamed WAV, asynchronously: `async with` it (or iterate over it at once) to send the
-    request; `async for` gives the chunks; save() writes them to a file."""
+_StreamT = TypeVar("_StreamT", bound="_AsyncOpenStream")
 
-    def __init__(
-        self,
-        opener: Callable[[], Awaitable[httpx.Response]],
-        *,
-        chunk_size: int | None = DEFAULT_CHUNK_SIZE,
-    ) -> None:
+
+class _AsyncOpenStream(BaseSpeechStream):
+    """An answer sent for when it is first entered with `async with` or iterated, then read: closed
+    when its iteration ends, at the end of its `async with` block or on close()."""
+
+    def __init__(self, opener: Callable[[], Awaitable[httpx.Response]], chunk_size: int | None) -> None:
         super().__init__(None, chunk_size)
         self._opener = opener
 
@@ -114,7 +118,7 @@ class AsyncSpeechStream(BaseSpeechStream):
             if self._response is not None:
                 await self._response.aclose()
 
-    async def __aenter__(self) -> AsyncSpeechStream:
+    async def __aenter__(self: _StreamT) -> _StreamT:
         await self._open()
         return self
 
@@ -122,6 +126,19 @@ class AsyncSpeechStream(BaseSpeechStream):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+
+class AsyncSpeechStream(_AsyncOpenStream):
+    """A streamed WAV, asynchronously: `async with` it (or iterate over it at once) to send the
+    request; `async for` gives the chunks; save() writes them to a file."""
+
+    def __init__(
+        self,
+        opener: Callable[[], Awaitable[httpx.Response]],
+        *,
+        chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        super().__init__(opener, chunk_size)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._iterate()
@@ -144,6 +161,33 @@ class AsyncSpeechStream(BaseSpeechStream):
             async for chunk in self:
                 handle.write(chunk)
         return Path(path)
+
+
+class AsyncSpeechEventStream(_AsyncOpenStream):
+    """A take streamed with its words (stream_speech_with_timestamps), asynchronously: `async with`
+    it (or iterate over it at once) to send the request; `async for` gives its events as they come,
+    as SpeechEventStream's."""
+
+    def __init__(self, opener: Callable[[], Awaitable[httpx.Response]]) -> None:
+        super().__init__(opener, None)
+
+    def __aiter__(self) -> AsyncIterator[SpeechEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[SpeechEvent]:
+        response = await self._open()
+        done = False
+        try:
+            async for line in response.aiter_lines():
+                event = stream_event(line)
+                if event is not None:
+                    done = isinstance(event, SpeechDone)
+                    yield event
+        except httpx.HTTPError as exc:
+            raise stream_broke_off(exc) from exc
+        finally:
+            await self.close()
+        stream_ended(done)
 
 
 class AsyncOuteAI(BaseClient[httpx.AsyncClient]):
@@ -294,6 +338,32 @@ class AsyncOuteAI(BaseClient[httpx.AsyncClient]):
         )
         request = speech_stream_request(payload)
         return AsyncSpeechStream(lambda: self._send(request), chunk_size=chunk_size)
+
+    def stream_speech_with_timestamps(
+        self,
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        language: str | None = None,
+        verify: bool = False,
+        response_format: str = "wav",
+        speed: float = 1.0,
+    ) -> AsyncSpeechEventStream:
+        """As OuteAI.stream_speech_with_timestamps: SpeechAudio pieces, each part's SpeechWords after
+        its audio, a last SpeechDone. The request is sent when the stream is entered with `async
+        with` (errors raise there) or first iterated."""
+        payload = tts_payload(
+            text=text,
+            voice_id=voice_id,
+            model=model,
+            language=language,
+            verify=verify,
+            response_format=response_format,
+            speed=speed,
+        )
+        request = speech_stream_with_timestamps_request(payload)
+        return AsyncSpeechEventStream(lambda: self._send(request))
 
     async def stream_speech_to_file(
         self,

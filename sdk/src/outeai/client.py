@@ -5,7 +5,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 
@@ -28,6 +28,8 @@ from ._common import (
     ClientSettings,
     DownloadTarget,
     GenerationPage,
+    SpeechDone,
+    SpeechEvent,
     SpeechResult,
     T,
     TimeoutTypes,
@@ -43,8 +45,11 @@ from ._common import (
     pronunciations_list_request,
     speech_request,
     speech_stream_request,
+    speech_stream_with_timestamps_request,
     speech_with_timestamps_request,
     stream_broke_off,
+    stream_ended,
+    stream_event,
     stream_file,
     token_create_request,
     token_revoke_request,
@@ -83,32 +88,40 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "SDK_VERSION",
     "OuteAI",
+    "SpeechEventStream",
     "SpeechResult",
     "SpeechStream",
 ]
 
 
-class SpeechStream(BaseSpeechStream):
-    """A streamed WAV: a 44-byte header, then PCM as it is generated. Iterate over it for the chunks,
-    or save() it; it is closed when the iteration ends, at the end of its `with` block or on close()."""
+_StreamT = TypeVar("_StreamT", bound="_OpenStream")
+
+
+class _OpenStream(BaseSpeechStream):
+    """An answer being read: closed when its iteration ends, at the end of its `with` block or on close()."""
 
     _response: httpx.Response
-
-    def __init__(self, response: httpx.Response, chunk_size: int | None = DEFAULT_CHUNK_SIZE) -> None:
-        super().__init__(response, chunk_size)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._response.close()
 
-    def __enter__(self) -> SpeechStream:
+    def __enter__(self: _StreamT) -> _StreamT:
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class SpeechStream(_OpenStream):
+    """A streamed WAV: a 44-byte header, then PCM as it is generated. Iterate over it for the chunks,
+    or save() it; it is closed when the iteration ends, at the end of its `with` block or on close()."""
+
+    def __init__(self, response: httpx.Response, chunk_size: int | None = DEFAULT_CHUNK_SIZE) -> None:
+        super().__init__(response, chunk_size)
 
     def __iter__(self) -> Iterator[bytes]:
         if self._closed:
@@ -129,6 +142,32 @@ class SpeechStream(BaseSpeechStream):
             for chunk in self:
                 handle.write(chunk)
         return Path(path)
+
+
+class SpeechEventStream(_OpenStream):
+    """A take streamed with its words (stream_speech_with_timestamps): iterate over it for its
+    events as they come, SpeechAudio pieces, each part's SpeechWords after its audio, and a last
+    SpeechDone. A take that fails on the way raises OuteAIAPIError (its code and message); one cut
+    off raises OuteAIError. Closed when the iteration ends, at the end of its `with` block or on close()."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response, None)
+
+    def __iter__(self) -> Iterator[SpeechEvent]:
+        if self._closed:
+            raise OuteAIError("The stream is closed.")
+        done = False
+        try:
+            for line in self._response.iter_lines():
+                event = stream_event(line)
+                if event is not None:
+                    done = isinstance(event, SpeechDone)
+                    yield event
+        except httpx.HTTPError as exc:
+            raise stream_broke_off(exc) from exc
+        finally:
+            self.close()
+        stream_ended(done)
 
 
 class OuteAI(BaseClient[httpx.Client]):
@@ -276,6 +315,32 @@ class OuteAI(BaseClient[httpx.Client]):
             speed=speed,
         )
         return SpeechStream(self._send(speech_stream_request(payload)), chunk_size=chunk_size)
+
+    def stream_speech_with_timestamps(
+        self,
+        *,
+        text: str,
+        voice_id: str,
+        model: str = DEFAULT_MODEL,
+        language: str | None = None,
+        verify: bool = False,
+        response_format: str = "wav",
+        speed: float = 1.0,
+    ) -> SpeechEventStream:
+        """Speech streamed as it is made, with when each word is said: iterate over the answer (in a
+        `with` block) for SpeechAudio pieces (joined, one file in `response_format`), the SpeechWords
+        of each part of the text right after its audio, and a last SpeechDone (the charge, and the
+        `text` the words' offsets point into). The request is sent at once (errors raise here)."""
+        payload = tts_payload(
+            text=text,
+            voice_id=voice_id,
+            model=model,
+            language=language,
+            verify=verify,
+            response_format=response_format,
+            speed=speed,
+        )
+        return SpeechEventStream(self._send(speech_stream_with_timestamps_request(payload)))
 
     def stream_speech_to_file(
         self,
