@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import NoReturn
 from xml.parsers import expat
 
+from core.ipa import ipa_clean, ipa_problem
+
 
 @dataclass(frozen=True)
 class Said:
@@ -57,7 +59,6 @@ class MarkupError(ValueError):
 # <prosody rate>'s words, as times the request's speed (a percentage says it in numbers: "80%").
 PROSODY_RATES = {"x-slow": 0.5, "slow": 0.75, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.5}
 BREAK_SECONDS_MAX = 5.0
-PHONEME_CHARS_MAX = 200
 # Each element's attributes: required ones first, then the optional ones.
 _ELEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "speak": ((), ("version", "xmlns", "xml:lang")),
@@ -261,7 +262,7 @@ class _SsmlReader:
         elif name == "phoneme":
             if not written:
                 self.fail("<phoneme> needs the written word inside it")
-            self.script.append(Said(written, start, end, rate=element.rate, ipa=element.attrs["ph"].strip()))
+            self.script.append(Said(written, start, end, rate=element.rate, ipa=ipa_clean(element.attrs["ph"])))
         else:  # say-as: the written text said as its interpret-as asks
             if not written:
                 self.fail("<say-as> needs the text it reads inside it")
@@ -309,8 +310,6 @@ class _SsmlReader:
         alphabet = attrs.get("alphabet", "ipa")
         if alphabet != "ipa":
             self.fail(f'<phoneme alphabet={alphabet!r}>: the one alphabet is "ipa"')
-        ph = attrs["ph"].strip()
-        if len(ph) > PHONEME_CHARS_MAX:
-            self.fail(f"<phoneme ph> is longer than {PHONEME_CHARS_MAX} characters")
-        if any(ch in "<>[]{}" or ch.isdigit() for ch in ph):
-            self.fail(f"<phoneme ph={ph!r}> holds characters that are not IPA")
+        problem = ipa_problem(ipa_clean(attrs["ph"]))
+        if problem is not None:
+            self.fail(f"<phoneme ph={attrs['ph'].strip()!r}>: {problem}")

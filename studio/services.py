@@ -68,14 +68,22 @@ def generation_text_clean(text: object) -> str:
     return cleaned
 
 
-def generation_script_parse(*, text: str) -> Script:
-    """The input read as a script (plain text, or the SSML subset: core.markup), or
-    GenerationRefused naming the position of bad markup."""
+def generation_script_parse(*, text: str, typed: str) -> Script:
+    """The input (``text``, cleaned from what was ``typed``) read as a script (plain text, or the
+    SSML subset: core.markup), or GenerationRefused naming the position of bad markup in what
+    was typed."""
     try:
         script = markup_parse(text)
     except MarkupError as error:
+        # The cleaning stripped the input's leading space: count it back, so the position is
+        # the one the person sees.
+        shown = text_without_controls(typed)
+        stripped = shown[: len(shown) - len(shown.lstrip())]
+        line, column = error.line + stripped.count("\n"), error.column
+        if error.line == 1:
+            column += len(stripped) - (stripped.rfind("\n") + 1)
         raise GenerationRefused(
-            "VALIDATION_ERROR", f"Markup error at line {error.line}, column {error.column}: {error.reason}"
+            "VALIDATION_ERROR", f"Markup error at line {line}, column {column}: {error.reason}"
         ) from None
     if not _SPEAKABLE.search(script_said(script)):
         raise GenerationRefused("VALIDATION_ERROR", "text has no words to speak.")
@@ -150,7 +158,7 @@ def generation_create(
     speaking rate (0.25..4.0; billed by the seconds it makes, so slower costs more);
     ``response_format`` the format the caller will be answered in."""
     cleaned = generation_text_clean(text)
-    parsed = generation_script_parse(text=cleaned)
+    parsed = generation_script_parse(text=cleaned, typed=str(text))
     speed = generation_speed_clean(speed)
     response_format = generation_response_format_clean(response_format)
     voice = voice_get_available(user, str(voice_id)) if voice_id else None

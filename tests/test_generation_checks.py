@@ -121,3 +121,21 @@ def test_settings_readers_fail_loudly_on_bad_values(monkeypatch):
     monkeypatch.setenv("X_INT", "0")
     with pytest.raises(ImproperlyConfiguredEnv, match="minimum"):
         env_int("X_INT", 1, minimum=1)
+
+
+@pytest.mark.parametrize(
+    ("typed", "position"),
+    [
+        ("<speak>Hi <b>x</b></speak>", "line 1, column 11"),
+        ("\n\n  <speak>Hi\n <b>x</b></speak>", "line 4, column 2"),
+        ("   <speak>Hi <b>x</b></speak>", "line 1, column 14"),
+    ],
+)
+def test_bad_markup_is_refused_at_the_position_the_writer_sees(user, builtin_voices, typed, position):
+    """The cleaning strips leading blank lines and spaces; the position counts them back."""
+    session = session_create(owner=user)
+    with pytest.raises(GenerationRefused) as refused:
+        generation_create(user=user, session=session, text=typed, voice_id=builtin_voices["EN-MALE-1-NEUTRAL"].id)
+    assert refused.value.code == "VALIDATION_ERROR"
+    assert f"Markup error at {position}: unknown element <b>" in refused.value.message
+    assert Generation.objects.count() == 0

@@ -85,6 +85,7 @@ def test_entities_and_non_ascii_text_keep_their_positions():
         ("<speak><sub>x</sub></speak>", 1, 8, 'needs a alias="..."'),
         ('<speak><phoneme alphabet="x-sampa" ph="t@">x</phoneme></speak>', 1, 8, '"ipa"'),
         ("<speak><phoneme>x</phoneme></speak>", 1, 8, 'needs a ph="..."'),
+        ('<speak>Hi <phoneme ph="t{3}">x</phoneme></speak>', 1, 11, "Not IPA sounds the voices know"),
         ('<speak><say-as interpret-as="ordinal">1</say-as></speak>', 1, 8, "not one of characters"),
         ("<speak>a &nbsp; b</speak>", 1, 10, "undefined entity"),
         ("<speak>a</speak> b", 1, 18, "junk after document element"),

@@ -2,8 +2,9 @@
 
 import pytest
 
+from core.ipa import ipa_clean, ipa_problem
 from core.markup import Pause, Said, markup_parse
-from core.pronunciation import PronunciationRule, ipa_clean, ipa_problem, script_pronounce
+from core.pronunciation import PronunciationRule, script_pronounce
 
 
 def said(text: str, rules: list[PronunciationRule]) -> list[tuple[str, str, str | None]]:

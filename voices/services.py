@@ -27,6 +27,7 @@ from core.audio import wav_from_pcm
 from core.engines import engine_pool
 from core.errors import ApplicationError
 from core.files import stored_files_delete_on_commit
+from core.ipa import ipa_clean, ipa_problem
 from core.ratelimit import clone_rate_limit_hit
 from core.realtime import user_broadcast
 from core.redis import redis_client
@@ -465,7 +466,7 @@ def pronunciation_rule_clean(
     rule: pronunciation.PronunciationRule, *, where: str = ""
 ) -> pronunciation.PronunciationRule:
     """``rule`` as it is kept: the match and alias on one line without control characters, the IPA
-    cleaned (core.pronunciation.ipa_clean); refused with a message that says what is wrong (and,
+    cleaned (core.ipa.ipa_clean); refused with a message that says what is wrong (and,
     in a file, ``where``)."""
     prefix = f"{where}: " if where else ""
     match = name_clean(rule.match, max_length=pronunciation.MATCH_MAX_CHARS)
@@ -488,8 +489,8 @@ def pronunciation_rule_clean(
                 f"{prefix}the alias must be 1 to {pronunciation.SAYS_MAX_CHARS} printable characters.",
             )
         return dataclasses.replace(rule, match=match, alias=alias, ipa=None)
-    ipa = pronunciation.ipa_clean(rule.ipa) if isinstance(rule.ipa, str) and text_storable(rule.ipa) else ""
-    problem = pronunciation.ipa_problem(ipa)
+    ipa = ipa_clean(rule.ipa) if isinstance(rule.ipa, str) and text_storable(rule.ipa) else ""
+    problem = ipa_problem(ipa)
     if problem:
         raise PronunciationRefused("VALIDATION_ERROR", f"{prefix}{problem}")
     return dataclasses.replace(rule, match=match, alias=None, ipa=ipa)
