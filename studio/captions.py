@@ -18,7 +18,7 @@ from django.http import HttpResponse
 
 from core.markup import is_markup
 from studio.models import Generation
-from studio.selectors import generation_download_name
+from studio.selectors import generation_download_name, generation_words_written
 
 CAPTION_CONTENT_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
 CAPTION_LINE_CHARS = 42
@@ -57,7 +57,7 @@ def captions_response(*, generation: Generation, format_name: str, download: boo
 def _cues(text: str, words: Sequence[dict]) -> list[tuple[float, float, str]]:
     cues: list[tuple[float, float, str]] = []
     run: list[dict] = []
-    for word in words:
+    for word in generation_words_written(words=list(words)):
         if run and _cue_ends_before(text, run, word):
             cues.append(_cue(text, run))
             run = []

@@ -292,11 +292,29 @@ def generation_words(*, generation_id: uuid.UUID) -> list[dict]:
     return Generation.objects.values_list("words", flat=True).get(id=generation_id) or []
 
 
+def generation_words_written(*, words: list[dict]) -> list[dict]:
+    """The take's words as written: the words said for one written form ("five dollars fifty"
+    for "$5.50", an alias, a <say-as>) share its characters, and become one word from the first's
+    start to the last's end, so a caption or the player shows "$5.50" once, for as long as it is
+    said."""
+    written: list[dict] = []
+    for word in words or []:
+        last = written[-1] if written else None
+        if last is not None and (last["char_start"], last["char_end"]) == (word["char_start"], word["char_end"]):
+            written[-1] = {**last, "text": f"{last['text']} {word['text']}", "end": word["end"]}
+        else:
+            written.append(word)
+    return written
+
+
 def generation_word_marks(*, words: list[dict]) -> list[list[float]]:
     """The take's words as the Studio's player follows them: [char_start, char_end, start, end]
     each, offsets into the take's text (the page cuts the words from the text it already has, so
     the user's punctuation and spacing stay) and seconds; compact, as the page holds 50 takes."""
-    return [[w["char_start"], w["char_end"], round(w["start"], 3), round(w["end"], 3)] for w in words or []]
+    return [
+        [w["char_start"], w["char_end"], round(w["start"], 3), round(w["end"], 3)]
+        for w in generation_words_written(words=words)
+    ]
 
 
 def generation_downloads(generation: Generation, *, audio_url: str | None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from django.test import Client
 from accounts.services import team_create, token_create
 from studio.captions import CAPTION_LINE_CHARS, CAPTION_SECONDS_MAX, captions_render
 from studio.models import Generation, SessionShare
-from studio.selectors import generation_state
+from studio.selectors import generation_state, generation_word_marks
 from studio.services import session_create
 from tests.conftest import team_join
 from tests.test_account_isolation import _generation
@@ -73,6 +73,53 @@ def test_a_pause_ends_a_cue():
     text = "one two three four five"
     cues = _srt_cues(captions_render(text=text, words=_words(text, pause_after=1), format_name="srt"))
     assert [c.content for c in cues] == ["one two", "three four five"]
+
+
+def test_a_written_form_said_in_several_words_is_one_caption_word_and_one_player_word():
+    """Normalisation says "12/01/2026" as four words that all point at its characters: the caption
+    shows it once, not once a word, and the player follows it from the first word to the last."""
+    text = "We meet at the old bridge on 12/01/2026. Be there."
+    date = text.index("12/01/2026"), text.index("12/01/2026") + len("12/01/2026")
+    said = [
+        "We",
+        "meet",
+        "at",
+        "the",
+        "old",
+        "bridge",
+        "on",
+        "December",
+        "first",
+        "twenty",
+        "twenty-six",
+        "Be",
+        "there",
+    ]
+    spans = [
+        (0, 2),
+        (3, 7),
+        (8, 10),
+        (11, 14),
+        (15, 18),
+        (19, 25),
+        (26, 28),
+        date,
+        date,
+        date,
+        date,
+        (41, 43),
+        (44, 49),
+    ]
+    words = [
+        {"text": w, "start": 0.1 + 0.4 * i, "end": 0.4 + 0.4 * i, "char_start": a, "char_end": b, "chunk": 1}
+        for i, (w, (a, b)) in enumerate(zip(said, spans, strict=True))
+    ]
+    cues = _srt_cues(captions_render(text=text, words=words, format_name="srt"))
+    assert [c.content for c in cues] == ["We meet at the old bridge on 12/01/2026.", "Be there."]
+    assert cues[0].end.total_seconds() == pytest.approx(words[10]["end"])
+    marks = generation_word_marks(words=words)
+    assert [text[a:b] for a, b, _, _ in marks] == [*text.replace(".", "").split()]
+    assert marks[7][2:] == [pytest.approx(words[7]["start"]), pytest.approx(words[10]["end"])]
 
 
 @pytest.fixture
