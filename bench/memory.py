@@ -138,10 +138,10 @@ def engine_stages(url: str) -> list[tuple[str, Callable[[], None]]]:
     ]
 
 
-def measure_engine() -> list[Row]:
+def measure_engine(env: dict[str, str]) -> list[Row]:
     from harness import processes
 
-    engine = processes.engine_start("bench-memory", ENGINE_LOG_LEVEL="warning")
+    engine = processes.engine_start("bench-memory", **{"ENGINE_LOG_LEVEL": "warning", **env})
     rows: list[Row] = []
     try:
         for stage, run in engine_stages(engine.url):
@@ -220,9 +220,13 @@ def measure_stack() -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", action="store_true", help="web and worker too, as `make run` starts them")
+    parser.add_argument(
+        "--engine-env", action="append", default=[], metavar="NAME=VALUE", help="for the engine alone (repeatable)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-    rows = measure_stack() if args.stack else measure_engine()
+    env = dict(item.split("=", 1) for item in args.engine_env)
+    rows = measure_stack() if args.stack else measure_engine(env)
     print(f"cores: {os.cpu_count()}; stages accumulate in one process each; settled {SETTLE_SECONDS:g} s")
     print(table(rows))
 
