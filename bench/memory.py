@@ -12,10 +12,11 @@ quiet for a moment (``SETTLE_SECONDS``):
 - joe: one request to Piper's Joe (EN-MALE-1-NEUTRAL);
 - kokoro: one to a Kokoro voice (EN-FEMALE-1-NEUTRAL) as well;
 - clone: a reference clip encoded (Joe's calibration corpus built, WORLD analysis) and spoken
-  with its WORLD profile;
+  with its WORLD profile (the Kokoro profile on an engine without Piper);
 - verify: a verified take (pocketsphinx heard each chunk back).
 
-The stages accumulate (a process that served all of these), as the engine of a running stack
+A stage whose voice the engine does not host (``--engine-env ENGINE_BACKENDS=kokoro``) is left
+out. The stages accumulate (a process that served all of these), as the engine of a running stack
 does until its models go idle. With --stack the same stages go through the web's API (the web
 relays, the worker asks the engine) and the web and each Celery process are read too: the
 worker's parent and its prefork children, each against the per-process target.
@@ -124,18 +125,20 @@ def engine_stages(url: str) -> list[tuple[str, Callable[[], None]]]:
         done = [e for e in client.synthesize(text, voice, profile=profile, verify=verify) if isinstance(e, Done)]
         assert done and done[0].seconds > 1.0, f"no audio from {voice or 'the profile'}"
 
+    hosted = {v["name"] for v in client.voices()}  # ENGINE_BACKENDS may host one backend only
+
     def clone() -> None:
         answer = client.encode_speaker(reference_clip())
-        world = next(p for p in answer["candidates"] if p.get("kind") == "world")
-        speak(None, profile=world, text=CLONE_TEXT)
+        world = [p for p in answer["candidates"] if p.get("kind") == "world"]
+        speak(None, profile=(world or [answer["profile"]])[0], text=CLONE_TEXT)
 
-    return [
-        ("idle", lambda: None),
-        ("joe", lambda: speak(JOE)),
-        ("kokoro", lambda: speak(KOKORO)),
-        ("clone", clone),
-        ("verify", lambda: speak(JOE, verify=True)),
-    ]
+    stages: list[tuple[str, Callable[[], None]]] = [("idle", lambda: None)]
+    if JOE in hosted:
+        stages.append(("joe", lambda: speak(JOE)))
+    if KOKORO in hosted:
+        stages.append(("kokoro", lambda: speak(KOKORO)))
+    verified = JOE if JOE in hosted else KOKORO
+    return [*stages, ("clone", clone), ("verify", lambda: speak(verified, verify=True))]
 
 
 def measure_engine(env: dict[str, str]) -> list[Row]:
