@@ -178,7 +178,7 @@ def stack_stages(web_url: str, token: str) -> list[tuple[str, Callable[[], None]
         audio = base64.b64encode(reference_clip()).decode()
         response = web.post("/api/v1/voice-clones", json={"speaker_name": "bench memory", "audio_base64": audio})
         assert response.status_code == 201, f"{response.status_code} {response.text[:200]}"
-        speak(response.json()["data"]["id"], text=CLONE_TEXT)
+        speak(response.json()["data"]["voice_id"], text=CLONE_TEXT)
 
     return [
         ("idle", lambda: None),
