@@ -8,8 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from core.errors import ApplicationError
 from core.markup import Pause, Script
 from engine.languages import KANA, KANJI
-from engine.protocol import BYTES_PER_SECOND
-from engine.speed import MAX_SPEED, MIN_SPEED
+from engine.protocol import BYTES_PER_SECOND, MAX_SPEED, MIN_SPEED
 
 MICRO = 1_000_000
 PRICE_PER_SECOND = 1_000

@@ -19,6 +19,7 @@ from typing import NoReturn
 from xml.parsers import expat
 
 from core.ipa import ipa_clean, ipa_problem
+from engine.protocol import MAX_SPEED, MIN_SPEED
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,6 @@ _ELEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _BREAK_STRENGTHS = {"none": 0.0, "x-weak": 0.1, "weak": 0.25, "medium": 0.4, "strong": 0.75, "x-strong": 1.2}
 _TIME = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|s)")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
-_SPEED_RANGE = (0.25, 4.0)  # engine.speed's MIN_SPEED..MAX_SPEED: a piece's rate times the speed is held to it
 
 
 def is_markup(text: str) -> bool:
@@ -237,7 +237,7 @@ class _SsmlReader:
         if name == "break":
             self.script.append(Pause(self._break_seconds(attrs), self.here()))
         elif name == "prosody":
-            rate = min(max(rate * self._rate(attrs["rate"]), _SPEED_RANGE[0]), _SPEED_RANGE[1])
+            rate = min(max(rate * self._rate(attrs["rate"]), MIN_SPEED), MAX_SPEED)
         elif name == "phoneme":
             self._phoneme_check(attrs)
         elif name == "say-as":

@@ -40,6 +40,8 @@ SAMPLE_RATE = 24000
 SAMPLE_WIDTH = 2  # bytes, signed little-endian
 CHANNELS = 1
 BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_WIDTH * CHANNELS
+# The speaking rates a request may ask (`speed`, and a script piece's `rate` times it).
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
 
 PROGRESS = b"P"
 AUDIO = b"A"

@@ -12,7 +12,9 @@ from fractions import Fraction
 
 import numpy as np
 
-MIN_SPEED, MAX_SPEED = 0.25, 4.0
+from engine.protocol import MAX_SPEED, MIN_SPEED
+
+__all__ = ["MAX_SPEED", "MIN_SPEED", "speed_split", "time_stretch"]
 # What each backend's own pace does well (engine/README.md, "Speed": measured with pocketsphinx);
 # beyond it the words blur (faster) or drawl with broken phonemes (slower).
 NATIVE_SPEEDS = (0.5, 2.0)

@@ -23,7 +23,7 @@ from core.ratelimit import generation_rate_limit_hit
 from core.realtime import sessions_access_check_on_commit
 from core.text import name_clean, text_storable, text_without_controls
 from engine.languages import LANGUAGE_NAMES, language_detect, language_normalize, languages_spoken
-from engine.speed import MAX_SPEED, MIN_SPEED
+from engine.protocol import MAX_SPEED, MIN_SPEED
 from studio.events import generation_broadcast_on_commit, generation_deleted_broadcast_on_commit
 from studio.job.claim import account_turn_open
 from studio.job.end import deletions_complete, job_stop
