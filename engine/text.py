@@ -197,6 +197,8 @@ def _first_phrase_words(words: list[str]) -> int | None:
     for k in range(1, min(FIRST_PHRASE_MAX_WORDS, len(words)) + 1):
         if _clause_end(words[k - 1]):
             return k if rest_ok(k) else None
+    if sum(map(_spoken, words)) <= FIRST_PHRASE_MAX_WORDS:
+        return None  # a sentence no longer than a phrase is said whole
     candidates = [k for k in (FIRST_PHRASE_WORDS, FIRST_PHRASE_WORDS + 1, FIRST_PHRASE_WORDS - 1) if rest_ok(k)]
     # Never inside a number ("twenty | three", "3 | 000"), nor after an article or a preposition
     # ("to the | studio"): then the sentence is kept whole.

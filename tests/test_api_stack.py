@@ -122,7 +122,7 @@ def test_tts_stream_sends_audio_while_the_generation_is_still_running(api, built
         generation = Generation.objects.get()
         # The header and the first audio are here, yet the engine is still speaking.
         assert generation.status == Generation.Status.RUNNING
-        assert generation.chunk < generation.chunks == 6
+        assert generation.chunk < generation.chunks == 7  # 6 sentences, the first said as two
         body = first + b"".join(chunks)
     rate, channels, width, seconds = wav_info(body)
     assert (rate, channels, width) == (24_000, 1, 2)
@@ -172,7 +172,7 @@ def test_legacy_tts_streams_progress_then_base64_flac(api, builtin_voices, web_u
     statuses = [event for event in events if "generation_status" in event]
     assert statuses and all(event["generation_status"] == "Generating linguistic features" for event in statuses[1:])
     chunks = [event for event in statuses if "text_chunks" in event]
-    assert [event["current_text_chunk"] for event in chunks] == [1, 2] and chunks[0]["text_chunks"] == 2
+    assert [event["current_text_chunk"] for event in chunks] == [1, 2, 3] and chunks[0]["text_chunks"] == 3  # "Hello," first
     final = events[-1]["data"]
     assert final["request_finished"] is True
     audio, rate = soundfile.read(io.BytesIO(base64.b64decode(final["audio_bytes"])), dtype="int16")

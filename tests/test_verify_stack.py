@@ -43,9 +43,9 @@ def test_a_verified_take_records_its_checked_chunks_and_passes(stack, user, buil
     generation = generation_wait_finished(generation.id)
     assert generation.status == Generation.Status.DONE, generation.error
     check = generation.verification
-    assert check["status"] == "passed" and check["checked"] == 2 == generation.chunks
+    assert check["status"] == "passed" and check["checked"] == 3 == generation.chunks  # the first phrase, then sentences
     assert check["failed"] == [] and check["unchecked"] == 0
-    assert [c["chunk"] for c in check["chunks"]] == [1, 2]
+    assert [c["chunk"] for c in check["chunks"]] == [1, 2, 3]
     assert all(c["passed"] and 0 <= c["word_error"] <= 0.5 for c in check["chunks"])
     wav = generation.audio.read()
     assert word_error_rate(GOOD, transcribe(wav)) <= 0.35
