@@ -104,7 +104,7 @@ def synthesis_parts(synthesis: Synthesis) -> list[Part]:
     lead = 0.0  # pauses before any speech
     for run in script_runs(synthesis.script, synthesis.text):
         # The request's first chunk is a short phrase (engine/text.py first_phrase_split).
-        phrase = None if run.ipa or parts else first_phrase_split(run.text, language)
+        phrase = None if run.ipa or parts or not backend.first_phrase else first_phrase_split(run.text, language)
         joins = False  # the phrase and the rest meet between two words
         if run.ipa:
             chunks = [backend.prepare_phonemes(run.ipa, run.text, language)]
