@@ -43,7 +43,7 @@ from engine.schemas import BadRequest, synthesis_request_parse
 from engine.settings import Settings
 from engine.slots import FairSlots
 from engine.speed import MAX_SPEED, MIN_SPEED, speed_split, time_stretch
-from engine.text import Pause, Run, Say, script_runs
+from engine.text import Pause, Run, Say, first_phrase_split, script_runs
 
 log = logging.getLogger("engine.app")
 
@@ -53,6 +53,10 @@ FADE_OUT_SECONDS = 0.01  # applied where max_seconds cuts a chunk
 # heard is the pause asked for.
 PAUSE_EDGE_SECONDS = 0.005
 SILENCE_LEVEL = 0.01
+# Where the first phrase was cut between two words (no comma there): the phrase's trailing silence
+# is cut to this and the rest's leading one to PAUSE_EDGE_SECONDS, so the seam is a word's gap
+# (~45 ms, as in the unsplit take), not a sentence end's (~130 ms Piper, ~320 ms Kokoro).
+SEAM_EDGE_SECONDS = 0.04
 WAV_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 MAX_CLIP_BYTES = 8 * 1024 * 1024
 
@@ -88,6 +92,7 @@ class Part:
     pause_before: float = 0.0
     pause_after: float = 0.0
     follows_pause: bool = False  # its leading silence is cut, as its trailing one is before a pause
+    joins_next: bool = False  # the first phrase, cut between words: it and the next part meet as words do
 
 
 def synthesis_parts(synthesis: Synthesis) -> list[Part]:
@@ -98,9 +103,17 @@ def synthesis_parts(synthesis: Synthesis) -> list[Part]:
     parts: list[Part] = []
     lead = 0.0  # pauses before any speech
     for run in script_runs(synthesis.script, synthesis.text):
-        chunks = (
-            [backend.prepare_phonemes(run.ipa, run.text, language)] if run.ipa else backend.prepare(run.text, language)
-        )
+        # The request's first chunk is a short phrase (engine/text.py first_phrase_split).
+        phrase = None if run.ipa or parts or not backend.first_phrase else first_phrase_split(run.text, language)
+        joins = False  # the phrase and the rest meet between two words
+        if run.ipa:
+            chunks = [backend.prepare_phonemes(run.ipa, run.text, language)]
+        elif phrase is not None and (head := backend.prepare(phrase.head, language)):
+            rest = backend.prepare(phrase.rest, language)
+            chunks = head + rest
+            joins = bool(rest) and len(head) == 1 and not phrase.at_clause
+        else:
+            chunks = backend.prepare(run.text, language)
         if not chunks:  # nothing speakable: its pauses are kept all the same
             if parts:
                 parts[-1] = replace(parts[-1], pause_after=parts[-1].pause_after + run.pause_before + run.pause_after)
@@ -108,29 +121,35 @@ def synthesis_parts(synthesis: Synthesis) -> list[Part]:
                 lead += run.pause_before + run.pause_after
             continue
         new = [Part(chunk, run) for chunk in chunks]
-        new[0] = replace(new[0], pause_before=lead + run.pause_before)
+        new[0] = replace(new[0], pause_before=lead + run.pause_before, joins_next=joins)
         new[-1] = replace(new[-1], pause_after=new[-1].pause_after + run.pause_after)
         lead = 0.0
         parts.extend(new)
     if parts and lead:
         parts[-1] = replace(parts[-1], pause_after=parts[-1].pause_after + lead)
     return [
-        replace(part, follows_pause=part.pause_before > 0 or (k > 0 and parts[k - 1].pause_after > 0))
+        replace(
+            part,
+            follows_pause=part.pause_before > 0
+            or (k > 0 and (parts[k - 1].pause_after > 0 or parts[k - 1].joins_next)),
+        )
         for k, part in enumerate(parts)
     ]
 
 
-def _pause_edges_cut(audio: np.ndarray, *, start: bool, end: bool) -> tuple[np.ndarray, int]:
-    """``audio`` with its leading (``start``) and trailing (``end``) silence cut to
-    PAUSE_EDGE_SECONDS, and how many samples were cut before it."""
+def _pause_edges_cut(
+    audio: np.ndarray, *, start: bool, end: bool, end_edge: float = PAUSE_EDGE_SECONDS
+) -> tuple[np.ndarray, int]:
+    """``audio`` with its leading (``start``) silence cut to PAUSE_EDGE_SECONDS and its trailing
+    (``end``) one to ``end_edge``, and how many samples were cut before it."""
     if not (start or end):
         return audio, 0
     loud = np.flatnonzero(np.abs(audio) > SILENCE_LEVEL)
     if loud.size == 0:
         return audio, 0
-    edge = int(PAUSE_EDGE_SECONDS * proto.SAMPLE_RATE)
-    first = max(0, int(loud[0]) - edge) if start else 0
-    last = min(audio.size, int(loud[-1]) + 1 + edge) if end else audio.size
+    rate = proto.SAMPLE_RATE
+    first = max(0, int(loud[0]) - int(PAUSE_EDGE_SECONDS * rate)) if start else 0
+    last = min(audio.size, int(loud[-1]) + 1 + int(end_edge * rate)) if end else audio.size
     return audio[first:last], first
 
 
@@ -470,7 +489,10 @@ def _with_pauses(
 ) -> tuple[np.ndarray, list[proto.Word] | None]:
     """A part's audio with its pauses: exact silence (24 kHz samples) before and after it, its own
     silence next to them cut; its words moved with the audio."""
-    audio, cut = _pause_edges_cut(audio, start=part.follows_pause, end=part.pause_after > 0)
+    end_edge = SEAM_EDGE_SECONDS if part.joins_next and not part.pause_after else PAUSE_EDGE_SECONDS
+    audio, cut = _pause_edges_cut(
+        audio, start=part.follows_pause, end=part.pause_after > 0 or part.joins_next, end_edge=end_edge
+    )
     before = round(part.pause_before * proto.SAMPLE_RATE)
     after = round(part.pause_after * proto.SAMPLE_RATE)
     if words is not None and (cut or before):

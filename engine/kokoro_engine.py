@@ -330,6 +330,11 @@ class KokoroEngine(LazyModel[_Loaded]):
     profile_kinds = (kp.KIND,)  # speaks and makes Kokoro speaker profiles (engine/kokoro_profile.py)
     languages = BACKEND_LANGUAGES["kokoro"]
     pace_exponent = 1.0  # its speed input divides the durations it predicts
+    # Its first chunk stays a sentence: Kokoro says a fragment less clearly (its style is chosen by
+    # the input's length; measured: 2 of 6 sentences misheard said as a phrase and its rest, none
+    # whole), and at its pace (~0.5 s a second of speech) the rest would not be ready when the
+    # phrase has played.
+    first_phrase = False
 
     def __init__(self, idle_unload_seconds: float = 600.0, threads: int = 0, cache: Path | None = None) -> None:
         super().__init__(idle_unload_seconds)

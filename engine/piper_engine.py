@@ -108,6 +108,9 @@ class PiperEngine(LazyModel["PiperVoice"]):
     # Its length scale delivers less than it is asked (engine/README.md, "Speed": 1/2 the length
     # scale, 1.52 x as fast; 2 x, 1.75 x as slow): engine/speed.py stretches the rest.
     pace_exponent = 0.7
+    # A request's first chunk is a short phrase (engine/text.py first_phrase_split): Joe says a
+    # phrase and the rest of its sentence as clearly as the sentence (tests/engine/test_first_phrase.py).
+    first_phrase = True
 
     def __init__(
         self,

@@ -12,6 +12,12 @@ no chunk is huge; the first chunk is kept under ``FIRST_CHUNK_CHARS`` for a quic
 first audio (each chunk is one model call, and the unit of progress and
 of cancellation).
 
+``first_phrase_split`` goes further for a request's first chunk (issue 18): a short phrase of
+the first sentence, cut at its first clause (comma, semicolon, colon, dash) within
+``FIRST_PHRASE_MAX_WORDS`` words or else after about ``FIRST_PHRASE_WORDS`` words, so that the
+first audio waits for a few words' synthesis, not a sentence's; the rest of the first sentence is
+the next chunk, then whole sentences again.
+
 Japanese (``language="ja"``) writes no spaces: a sentence ends at 。!? with or without one, a
 clause at 、, and chunks are shorter, as a character says more there (a kanji is often two or three
 morae): at most ``JA_MAX_CHUNK_CHARS``, the first at most ``JA_FIRST_CHUNK_CHARS``.
@@ -24,6 +30,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 # espeak-ng keeps its state in globals (the voice set, the text being read): one phonemisation at
 # a time in the process, whichever backend asks.
@@ -35,6 +42,29 @@ FIRST_CHUNK_CHARS = 100  # a shorter first chunk gets the first audio out sooner
 # About as much speech as English's limits (measured: ~0.15 s of Kokoro speech a character).
 JA_MAX_CHUNK_CHARS = 100
 JA_FIRST_CHUNK_CHARS = 40
+# The first phrase (issue 18): a clause ending within this many words is the first chunk; else
+# about this many words are; a first sentence that would leave a shorter rest is kept whole (a
+# one- or two-word tail sounds clipped, and saves nothing).
+FIRST_PHRASE_MAX_WORDS = 6
+FIRST_PHRASE_WORDS = 4
+FIRST_PHRASE_MIN_REST_WORDS = 3
+# Where no clause ends, the cut is put before a word that begins a phrase (a conjunction, a
+# preposition, a relative word), and never after one of these or an article (a phrase cut from its
+# noun): the seam falls where a reader may breathe.
+_PHRASE_STARTS = frozenset(
+    "and but or nor so yet because although though while when whenever where whereas if unless until "  # noqa: SIM905
+    "since after before as than that which who whom whose what to of in on at by for from with without "
+    "into onto over under about above below across through during against between among around".split()
+)
+_PHRASE_NEVER_ENDS = _PHRASE_STARTS | {"a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this"}
+# Said as a number: digits, or a number in words (the web's normaliser writes them out).
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "  # noqa: SIM905
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand million billion trillion point".split()
+)
+_CLAUSE_MARKS = ",;:\u2014\u2013"
+_CLOSERS = "\"'\u201d\u2019)]"
 
 _WS = re.compile(r"\s+")
 # Sentence end: terminal punctuation (with closing quotes/brackets) then space.
@@ -137,6 +167,69 @@ def split_chunks(
     if chunks and len(chunks[0]) > first_max_chars:
         chunks[0:1] = _split_sentence(chunks[0], first_max_chars, first_max_word, clause_end)
     return chunks
+
+
+def _bare(word: str) -> str:
+    return word.strip(_CLOSERS + _CLAUSE_MARKS + "\"'(\u201c\u2018[.!?").lower()
+
+
+def _spoken(word: str) -> bool:
+    return any(ch.isalnum() for ch in word)
+
+
+def _numeric(word: str) -> bool:
+    bare = _bare(word)
+    return any(ch.isdigit() for ch in bare) or any(part in _NUMBER_WORDS for part in bare.split("-"))
+
+
+def _clause_end(word: str) -> bool:
+    """A word ending in clause punctuation, or a dash standing alone."""
+    word = word.rstrip(_CLOSERS)
+    return bool(word) and (word[-1] in _CLAUSE_MARKS or word == "-")
+
+
+def _first_phrase_words(words: list[str]) -> int | None:
+    """How many of the first sentence's ``words`` make the first phrase, or None (kept whole)."""
+
+    def rest_ok(k: int) -> bool:
+        return sum(map(_spoken, words[k:])) >= FIRST_PHRASE_MIN_REST_WORDS and any(map(_spoken, words[:k]))
+
+    for k in range(1, min(FIRST_PHRASE_MAX_WORDS, len(words)) + 1):
+        if _clause_end(words[k - 1]):
+            return k if rest_ok(k) else None
+    if sum(map(_spoken, words)) <= FIRST_PHRASE_MAX_WORDS:
+        return None  # a sentence no longer than a phrase is said whole
+    candidates = [k for k in (FIRST_PHRASE_WORDS, FIRST_PHRASE_WORDS + 1, FIRST_PHRASE_WORDS - 1) if rest_ok(k)]
+    # Never inside a number ("twenty | three", "3 | 000"), nor after an article or a preposition
+    # ("to the | studio"): then the sentence is kept whole.
+    candidates = [
+        k
+        for k in candidates
+        if not (_numeric(words[k - 1]) and _numeric(words[k])) and _bare(words[k - 1]) not in _PHRASE_NEVER_ENDS
+    ]
+    return next((k for k in candidates if _bare(words[k]) in _PHRASE_STARTS), candidates[0] if candidates else None)
+
+
+class FirstPhrase(NamedTuple):
+    head: str  # the first phrase
+    rest: str  # the rest of the text
+    at_clause: bool  # cut after clause punctuation (its pause is the seam's), not between two words
+
+
+def first_phrase_split(text: str, language: str = "en") -> FirstPhrase | None:
+    """The cleaned ``text`` as its first phrase and the rest, or None where the first sentence is
+    kept whole: too short to leave a rest of ``FIRST_PHRASE_MIN_REST_WORDS`` words, no good place
+    to cut, or Japanese (which keeps its ``JA_FIRST_CHUNK_CHARS``). Only the words of one sentence
+    are cut, at a space, so the same text splits the same way on every engine."""
+    if language == "ja":
+        return None
+    text = clean_text(text)
+    words = _SENTENCE_END.split(text, maxsplit=1)[0].strip().split(" ")
+    k = _first_phrase_words(words) if len(words) > FIRST_PHRASE_MIN_REST_WORDS else None
+    if k is None:
+        return None
+    head = " ".join(words[:k])
+    return FirstPhrase(head, text[len(head) :].strip(), _clause_end(words[k - 1]))
 
 
 # --- scripts (the SSML subset's pieces, engine/README.md "Script") ------------------------------

@@ -50,7 +50,7 @@ def test_progress_is_recorded_chunk_by_chunk(stack, user, builtin_voices):
     )
     generation = generation_wait_finished(generation.id)
     assert generation.status == Generation.Status.DONE, generation.error
-    assert (generation.chunk, generation.chunks) == (3, 3)
+    assert (generation.chunk, generation.chunks) == (4, 4)  # "First," is a chunk of its own
     assert generation.started_at <= generation.finished_at
 
 

@@ -24,7 +24,8 @@ from tests.waiting import generation_wait_finished
 pytestmark = pytest.mark.stack
 
 VOICE = "EN-MALE-1-NEUTRAL"  # Joe (Piper): words timed by the engine
-# Three sentences: three chunks, so the words of each come while the next is still being made.
+# Three sentences: four chunks (Joe says the first phrase, "We will meet", as a chunk of its own),
+# so the words of each come while the next is still being made.
 TEXT = (
     "We will meet at the station at noon. Please call me back when you have a moment. "
     "Good morning, I would like to order a cup of coffee."
@@ -86,7 +87,7 @@ def test_the_stream_gives_audio_then_each_chunks_words_then_done_with_the_charge
 
     # Every word of the text once, in order, with its offsets into the text, within the audio.
     word_events = [(i, e) for i, e in enumerate(events) if e["type"] == "words"]
-    assert [e["chunk"] for _, e in word_events] == [1, 2, 3] == sorted({w["chunk"] for w in generation.words})
+    assert [e["chunk"] for _, e in word_events] == [1, 2, 3, 4] == sorted({w["chunk"] for w in generation.words})
     words = [w for _, e in word_events for w in e["words"]]
     assert [w["text"] for w in words] == EXPECTED
     assert [TEXT[w["char_start"] : w["char_end"]] for w in words] == EXPECTED

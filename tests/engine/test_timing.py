@@ -17,8 +17,8 @@ from tests.audio_checks import pcm_to_wav, word_segments
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(300)]
 
 MALE, KOKORO = "EN-MALE-1-NEUTRAL", "EN-FEMALE-1-NEUTRAL"
-# Two chunks (two sentences, the first under the first chunk's 100 characters), words in
-# pocketsphinx's dictionary.
+# Two sentences (Piper: three chunks, the first phrase "The quick brown fox jumps" the first), words
+# in pocketsphinx's dictionary.
 TWO = (
     "The quick brown fox jumps over the lazy dog near the river bank. "
     "After that, every child in the small village went home to sleep."
@@ -128,7 +128,9 @@ def test_every_word_is_timed_where_pocketsphinx_hears_it(client, voice, speed, c
     transform; Kokoro at its own speeds."""
     kw = {"profile": _clone()} if clone else {"voice": voice}
     chunks, pcm, done = _timed(client, TWO, speed=speed, **kw)
-    assert [c.chunk for c in chunks] == [1, 2], "one W frame after each chunk"
+    # Piper (Joe, a clone) says the first phrase as a chunk of its own; Kokoro the sentence.
+    expected_chunks = [1, 2] if voice == KOKORO and not clone else [1, 2, 3]
+    assert [c.chunk for c in chunks] == expected_chunks, "one W frame after each chunk"
     words = [w for c in chunks for w in c.words]
     # Every word of the input, in order, with its offsets into it.
     expected = [TWO[a:b] for a, b in timing.text_words(TWO)]
@@ -138,9 +140,11 @@ def test_every_word_is_timed_where_pocketsphinx_hears_it(client, voice, speed, c
     assert all(a < b for a, b in itertools.pairwise(starts)), starts
     assert all(w.start <= w.end for w in words)
     assert starts[0] >= 0 and words[-1].end <= done.seconds + 1e-3
-    # The second chunk's words are in the take's time: after the first chunk's audio.
-    first_chunk_end = max(w.end for w in chunks[0].words)
-    assert chunks[1].words[0].start > first_chunk_end
+    # Each chunk's words are in the take's time: after the chunk before's audio (across the
+    # first phrase's seam too, where the phrase's last word may end as the next begins).
+    for before, after in itertools.pairwise(chunks):
+        assert after.words[0].start >= max(w.end for w in before.words)
+    assert chunks[-1].words[0].start > max(w.end for w in chunks[-2].words), "a sentence's end is heard"
     # An independent aligner puts the words where the engine says.
     heard = word_segments(pcm_to_wav(pcm), TWO)
     assert [h[0] for h in heard] == [w.lower() for w in expected]
@@ -149,12 +153,13 @@ def test_every_word_is_timed_where_pocketsphinx_hears_it(client, voice, speed, c
 
 
 def test_a_resumed_take_offsets_its_words_into_the_whole_input(client):
-    """start_chunk skips the first chunk: the words are the second's, their offsets the input's."""
-    chunks, _, _ = _timed(client, TWO, start_chunk=1)
-    assert [c.chunk for c in chunks] == [2]
+    """start_chunk skips the first chunks (the first phrase and the rest of its sentence): the
+    words are the third's, their offsets the input's."""
+    chunks, _, _ = _timed(client, TWO, start_chunk=2)
+    assert [c.chunk for c in chunks] == [3]
     words = chunks[0].words
     assert words[0].text == "After" and words[0].char_start == TWO.index("After")
-    assert words[0].start < 0.5, "the take starts with the second chunk"
+    assert words[0].start < 0.5, "the take starts with the third chunk"
 
 
 def test_truncated_words_stop_at_the_cut(client):
