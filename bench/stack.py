@@ -98,6 +98,11 @@ def ms(seconds: float | None) -> str:
     return "n/a" if seconds is None or math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
 
 
+def ms_signed(seconds: float) -> str:
+    """A difference: "+3.1 ms", or "-43.4 ms" where the stack comes first."""
+    return ms(seconds) if math.isnan(seconds) or seconds < 0 else f"+{ms(seconds)}"
+
+
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "NOT MET")
 
@@ -410,18 +415,18 @@ async def item_ttfb(caller: Caller, stack_under_test: StackUnderTest, runs: int,
         f"TTFB p50, short text, n={runs} each" + failures(engine + stack),
         ms(p50(e)),
         ms(p50(s)),
-        f"+{ms(added)}",
+        ms_signed(added),
         f"<= +{TARGET_TTFB_ADDED * 1000:.0f} ms",
         verdict(added <= TARGET_TTFB_ADDED if e and s else None),
         floor=ms(p50(f)),
     )
-    table.add("1", "TTFB p95", ms(p95(e)), ms(p95(s)), f"+{ms(p95(s) - p95(e))}", "", "", floor=ms(p95(f)))
+    table.add("1", "TTFB p95", ms(p95(e)), ms(p95(s)), ms_signed(p95(s) - p95(e)), "", "", floor=ms(p95(f)))
     over_engine, over_stack = p50(e) - p50(f), p50(s) - p50(f)
     table.add(
         "1",
         "first audio over Piper in-process's first chunk, p50 (issue 18)",
-        f"+{ms(over_engine)}",
-        f"+{ms(over_stack)}",
+        ms_signed(over_engine),
+        ms_signed(over_stack),
         "",
         f"engine <= +{ms(TARGET_ENGINE_FIRST_OVER_FLOOR)}, stack <= +{ms(TARGET_STACK_FIRST_OVER_FLOOR)}",
         verdict(over_engine <= TARGET_ENGINE_FIRST_OVER_FLOOR and over_stack <= TARGET_STACK_FIRST_OVER_FLOOR),
@@ -555,7 +560,7 @@ async def item_concurrency(
             f"c={c}: TTFB p50 / p95",
             f"{ms(p50(e['ttfb']))} / {ms(p95(e['ttfb']))}",
             f"{ms(p50(s['ttfb']))} / {ms(p95(s['ttfb']))}",
-            f"+{ms(p50(s['ttfb']) - p50(e['ttfb']))} / +{ms(p95(s['ttfb']) - p95(e['ttfb']))}",
+            f"{ms_signed(p50(s['ttfb']) - p50(e['ttfb']))} / {ms_signed(p95(s['ttfb']) - p95(e['ttfb']))}",
             "",
             "",
         )
