@@ -195,9 +195,9 @@ class PiperEngine(LazyModel["PiperVoice"]):
         opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         if self.threads:
             opts.intra_op_num_threads = self.threads
-        # Idle threads sleep instead of spinning: the same speed here, 15% less CPU taken
-        # from the processes beside the engine (measured on 2 cores).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # ONNX Runtime's threads spin between a run's operators (its default): with them put to
+        # sleep, Joe's whole text took 9 % longer in-process and the stack's 4 % longer, with 7 %
+        # less throughput (bench.stack, 2 cores, docs/performance.md "Against Piper in-process").
         # ONNX Runtime's CPU arena stays on: without it synthesis was 13 % slower (measured,
         # docs/performance.md "Memory"); the memory it keeps goes with the session on unload.
         session = onnxruntime.InferenceSession(
