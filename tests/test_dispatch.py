@@ -135,3 +135,28 @@ def test_workers_claiming_at_once_never_run_an_account_beyond_its_share(transact
             end(generation_id)
     assert Generation.objects.filter(id__in=flood, status="done").count() == 20
     assert AccountTurn.objects.filter(user=flooder, served_at__isnull=False).exists()
+
+
+def test_a_job_whose_worker_died_after_its_last_chunk_ends_without_the_engine(user, builtin_voices):
+    """The worker relayed every chunk, then died before the end (or its end waited past the
+    heartbeat): the job taken again ends with the audio relayed, billed for it, and asks no engine
+    to go on after the last chunk (none answers in this test: ENGINE_URL is a closed port)."""
+    from studio.job.run import _job_run
+    from studio.relay import RelayWriter
+    from studio.services import generation_create
+
+    generation = generation_create(user=user, text="One. Two.", voice_id=builtin_voices["EN-MALE-1-NEUTRAL"].id)
+    assert claim("dead:1") == generation.id
+    Generation.objects.filter(id=generation.id).update(chunk=2, chunks=2)
+    pcm = b"\x10\x00" * 24_000  # one second, both chunks
+    RelayWriter(generation.id).audio(pcm, chunks_done=2)
+    Generation.objects.filter(id=generation.id).update(heartbeat_at=timezone.now() - timedelta(seconds=30))
+    assert generations_sweep()["given_back"] == 1
+
+    again = job_claim(worker="live:1")
+    assert again is not None and again.id == generation.id and again.attempts == 2
+    _job_run(again, worker="live:1")
+    done = Generation.objects.get(id=generation.id)
+    assert (done.status, done.error) == (Generation.Status.DONE, "")
+    assert done.seconds == pytest.approx(1.0)
+    assert done.cost == 1_000  # micro-credits: one second at 0.001 credits

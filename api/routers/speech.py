@@ -27,7 +27,7 @@ from api.speech_start import speech_start
 from billing.pricing import credits_format
 from core.asyncdb import db_work
 from core.audio import pcm_seconds
-from core.audio_formats import AUDIO_FORMATS, StreamEncoder, encode_whole
+from core.audio_formats import AUDIO_FORMATS, AudioFormat, StreamEncoder, encode_whole
 from studio.models import Generation
 from studio.selectors import generation_words
 
@@ -141,6 +141,15 @@ async def tts_with_timestamps(request: ApiRequest, payload: SpeechRequest) -> Ht
 WORD_FIELDS = ("text", "start", "end", "char_start", "char_end")
 
 
+async def _stream_start(request: ApiRequest, payload: SpeechRequest) -> tuple[Generation, RelayReader, AudioFormat]:
+    """A streamed take started, and its relay read up to the first audio, so that a failure before
+    it keeps its own status (502, 404, ...); and the format it is answered in."""
+    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
+    relay = RelayReader(generation.id)
+    await relay.start(until=lambda event: event.kind == "audio")
+    return generation, relay, AUDIO_FORMATS[generation.response_format]
+
+
 @router.post(
     "/tts_stream",
     auth=bearer_speech,
@@ -150,12 +159,7 @@ WORD_FIELDS = ("text", "start", "end", "char_start", "char_end")
 )
 @idempotent
 async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
-    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
-    relay = RelayReader(generation.id)
-    # Wait for the first audio, so that a failure before it keeps its own status (502, 404, ...).
-    await relay.start(until=lambda event: event.kind == "audio")
-
-    audio_format = AUDIO_FORMATS[generation.response_format]
+    _, relay, audio_format = await _stream_start(request, payload)
 
     async def body() -> AsyncIterator[bytes]:
         # One encoder for the whole answer, so the chunks join into one file that decodes.
@@ -175,11 +179,7 @@ async def tts_stream(request: ApiRequest, payload: SpeechRequest) -> HttpRespons
 )
 @idempotent
 async def tts_stream_with_timestamps(request: ApiRequest, payload: SpeechRequest) -> HttpResponseBase:
-    generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.PROGRESSIVE)
-    relay = RelayReader(generation.id)
-    # As tts_stream: a failure before the first audio keeps its own status (502, 404, ...).
-    await relay.start(until=lambda event: event.kind == "audio")
-    audio_format = AUDIO_FORMATS[generation.response_format]
+    generation, relay, audio_format = await _stream_start(request, payload)
 
     async def lines() -> AsyncIterator[bytes]:
         # The relay carries each chunk's words in the entry of its audio (studio.relay), so they

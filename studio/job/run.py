@@ -110,22 +110,26 @@ def _job_run(generation: Generation, *, worker: str) -> None:
         words=_words_recorded(generation, upto=prior_chunks),
     )
     produced.peaks.feed(prior_pcm)
+    # The beats go on through the end (the WAV stored, the hold settled): an end that waits for the
+    # database (SQLite's one writer under a flood) must not look like a dead worker.
     with _heartbeat(generation.id, worker, produced.lost):
         try:
             outcome = _speak(generation, generation.voice, relay, produced)
         except SoftTimeLimitExceeded:  # the task's time limit (config.settings): ends it, paid for what was made
             logger.warning("generation %s: over its task's time limit", generation.id)
             outcome = ("TTS_PROVIDER_UNAVAILABLE", "The generation took too long. Please try a shorter text.")
-    if outcome == "lost":
-        logger.warning("generation %s: given back while this worker ran it; left to the one that has it", generation.id)
-        return
-    cancelled = outcome == "cancelled"
-    failure = outcome if isinstance(outcome, tuple) else None
-    if not produced.pcm and not (failure or cancelled):
-        failure = ("TTS_PROVIDER_UNAVAILABLE", "The engine produced no audio for this text.")
-    produced.peaks.finish()
-    generation.peaks = produced.peaks.peaks
-    job_end(generation, relay, bytes(produced.pcm), failure=failure, cancelled=cancelled, worker=worker)
+        if outcome == "lost":
+            logger.warning(
+                "generation %s: given back while this worker ran it; left to the one that has it", generation.id
+            )
+            return
+        cancelled = outcome == "cancelled"
+        failure = outcome if isinstance(outcome, tuple) else None
+        if not produced.pcm and not (failure or cancelled):
+            failure = ("TTS_PROVIDER_UNAVAILABLE", "The engine produced no audio for this text.")
+        produced.peaks.finish()
+        generation.peaks = produced.peaks.peaks
+        job_end(generation, relay, bytes(produced.pcm), failure=failure, cancelled=cancelled, worker=worker)
 
 
 @contextmanager
@@ -178,6 +182,8 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
     """Streams the text from the engines, chunk by chunk. An engine that fails is taken out and the
     text goes on, from its first unfinished chunk, on another. Returns "done", "cancelled" or a
     failure (code, message), or "lost" (the row was given back)."""
+    if generation.chunks and produced.chunks_done >= generation.chunks:
+        return "done"  # its worker died after the last chunk was relayed: only the end is left
     pool = engine_pool()
     tried: set[str] = set()
     while True:
