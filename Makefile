@@ -22,15 +22,19 @@ $(VENV)/.test-deps: $(VENV)/.run-deps requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -e ./sdk
 	touch $@
 
+# The stack's database: DATABASE_URL if set, else the machine's PostgreSQL when one answers, else a
+# SQLite file (config/database_local.py says which).
+RUN_DATABASE = DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m config.database_local)}"
+
 setup-run: $(VENV)/.run-deps
-	$(BIN)/python manage.py stack_check --start-redis
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_voices
+	$(RUN_DATABASE) $(BIN)/python manage.py stack_check --start-redis
+	$(RUN_DATABASE) $(BIN)/python manage.py migrate --noinput
+	$(RUN_DATABASE) $(BIN)/python manage.py seed_voices
 
 ## Set up everything and start web, worker and engine on 127.0.0.1:$(PORT).
 run: setup-run
 	@echo "Starting OuteAI Studio on http://127.0.0.1:$(PORT) (Ctrl+C stops it)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" WEB_PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) ENGINE_URL=$(ENGINE_URL) $(BIN)/honcho start
+	$(RUN_DATABASE) PATH="$(CURDIR)/$(BIN):$$PATH" WEB_PORT=$(PORT) ENGINE_PORT=$(ENGINE_PORT) ENGINE_URL=$(ENGINE_URL) $(BIN)/honcho start
 
 # What the unit tests need: the test dependencies, Festival's voices (reference clips), PostgreSQL and Redis.
 setup-test-fast: $(VENV)/.test-deps

@@ -104,8 +104,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
         "pool": {"min_size": 2, "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1), "timeout": 10}
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web, the worker and the engine write at once; wait for the lock instead of failing.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    # The web, the worker and the engine write at once; wait for the lock instead of failing. A
+    # transaction takes the write lock when it begins (IMMEDIATE): one that read first and wrote
+    # later would fail at once with "database is locked" when another wrote in between (a flood of
+    # requests beside running jobs did, bench.stack row 6), as SQLite cannot wait for it then.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_outeai")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
