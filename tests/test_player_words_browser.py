@@ -144,7 +144,12 @@ def test_the_highlighted_word_follows_playback_and_a_click_on_a_word_plays_from_
     seeked = page.evaluate("window.seeked")
     assert seeked["t"] == pytest.approx(words[4]["start"], abs=0.05)
     assert seeked["current"] == 4
-    assert fifth.evaluate("(s) => getComputedStyle(s).backgroundColor") != plain
+    # (waited for: the highlight may fade in, and the page may be a frame behind the seek)
+    page.wait_for_function(
+        "([s, plain]) => getComputedStyle(s).backgroundColor !== plain",
+        arg=[fifth.element_handle(), plain],
+        timeout=5_000,
+    )
     page.wait_for_function("document.querySelector('.gen .play-button').textContent === 'Pause'")
     item.get_by_role("button", name="Pause").click()
 
