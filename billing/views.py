@@ -1,6 +1,5 @@
 import logging
 
-import stripe
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,8 +10,6 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.stripe_checkout import PaymentRefused, WebhookRefused, checkout_session_create, webhook_event_handle
-
 logger = logging.getLogger(__name__)
 
 
@@ -20,6 +17,9 @@ logger = logging.getLogger(__name__)
 @require_POST
 def buy(request: HttpRequest) -> HttpResponse:
     """The account page's Buy: a Checkout Session for the pack, and off to Stripe's payment page."""
+    # The stripe library is ~25 MiB: imported by the two views that talk to Stripe, not at start.
+    from billing.stripe_checkout import PaymentRefused, checkout_session_create
+
     user = request.user
     if not isinstance(user, AbstractBaseUser):  # login_required let no one else in; this tells the types
         raise PermissionDenied
@@ -41,6 +41,10 @@ def buy(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    import stripe  # as in buy(): only when Stripe calls
+
+    from billing.stripe_checkout import WebhookRefused, webhook_event_handle
+
     try:
         outcome = webhook_event_handle(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     except WebhookRefused as refused:

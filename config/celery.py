@@ -1,8 +1,9 @@
+import gc
 import logging
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import task_prerun, worker_before_create_process
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -31,3 +32,12 @@ def _database_connections_fresh(**kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_before_create_process.connect
+def _parent_objects_frozen(**kwargs) -> None:
+    """In the worker's parent, before the pool forks a child: what the parent holds leaves the
+    garbage collector's care, so a child's collections never write to those objects' pages (which
+    would copy them into the child: docs/performance.md, "Memory (issue 18)")."""
+    gc.collect()
+    gc.freeze()

@@ -1,13 +1,13 @@
 """The product's audio format (24 kHz, mono, 16-bit PCM WAV), its waveform peaks, and decoding
 untrusted audio into it."""
 
+import array
 import io
 import resource
 import struct
 import subprocess
+import sys
 import wave
-
-import numpy as np
 
 # The engine's wire format is the product's audio format.
 from engine.protocol import BYTES_PER_SECOND, CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
@@ -47,6 +47,24 @@ def pcm_seconds(pcm_bytes: int) -> float:
     return pcm_bytes / BYTES_PER_SECOND
 
 
+# The web and the workers read samples with the standard library, not numpy: numpy would add
+# ~20 MiB to every such process (docs/performance.md, "Memory (issue 18)").
+def pcm_samples(pcm: bytes) -> array.array:
+    """The samples of little-endian 16-bit PCM, as an array of ints."""
+    samples = array.array("h", pcm)
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples
+
+
+def pcm_from_samples(samples: array.array) -> bytes:
+    """The inverse of ``pcm_samples``."""
+    if sys.byteorder == "big":
+        samples = array.array("h", samples)
+        samples.byteswap()
+    return samples.tobytes()
+
+
 class PeaksBuilder:
     """Turns PCM, fed in pieces of any size, into waveform peaks: the loudest sample of each
     bucket of 1/peaks_per_second seconds, as a fraction of full scale."""
@@ -70,12 +88,14 @@ class PeaksBuilder:
         return self._add(data[: len(data) - len(data) % SAMPLE_WIDTH])
 
     def _add(self, data: bytes) -> list[float]:
-        samples = np.abs(np.frombuffer(data, dtype="<i2").astype(np.int32))
-        if samples.size == 0:
-            return []
-        padded = np.pad(samples, (0, -samples.size % self.samples_per_peak))
-        loudest = padded.reshape(-1, self.samples_per_peak).max(axis=1)
-        new = np.round(np.minimum(loudest / 32767, 1.0), 3).tolist()
+        # The rounding is numpy's round(x, 3), which this was: x * 1000 to the nearest even, / 1000.
+        samples = pcm_samples(data)
+        step = self.samples_per_peak
+        new = []
+        for start in range(0, len(samples), step):
+            bucket = samples[start : start + step]
+            loudest = max(max(bucket), -min(bucket))
+            new.append(round(min(loudest / 32767, 1.0) * 1000) / 1000)
         self.peaks.extend(new)
         return new
 

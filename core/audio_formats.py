@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
 from core.audio import wav_header
 from engine.protocol import SAMPLE_RATE
 
@@ -81,7 +79,7 @@ class StreamEncoder:
         self._samples = 0
         if audio_format.container is None or audio_format.codec is None:
             return
-        import av
+        import av  # PyAV maps FFmpeg's libraries (~22 MiB): only once a coded format is asked for
 
         self._sink = _Sink()
         self._container = av.open(
@@ -110,11 +108,14 @@ class StreamEncoder:
             return b""
         import av
 
-        samples = np.frombuffer(pcm, dtype="<i2").reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        # The PCM is the frame's one plane as it is (s16 mono, little-endian), so no numpy array
+        # is needed: the web would keep numpy (~20 MiB) after its first encoded request.
+        samples = len(pcm) // 2
+        frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
+        frame.planes[0].update(pcm)
         frame.sample_rate = SAMPLE_RATE
         frame.pts = self._samples
-        self._samples += samples.shape[1]
+        self._samples += samples
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         return self._sink.take()

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.profiles import ProfileError, profile_kind
+from engine.profiles import KOKORO_KIND, ProfileError, profile_kind
 
-KIND = "kokoro"
+KIND = KOKORO_KIND
 VERSION = 1
 N_DIRECTIONS = 12
 OFFSET_LIMIT = 4.0  # standard deviations of the packs along a direction

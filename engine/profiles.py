@@ -7,6 +7,7 @@ it without the engine's models (the import-linter contracts in pyproject.toml).
 
 from engine.languages import PROFILE_KIND_BACKEND
 
+KOKORO_KIND = "kokoro"  # engine/kokoro_profile.py's profiles; named here so the web need not import numpy
 KNOWN_PROFILE_KINDS = tuple(PROFILE_KIND_BACKEND)  # engine/languages.py: the backend of each kind
 # Which quick profile a new clone speaks with, best first, where an engine makes several
 # (bench/clone_similarity.py on SLT, KAL, KED, docs/cloning.md: Kokoro's is as natural as Joe,

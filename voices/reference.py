@@ -7,12 +7,13 @@ audio cannot make it work for hours; the result is 24 kHz mono 16-bit PCM with t
 ends trimmed. Whether there is enough speech in it is for the engine's speaker encoder to say.
 """
 
+import array
+import math
+import operator
 import struct
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from core.audio import AudioUndecodable, pcm_from_untrusted_audio
+from core.audio import AudioUndecodable, pcm_from_samples, pcm_from_untrusted_audio, pcm_samples
 from engine.protocol import SAMPLE_RATE
 
 MIN_SECONDS = 5.0
@@ -70,23 +71,24 @@ def reference_prepare(data: bytes) -> Reference:
         raise ReferenceRejected(undecodable) from None
     if not pcm:
         raise ReferenceRejected(undecodable)
-    samples = np.frombuffer(pcm, dtype="<i2")
-    seconds = samples.size / SAMPLE_RATE
+    samples = pcm_samples(pcm)  # not numpy, which the web would then keep (core.audio)
+    seconds = len(samples) / SAMPLE_RATE
     if seconds > MAX_SECONDS + _TOLERANCE_SECONDS:
         raise ReferenceRejected(f"The recording is longer than {MAX_SECONDS:.0f} s: trim it to 5–10 seconds.")
     if seconds < MIN_SECONDS - _TOLERANCE_SECONDS:
         raise ReferenceRejected(f"The recording is {seconds:.1f} s long: it needs 5–10 seconds of speech.")
 
     warnings = []
-    if np.count_nonzero(np.abs(samples.astype(np.int32)) >= _CLIPPED_LEVEL) > _CLIPPED_SHARE * max(1, samples.size):
+    clipped = sum(1 for s in samples if not -_CLIPPED_LEVEL < s < _CLIPPED_LEVEL)
+    if clipped > _CLIPPED_SHARE * max(1, len(samples)):
         warnings.append("The recording shows clipping (it was recorded too loud); the clone may sound harsh.")
     trimmed = _trim_silence(samples)
-    if trimmed.size == 0:
+    if not trimmed:
         raise ReferenceRejected("The recording is silent.")
     return Reference(
-        pcm=trimmed.astype("<i2").tobytes(),
+        pcm=pcm_from_samples(trimmed),
         seconds=round(seconds, 3),
-        speech_seconds=round(trimmed.size / SAMPLE_RATE, 3),
+        speech_seconds=round(len(trimmed) / SAMPLE_RATE, 3),
         source_format=kind,
         warnings=warnings,
     )
@@ -112,15 +114,19 @@ def _wav_channels_check(data: bytes) -> None:
         position += 8 + size + size % 2  # chunks are padded to an even length
 
 
-def _trim_silence(samples: np.ndarray) -> np.ndarray:
+def _trim_silence(samples: array.array) -> array.array:
     frame = int(SAMPLE_RATE * _FRAME_SECONDS)
-    count = samples.size // frame
+    count = len(samples) // frame
     if count == 0:
         return samples[:0]
-    frames = samples[: count * frame].astype(np.float64).reshape(count, frame)
-    level = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9)
-    loud = np.flatnonzero(level > level.max() - _TRIM_BELOW_PEAK_DB)
-    if level.max() < -80 or loud.size == 0:  # digital silence
+    # Each frame's RMS level in dB (the sum of squared ints is exact, as numpy's float sum was).
+    level = []
+    for i in range(count):
+        part = samples[i * frame : (i + 1) * frame]
+        level.append(20 * math.log10(math.sqrt(sum(map(operator.mul, part, part)) / frame) + 1e-9))
+    loudest = max(level)
+    loud = [i for i, value in enumerate(level) if value > loudest - _TRIM_BELOW_PEAK_DB]
+    if loudest < -80 or not loud:  # digital silence
         return samples[:0]
     # Keep a frame of air on either side so the first and last sounds are not cut.
     start = max(0, loud[0] - 1) * frame

@@ -7,8 +7,8 @@ import uuid
 import wave
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -33,16 +33,18 @@ from core.realtime import user_broadcast
 from core.redis import redis_client
 from core.text import name_clean, text_storable
 from engine.client import AsyncEngineClient, Audio, EngineClient, EngineError, EngineFailure, EngineUnavailable
-from engine.kokoro_profile import KIND as KOKORO_KIND
-from engine.kokoro_profile import profile_kind
 from engine.languages import language_normalize
 from engine.pool import NoEngineAvailable
+from engine.profiles import KOKORO_KIND, profile_kind
 from engine.protocol import SAMPLE_RATE
 from voices.builtin import BUILTIN_VOICES
 from voices.models import PronunciationRule, PronunciationShare, Voice
 from voices.pronunciation_files import PronunciationFileError, rules_parse
 from voices.reference import Reference, ReferenceRejected, reference_prepare
 from voices.selectors import clones_count, voice_fit_state
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -324,7 +326,9 @@ class _FitWatch:
     def progress(self, fraction: float) -> None:
         self.touch(fraction)
 
-    def speak(self, profile: dict, text: str) -> tuple[np.ndarray, int]:
+    def speak(self, profile: dict, text: str) -> "tuple[np.ndarray, int]":
+        import numpy as np  # the fitter's alone: the web and the workers never import numpy
+
         self.touch()
         pcm = _fit_speak(profile, text)
         self.touch()
@@ -348,7 +352,9 @@ def _fit_speak(profile: dict, text: str) -> bytes:
             tried.add(engine.url)
 
 
-def _reference_samples(voice: Voice) -> tuple[np.ndarray, int]:
+def _reference_samples(voice: Voice) -> "tuple[np.ndarray, int]":
+    import numpy as np  # the fitter's alone: the web and the workers never import numpy
+
     with voice.reference.open("rb") as stored, wave.open(io.BytesIO(stored.read())) as wav:
         rate, pcm = wav.getframerate(), wav.readframes(wav.getnframes())
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, rate
