@@ -170,8 +170,10 @@ def test_a_claimed_job_comes_with_its_voice_and_without_one_deleted_meanwhile(
     spoken = Generation.objects.create(user=user, voice=voice, voice_name=voice.speaker_name, text="one")
     orphan = Generation.objects.create(user=user, voice=None, voice_name="a deleted clone", text="two")
     first = job_claim(worker="test:1")
+    assert first is not None
     with django_assert_num_queries(0):  # the job reads its voice with no query of its own
-        assert first.id == spoken.id and first.voice == voice and first.voice.engine_voice == voice.engine_voice
+        assert first.id == spoken.id and first.voice is not None and first.voice.engine_voice == voice.engine_voice
     second = job_claim(worker="test:2")
+    assert second is not None
     with django_assert_num_queries(0):
         assert second.id == orphan.id and second.voice is None
