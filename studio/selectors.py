@@ -1,12 +1,16 @@
 import base64
 import binascii
+import functools
+import json
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
-from django.urls import reverse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.urls import get_script_prefix, reverse
 
 from accounts.models import User
 from billing.pricing import credits_format
@@ -59,6 +63,50 @@ def sessions_for_user(user: User) -> QuerySet[Session]:
     )
 
 
+@dataclass(frozen=True)
+class SessionsPage:
+    """A page of the sidebar's sessions (the attributes of Django's Page the template reads)."""
+
+    items: list[Session]
+    number: int
+    has_next: bool
+
+    def __iter__(self):
+        return iter(self.items)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def sessions_page(user: User, *, page: str | None, size: int) -> SessionsPage:
+    """A page of sessions_for_user, numbered from 1 (a bad number is the first page, one past the
+    end the last, as Paginator.get_page): one query, one row more than the page tells whether a
+    next page exists, so no COUNT is needed."""
+    try:
+        number = max(1, int(page or 1))
+    except ValueError:
+        number = 1
+    sessions = sessions_for_user(user)
+    window = list(sessions[(number - 1) * size : number * size + 1])
+    if not window and number > 1:  # past the end: the last page
+        number = max(1, -(-sessions.count() // size))
+        window = list(sessions[(number - 1) * size : number * size + 1])
+    return SessionsPage(items=window[:size], number=number, has_next=len(window) > size)
+
+
 def session_access(user: User, session_id: uuid.UUID | str) -> SessionAccess | None:
     """What the user may do in a session, or None if they may not see it (callers answer 404)."""
     if not user.is_authenticated:
@@ -85,7 +133,9 @@ def session_get_for_user(user: User, session_id: uuid.UUID | str) -> Session | N
 
 
 def generations_for_session(session: Session) -> QuerySet[Generation]:
-    return session.generations.filter(deleted_at__isnull=True).select_related("voice").order_by("created_at")
+    # Only the feed reads these (generations_feed_json): not the voice's row (its name is on the
+    # generation), the script (a JSON as long as the text) nor the peaks (the feed copies their text).
+    return session.generations.filter(deleted_at__isnull=True).defer("script", "peaks").order_by("created_at")
 
 
 FEED_PAGE_SIZE = 50
@@ -250,11 +300,25 @@ def generation_actions(viewer: SessionAccess, *, generated_by: int | None, statu
     return {"can_cancel": may_manage and status not in Generation.FINISHED, "can_delete": may_manage}
 
 
+_URL_ID = uuid.UUID(int=0)
+
+
+@functools.lru_cache(maxsize=16)
+def _generation_url_pattern(name: str, script_prefix: str) -> str:
+    return reverse(name, args=[_URL_ID])
+
+
+def _generation_url(name: str, generation_id: uuid.UUID) -> str:
+    """reverse(name, args=[generation_id]), resolved once per URL name: a page of 50 takes needs
+    two URLs each, and reverse() is the most expensive part of a take's state."""
+    return _generation_url_pattern(name, get_script_prefix()).replace(str(_URL_ID), str(generation_id))
+
+
 def generation_state(generation: Generation, *, with_peaks: bool = True, viewer: SessionAccess | None = None) -> dict:
     """What the Studio shows of a generation; sent in the page and over the websocket (whose
     consumer adds the viewer's actions to each update)."""
     # Cancelled and failed generations keep the audio made before they stopped (and paid for).
-    audio_url = reverse("studio:generation_audio", args=[generation.id]) if generation.audio else None
+    audio_url = _generation_url("studio:generation_audio", generation.id) if generation.audio else None
     return {
         "id": str(generation.id),
         "session_id": str(generation.session_id) if generation.session_id else None,
@@ -285,6 +349,23 @@ def generation_state(generation: Generation, *, with_peaks: bool = True, viewer:
         **({"peaks": generation.peaks, "words": generation_word_marks(words=generation.words)} if with_peaks else {}),
         **(generation_actions(viewer, generated_by=generation.user_id, status=generation.status) if viewer else {}),
     }
+
+
+def generations_feed_json(generations: list[Generation], *, viewer: SessionAccess) -> str:
+    """The Studio's feed, as a JSON array of each take's full state (generation_state with its
+    peaks and words), for the page and its catch-up. The peaks are copied as the database's text of
+    them: decoding 400 numbers a take and encoding them back was most of the page's time. Each
+    take's peaks are numbers only, so the text needs no more than its spaces taken out."""
+    peaks = dict(
+        Generation.objects.filter(id__in=[g.id for g in generations]).values_list("id", Cast("peaks", TextField()))
+    )
+    items = []
+    for generation in generations:
+        state = generation_state(generation, with_peaks=False, viewer=viewer)
+        state["words"] = generation_word_marks(words=generation.words)
+        state_json = json.dumps(state, cls=DjangoJSONEncoder, separators=(",", ":"))
+        items.append(f'{state_json[:-1]},"peaks":{(peaks.get(generation.id) or "[]").replace(" ", "")}}}')
+    return f"[{','.join(items)}]"
 
 
 def generation_words(*, generation_id: uuid.UUID) -> list[dict]:
@@ -324,7 +405,7 @@ def generation_downloads(generation: Generation, *, audio_url: str | None) -> di
         return {}
     downloads = {name: f"{audio_url}?format={name}" for name in DOWNLOAD_FORMATS}
     if generation.words:
-        captions_url = reverse("studio:generation_captions", args=[generation.id])
+        captions_url = _generation_url("studio:generation_captions", generation.id)
         downloads |= {name: f"{captions_url}?format={name}" for name in CAPTION_FORMATS}
     return downloads
 

@@ -4,7 +4,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,6 +14,7 @@ from billing.pricing import PRICE_PER_SECOND, SECONDS_PER_CHAR_TYPICAL, SECONDS_
 from core.audio_formats import AUDIO_FORMATS
 from core.errors import ApplicationError, json_errors
 from core.files import ranged_file_response
+from core.html import json_script_of
 from studio.captions import captions_response
 from studio.models import Generation
 from studio.selectors import (
@@ -24,12 +24,13 @@ from studio.selectors import (
     generation_download_name,
     generation_get_for_user,
     generation_state,
+    generations_feed_json,
     generations_history,
     generations_page,
     history_voices,
     session_access,
     session_shares,
-    sessions_for_user,
+    sessions_page,
 )
 from studio.services import (
     generation_again,
@@ -79,7 +80,7 @@ def session_new(request: AuthenticatedRequest) -> HttpResponse:
 @require_GET
 def session_detail(request: AuthenticatedRequest, session_id) -> HttpResponse:
     access = _access_or_404(request, session_id)
-    sessions = Paginator(sessions_for_user(request.user), SIDEBAR_PAGE_SIZE).get_page(request.GET.get("sessions"))
+    sessions = sessions_page(request.user, page=request.GET.get("sessions"), size=SIDEBAR_PAGE_SIZE)
     feed, has_earlier = generations_page(access.session, before=request.GET.get("before"))
     return render(
         request,
@@ -89,7 +90,8 @@ def session_detail(request: AuthenticatedRequest, session_id) -> HttpResponse:
             "access": access,
             "sessions": sessions,
             "voice_groups": voices_by_language(request.user),
-            "feed": [generation_state(g, viewer=access) for g in feed],
+            "has_feed": bool(feed),
+            "feed_json": json_script_of(generations_feed_json(feed, viewer=access), "feed-data"),
             "earlier_before": feed[0].id if has_earlier and feed else None,
             "max_chars": settings.TTS_MAX_TEXT_CHARS,
             "shares": session_shares(access.session) if access.is_owner else [],
@@ -186,7 +188,7 @@ def _json_object(request: AuthenticatedRequest) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 @json_errors
-def session_generations(request: AuthenticatedRequest, session_id) -> JsonResponse:
+def session_generations(request: AuthenticatedRequest, session_id) -> HttpResponse:
     """GET: the feed's current state (the page catches up with it after a reconnect).
     POST: a new generation from the composer, JSON {"text", "voice_id"} and optionally "language"
     (detected from the text without it) and "speed" (0.5..2.0 on the page; 1 without it)."""
@@ -196,7 +198,8 @@ def session_generations(request: AuthenticatedRequest, session_id) -> JsonRespon
     session = access.session
     if request.method == "GET":
         window, _ = generations_page(session, since=request.GET.get("since"))
-        return JsonResponse({"generations": [generation_state(g, viewer=access) for g in window]})
+        feed = generations_feed_json(window, viewer=access)
+        return HttpResponse(f'{{"generations":{feed}}}', content_type="application/json")
     if not access.can_generate:
         raise ApplicationError("FORBIDDEN", "You can listen to this session, but not generate in it.")
     body = _json_object(request)

@@ -160,3 +160,20 @@ def test_a_job_whose_worker_died_after_its_last_chunk_ends_without_the_engine(us
     assert (done.status, done.error) == (Generation.Status.DONE, "")
     assert done.seconds == pytest.approx(1.0)
     assert done.cost == 1_000  # micro-credits: one second at 0.001 credits
+
+
+def test_a_claimed_job_comes_with_its_voice_and_without_one_deleted_meanwhile(
+    user, builtin_voices, django_assert_num_queries
+):
+    voice = builtin_voices["EN-MALE-1-NEUTRAL"]
+    account_turn_open(user_id=user.id)
+    spoken = Generation.objects.create(user=user, voice=voice, voice_name=voice.speaker_name, text="one")
+    orphan = Generation.objects.create(user=user, voice=None, voice_name="a deleted clone", text="two")
+    first = job_claim(worker="test:1")
+    assert first is not None
+    with django_assert_num_queries(0):  # the job reads its voice with no query of its own
+        assert first.id == spoken.id and first.voice is not None and first.voice.engine_voice == voice.engine_voice
+    second = job_claim(worker="test:2")
+    assert second is not None
+    with django_assert_num_queries(0):
+        assert second.id == orphan.id and second.voice is None

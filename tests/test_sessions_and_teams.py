@@ -60,10 +60,18 @@ def test_sidebar_is_paged(user):
         session_create(owner=user, title=f"Session {index:02d}")
     client = login(user)
     newest = Session.objects.filter(owner=user).order_by("-updated_at").first()
-    page = client.get(f"/studio/sessions/{newest.id}/").content.decode()
-    sidebar = page[page.index('class="session-list"') :]
-    assert "Session 34" in sidebar and "Session 00" not in sidebar and "Older" in sidebar
-    assert "Session 00" in client.get(f"/studio/sessions/{newest.id}/?sessions=2").content.decode()
+
+    def sidebar(query: str = "") -> str:
+        page = client.get(f"/studio/sessions/{newest.id}/{query}").content.decode()
+        return page[page.index('class="session-list"') : page.index("<section")]
+
+    first = sidebar()
+    assert "Session 34" in first and "Session 00" not in first and "Older" in first and "Newer" not in first
+    second = sidebar("?sessions=2")
+    assert "Session 00" in second and "Session 34" not in second and "Newer" in second and "Older" not in second
+    # A page past the end shows the last; one that is not a number, the first.
+    assert sidebar("?sessions=9") == second
+    assert sidebar("?sessions=x") == first
 
 
 def test_generation_actions_delete_again_and_mp3(user, builtin_voices):

@@ -189,3 +189,17 @@ def test_account_page_refuses_nameless_tokens_and_others_tokens(client, user, ot
     assert client.post(reverse("account_token_revoke", args=[theirs.id])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
+
+
+@pytest.mark.django_db
+def test_static_files_and_pages_are_served_through_the_async_request_path(async_client):
+    """Under ASGI (uvicorn, here Django's async test client) the static files' middleware runs on
+    the event loop: a static file is still served, and every other path goes on to its view."""
+    import asyncio
+
+    async def fetch():
+        return await async_client.get("/static/studio/studio.js"), await async_client.get("/api/v1/health")
+
+    script, health = asyncio.run(fetch())
+    assert script.status_code == 200 and b"feed-data" in b"".join(script.streaming_content)
+    assert health.status_code == 200 and health.json()["success"] is True

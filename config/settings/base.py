@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "core.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.ApiErrorEnvelopeMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.static_files.StaticFilesMiddleware",  # WhiteNoise, async (core/static_files.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

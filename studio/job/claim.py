@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from studio.models import AccountTurn, Generation
+from voices.models import Voice
 
 # Accounts one claim tries (each at its share by the time it was locked) before it gives up; the
 # candidates are chosen under their share already, so more than one is rare.
@@ -119,12 +120,21 @@ WITH job AS (
 ), served AS (
   UPDATE {turns} SET served_at = %(now)s WHERE user_id = %(user_id)s AND EXISTS (SELECT 1 FROM taken)
 )
-SELECT * FROM taken
+SELECT taken.*, {voice_columns} FROM taken LEFT JOIN {voices} v ON v.id = taken.voice_id
 """
+# The job's voice comes with its row (one statement, not a lazy read before the engine is asked),
+# its columns under these names.
+_VOICE_COLUMN = "voice__{}"
 
 
 def _job_claim_postgresql(*, worker: str, share: int) -> Generation | None:
-    tables = {"turns": AccountTurn._meta.db_table, "jobs": Generation._meta.db_table}
+    voice_fields = Voice._meta.concrete_fields
+    tables = {
+        "turns": AccountTurn._meta.db_table,
+        "jobs": Generation._meta.db_table,
+        "voices": Voice._meta.db_table,
+        "voice_columns": ", ".join(f'v."{f.column}" AS "{_VOICE_COLUMN.format(f.attname)}"' for f in voice_fields),
+    }
     params: dict = {
         "queued": Generation.Status.QUEUED,
         "running": Generation.Status.RUNNING,
@@ -144,9 +154,23 @@ def _job_claim_postgresql(*, worker: str, share: int) -> Generation | None:
             )
             taken = next(iter(take), None)
             if taken is not None:
+                _voice_joined(taken, voice_fields)
                 return taken
             params["tried"] = [*params["tried"], turn[0]]
     return None
+
+
+def _voice_joined(generation: Generation, fields) -> None:
+    """Sets the generation's voice from the columns the take joined (None for a deleted voice)."""
+    values = []
+    for voice_field in fields:
+        value = generation.__dict__.pop(_VOICE_COLUMN.format(voice_field.attname))
+        for convert in voice_field.get_db_converters(connection):
+            value = convert(value, None, connection)
+        values.append(value)
+    names = [f.attname for f in fields]
+    voice = Voice.from_db(connection.alias, names, values) if values[names.index("id")] is not None else None
+    Generation.voice.field.set_cached_value(generation, voice)
 
 
 def _fetch_waiting(cursor, tables: dict[str, str], params: dict) -> tuple | None:

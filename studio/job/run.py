@@ -77,9 +77,8 @@ def generation_run(*, generation_id: uuid.UUID) -> None:
 def _job_run(generation: Generation, *, worker: str) -> None:
     """The job, its row just claimed by `worker`: speaks the text on the engines, relaying progress
     and audio, then stores the WAV and settles the hold at what was produced. Taken again after its
-    worker died, it goes on from the audio already relayed."""
-    generation_broadcast_on_commit(generation)
-
+    worker died, it goes on from the audio already relayed. The pages hear that it runs once the
+    engine has answered (_speak), not before the engine is asked."""
     relay = RelayWriter(generation.id)
     # Only a job taken again (its worker died) has audio relayed before it.
     prior_pcm, prior_chunks = relay.audio_so_far() if generation.attempts > 1 else (b"", 0)
@@ -173,6 +172,8 @@ class _Produced:
     words: dict[int, list[dict]] = field(default_factory=dict)
     # Set by the heartbeat when the row is no longer this worker's.
     lost: threading.Event = field(default_factory=threading.Event)
+    # Whether the pages were told the job runs (at the engine's first event).
+    announced: bool = False
 
 
 _UNAVAILABLE = ("TTS_PROVIDER_UNAVAILABLE", "The speech engine is unavailable right now. Please try again shortly.")
@@ -213,6 +214,10 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
                 )
                 with closing(events):  # type: ignore[type-var]  # a generator, typed as an Iterator
                     for event in events:
+                        if not produced.announced:
+                            produced.announced = True
+                            if not isinstance(event, Progress):  # a progress is broadcast below
+                                generation_broadcast_on_commit(generation)
                         if isinstance(event, Audio):
                             pending.extend(event.pcm)
                         elif isinstance(event, Verified):
