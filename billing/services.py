@@ -7,7 +7,7 @@ user_id (user.pk)."""
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser as User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -146,10 +146,61 @@ def _wallet_reserve(*, user_id: int, amount: int) -> bool:
     return reserved == 1
 
 
-@transaction.atomic
 def hold_settle(*, generation, cost: int) -> int:
     """Ends a generation's hold: charges `cost` (at most what was held) and frees the rest. Settling
     twice changes nothing. Returns what was charged."""
+    if connection.vendor == "postgresql":
+        return _hold_settle_postgresql(generation=generation, cost=cost)
+    return _hold_settle_orm(generation=generation, cost=cost)
+
+
+# The settle on PostgreSQL as one statement (the ORM's took five and a savepoint, ~4 ms on a job's
+# end before its caller hears it): the hold locked first, then the wallet, as the ORM's path does;
+# an open hold is charged, the wallet's held and balance change together and the ledger row gets
+# the balance after it. A hold settled already (or none) changes nothing and says what it charged.
+_SETTLE_SQL = """
+WITH hold AS (
+  SELECT id, user_id, amount, charged, settled_at, LEAST(GREATEST(%(cost)s, 0), amount) AS charge
+  FROM {holds} WHERE generation_id = %(generation_id)s
+  FOR UPDATE
+), open AS (
+  SELECT * FROM hold WHERE settled_at IS NULL
+), wallet AS (
+  UPDATE {wallets} w SET held = w.held - open.amount, balance = w.balance - open.charge, updated_at = %(now)s
+  FROM open WHERE w.user_id = open.user_id
+  RETURNING w.balance
+), ledger AS (
+  INSERT INTO {ledger} (user_id, amount, balance_after, kind, generation_id, reason, created_at)
+  SELECT open.user_id, -open.charge, wallet.balance, %(kind)s, %(generation_id)s, %(reason)s, %(now)s
+  FROM open, wallet WHERE open.charge > 0
+), settled AS (
+  UPDATE {holds} h SET charged = open.charge, settled_at = %(now)s FROM open WHERE h.id = open.id
+)
+SELECT CASE WHEN settled_at IS NULL THEN charge ELSE COALESCE(charged, 0) END FROM hold
+"""
+
+
+def _hold_settle_postgresql(*, generation, cost: int) -> int:
+    tables = {
+        "holds": Hold._meta.db_table,
+        "wallets": Wallet._meta.db_table,
+        "ledger": LedgerEntry._meta.db_table,
+    }
+    params = {
+        "generation_id": generation.pk,
+        "cost": cost,
+        "now": timezone.now(),
+        "kind": LedgerEntry.Kind.GENERATION,
+        "reason": _charge_reason(generation),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_SETTLE_SQL.format(**tables), params)
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+@transaction.atomic
+def _hold_settle_orm(*, generation, cost: int) -> int:
     hold = Hold.objects.select_for_update().filter(generation=generation).first()
     if hold is None or hold.settled_at is not None:
         return (hold.charged or 0) if hold else 0
@@ -166,9 +217,13 @@ def hold_settle(*, generation, cost: int) -> int:
             balance_after=wallet.balance,
             kind=LedgerEntry.Kind.GENERATION,
             generation=generation,
-            reason=f"{generation.seconds:.3f} s of audio",
+            reason=_charge_reason(generation),
         )
     hold.charged = charge
     hold.settled_at = timezone.now()
     hold.save(update_fields=["charged", "settled_at"])
     return charge
+
+
+def _charge_reason(generation) -> str:
+    return f"{generation.seconds:.3f} s of audio"

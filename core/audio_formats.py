@@ -9,7 +9,7 @@ that cannot seek, so nothing already sent is ever rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from core.audio import wav_header
@@ -135,9 +135,11 @@ class StreamEncoder:
         return pcm
 
 
-def encode_whole(pcm: bytes, audio_format: AudioFormat) -> bytes:
-    """A finished take in ``audio_format`` (a download, encoded once)."""
+def encode_whole(pcm: bytes | Sequence[bytes], audio_format: AudioFormat) -> bytes:
+    """A finished take in ``audio_format`` (a download, encoded once), from its PCM whole or in the
+    pieces it came in: a WAV is then its header and the pieces in one copy."""
+    pieces = [pcm] if isinstance(pcm, bytes) else pcm
     if audio_format.name == "wav":
-        return wav_header(len(pcm)) + pcm
+        return b"".join([wav_header(sum(len(piece) for piece in pieces)), *pieces])
     encoder = StreamEncoder(audio_format)
-    return encoder.encode(pcm) + encoder.finish()
+    return encoder.encode(b"".join(pieces)) + encoder.finish()

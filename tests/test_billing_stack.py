@@ -95,3 +95,27 @@ def test_twenty_requests_at_once_never_overdraw(web_url, secret, user, builtin_v
     assert wallet.balance >= 0 and wallet.held == 0
     assert wallet.balance == ledger_sum(user) == int(hold * 3.5) - sum(g.cost for g in generations)
     assert Hold.objects.filter(settled_at__isnull=True).count() == 0
+
+
+def test_a_script_spending_its_last_credits_request_by_request_is_never_refused_wrongly(
+    web_url, secret, user, builtin_voices
+):
+    """Each time the account can pay for two holds less one micro-credit: the second request, sent
+    the moment the first's answer is in, is accepted only if the first's hold was settled by then.
+    Each answer's stored audio is there once the answer is in, byte for byte the answer."""
+    text = "A short sentence to bill."
+    hold = speech_hold(speech_seconds_max(text))
+    with httpx.Client(base_url=web_url, headers={"Authorization": f"Bearer {secret}"}, timeout=120) as api:
+        for _ in range(3):
+            balance = wallet_for(user).balance
+            credits_admin_change(user=user, amount=2 * hold - 1 - balance, actor=None, reason="two holds less one")
+            first = api.post("/api/v1/tts_non_stream", json=speech(builtin_voices, text))
+            second = api.post("/api/v1/tts_non_stream", json=speech(builtin_voices, text))
+            assert (first.status_code, second.status_code) == (200, 200), second.text
+            for generation, answer in zip(
+                Generation.objects.filter(user=user).order_by("-created_at")[:2], [second, first], strict=True
+            ):
+                with generation.audio.open("rb") as stored:
+                    assert stored.read() == answer.content
+    wallet = wallet_for(user)
+    assert wallet.held == 0 and wallet.balance == ledger_sum(user)

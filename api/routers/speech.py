@@ -85,12 +85,13 @@ def _verification_header(verification: dict) -> str:
     return "; ".join(parts)
 
 
-async def _whole_take(request: ApiRequest, payload: SpeechRequest) -> tuple[Generation, bytes, dict | None]:
-    """A take asked for whole: its row, all its audio once it has ended, and its check (or None)."""
+async def _whole_take(request: ApiRequest, payload: SpeechRequest) -> tuple[Generation, list[bytes], dict | None]:
+    """A take asked for whole: its row, its audio as the relay's pieces once it has ended (joined
+    once, into the answer's body), and its check (or None)."""
     generation = await db_work(_speech_start)(request, payload, delivery=Generation.Delivery.WHOLE)
     relay = RelayReader(generation.id)
     await relay.start(until=lambda event: event.kind == "end")
-    pcm = b"".join([event.pcm async for event in relay.events() if event.kind == "audio"])
+    pcm = [event.pcm async for event in relay.events() if event.kind == "audio"]
     return generation, pcm, (relay.end or {}).get("verification")
 
 
@@ -131,7 +132,7 @@ async def tts_with_timestamps(request: ApiRequest, payload: SpeechRequest) -> Ht
     data = {
         "audio_base64": base64.b64encode(encode_whole(pcm, audio_format)).decode(),
         "response_format": audio_format.name,
-        "seconds": round(pcm_seconds(len(pcm)), 3),
+        "seconds": round(pcm_seconds(sum(len(piece) for piece in pcm)), 3),
         "text": generation.text,
         "words": [{key: word[key] for key in WORD_FIELDS} for word in words],
     }
