@@ -218,6 +218,8 @@ def test_a_whole_delivery_speaks_its_first_sentence_as_one_chunk(client):
         assert said == [s.replace(",", "").rstrip(".").split() for s in sentences]
         starts = [w.start for c in chunks for w in c.words]
         assert all(a < b for a, b in itertools.pairwise(starts)) and chunks[-1].words[-1].end <= done.seconds + 1e-3
+        if len(said) == 1:
+            continue
         # Resumed on another engine: the second chunk is the same sentence.
         resumed = [e for e in client.synthesize(text, MALE, whole=True, start_chunk=1) if isinstance(e, Words)]
         assert [(e.chunk, [w.text for w in e.words]) for e in resumed] == [(c, w) for c, w in enumerate(said, 1)][1:]
