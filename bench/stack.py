@@ -273,9 +273,12 @@ class Caller:
         for client in self.webs.values():
             await client.aclose()
 
-    async def engine_synthesize(self, text: str) -> Run:
-        """As the worker asks (with the same max_seconds); the first `A` frame is the first byte."""
+    async def engine_synthesize(self, text: str, *, whole: bool = False) -> Run:
+        """As the worker asks (with the same max_seconds, and `whole` for a take delivered whole, as
+        tts_non_stream's); the first `A` frame is the first byte."""
         body = {"text": text, "voice": self.voice, "max_seconds": speech_seconds_max(text)}
+        if whole:
+            body["whole"] = True
         t0 = time.perf_counter()
         ttfb, pcm, error = None, 0, ""
         decoder = FrameDecoder()
@@ -458,7 +461,7 @@ async def item_total(caller: Caller, stack_under_test: StackUnderTest, runs: int
             if kind == "f":
                 floor.append(await caller.piper(TEN_SECONDS))
             elif kind == "e":
-                engine.append(await caller.engine_synthesize(TEN_SECONDS))
+                engine.append(await caller.engine_synthesize(TEN_SECONDS, whole=True))
             else:
                 stack.append(await caller.tts_non_stream(token, TEN_SECONDS))
         if stack_under_test.django_ok and stack[-1].ok:

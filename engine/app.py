@@ -4,7 +4,7 @@
                        "voices": [...], "profiles": ["world", "kokoro"], "languages": [...], "backends": [...], ...}
     GET  /voices      {"voices": [{"name", "gender", "language", "description", "engine", "languages"}]}
     POST /synthesize  JSON {"text", "voice" | "profile", "language", "max_seconds", "temperature", "speed",
-                      "start_chunk", "tenant", "verify"} -> frame stream
+                      "start_chunk", "tenant", "verify", "script", "whole"} -> frame stream
     POST /speakers/encode  audio/wav body -> {"profile": {...}, "candidates": [{...}], "analysis": {...}}
 
 Settings: engine/settings.py reads them from the environment once, at start (engine/README.md).
@@ -80,6 +80,10 @@ class Synthesis:
     base_voice: Any = None  # the voice at its own pace (``voice`` is it at ``speed``)
     # What is said: the request's script, or its text as one piece (engine/text.py).
     script: tuple[Say | Pause, ...] = ()
+    # The caller delivers the take only whole: no first audio to hurry, so no first phrase and no
+    # short first chunk (each is one more model call). It decides how the text is chunked, so a
+    # resumed request says it again.
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,13 @@ def synthesis_parts(synthesis: Synthesis) -> list[Part]:
     run, so they are numbered alike on every engine; a pause ends a chunk. ``ValueError``: IPA
     the voice cannot say."""
     backend, language = synthesis.backend, synthesis.language
+    first_short = not synthesis.whole
     parts: list[Part] = []
     lead = 0.0  # pauses before any speech
     for run in script_runs(synthesis.script, synthesis.text):
         # The request's first chunk is a short phrase (engine/text.py first_phrase_split).
-        phrase = None if run.ipa or parts or not backend.first_phrase else first_phrase_split(run.text, language)
+        quick = first_short and backend.first_phrase and not (run.ipa or parts)
+        phrase = first_phrase_split(run.text, language) if quick else None
         joins = False  # the phrase and the rest meet between two words
         if run.ipa:
             chunks = [backend.prepare_phonemes(run.ipa, run.text, language)]
@@ -113,7 +119,7 @@ def synthesis_parts(synthesis: Synthesis) -> list[Part]:
             chunks = head + rest
             joins = bool(rest) and len(head) == 1 and not phrase.at_clause
         else:
-            chunks = backend.prepare(run.text, language)
+            chunks = backend.prepare(run.text, language, first_short=first_short)
         if not chunks:  # nothing speakable: its pauses are kept all the same
             if parts:
                 parts[-1] = replace(parts[-1], pause_after=parts[-1].pause_after + run.pause_before + run.pause_after)
@@ -257,6 +263,7 @@ class EngineService:
             speed=speed,
             base_voice=base_voice,
             script=script,
+            whole=bool(checked.whole),
         )
 
     @staticmethod

@@ -162,6 +162,7 @@ class EngineClient:
         language: str | None = None,
         verify: bool = False,
         script: list[dict] | None = None,
+        whole: bool = False,
     ) -> Iterator[Progress | Audio | Verified | Words | Done]:
         """Stream a synthesis as typed events (a generator: nothing is sent
         until the first ``next()``). The last event is ``Done``. With a
@@ -173,7 +174,9 @@ class EngineClient:
         sums it up. ``speed`` (0.25..4.0) is the speaking rate, 1 the voice's own. Each chunk's
         audio is followed by a ``Words`` event (its words' times and offsets; none for Japanese).
         ``script`` (core.markup.script_to_json's: pieces to say and pauses) is what is spoken
-        instead of ``text``, which its offsets point into (engine/README.md, "Script")."""
+        instead of ``text``, which its offsets point into (engine/README.md, "Script"). ``whole``:
+        the caller delivers the take only once it is whole, so no first phrase is cut for a quick
+        first audio (the same request must say it again on a resumed job: chunks are numbered by it)."""
         body: dict[str, object] = {"text": text, "voice": voice, "max_seconds": max_seconds, "temperature": temperature}
         if speed != 1.0:  # the voice's own pace needs no field
             body["speed"] = speed
@@ -189,6 +192,8 @@ class EngineClient:
             body["script"] = script
         if verify:  # sent only when asked, so an engine from before verified takes is not refused
             body["verify"] = True
+        if whole:
+            body["whole"] = True
         try:
             with self._client.stream("POST", "/synthesize", json=body) as resp:
                 if resp.status_code >= 400:

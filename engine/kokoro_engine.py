@@ -413,11 +413,11 @@ class KokoroEngine(LazyModel[_Loaded]):
         return _Loaded(session, styles, packs)
 
     # --- text -------------------------------------------------------------------------
-    def prepare(self, text: str, language: str = "en") -> list[KokoroChunk]:
-        """Clean, chunk and phonemise ``text`` in ``language`` (one of ``languages``); chunks with
-        nothing to say are dropped."""
+    def prepare(self, text: str, language: str = "en", *, first_short: bool = True) -> list[KokoroChunk]:
+        """Clean, chunk (``first_short``: engine/text.py ``split_chunks``) and phonemise ``text`` in
+        ``language`` (one of ``languages``); chunks with nothing to say are dropped."""
         chunks: list[KokoroChunk] = []
-        for piece in split_chunks(text, language=language):
+        for piece in split_chunks(text, language=language, first_short=first_short):
             if not any(ch.isalnum() for ch in piece):
                 continue
             try:

@@ -231,11 +231,11 @@ class PiperEngine(LazyModel["PiperVoice"]):
         return path
 
     # --- text -------------------------------------------------------------------------
-    def prepare(self, text: str, language: str = "en") -> list[Chunk]:
-        """Clean, chunk and phonemise ``text`` (English, the one language in ``languages``); chunks
-        with nothing to say are dropped."""
+    def prepare(self, text: str, language: str = "en", *, first_short: bool = True) -> list[Chunk]:
+        """Clean, chunk (``first_short``: engine/text.py ``split_chunks``) and phonemise ``text``
+        (English, the one language in ``languages``); chunks with nothing to say are dropped."""
         chunks: list[Chunk] = []
-        for piece in split_chunks(text):
+        for piece in split_chunks(text, first_short=first_short):
             if not any(ch.isalnum() for ch in piece):
                 continue  # punctuation/symbols only: espeak would read "exclamation mark"
             try:
@@ -296,14 +296,16 @@ class PiperEngine(LazyModel["PiperVoice"]):
             at += parts[-1].size
         if not parts:
             return nothing
-        x = np.concatenate(parts)
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        x = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if not np.isfinite(x).all():  # a check is a tenth of the copy nan_to_num makes
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         if cancelled is not None and cancelled.is_set():
             return nothing
         if voice.transform is not None:
             x = vtm.convert(x.astype(np.float64), self.model_rate, voice.transform)
         x = vtm.normalize_loudness(x, self.model_rate)
-        y = np.clip(soxr.resample(x, self.model_rate, SAMPLE_RATE, quality="HQ"), -1.0, 1.0).astype(np.float32)
+        y = soxr.resample(x, self.model_rate, SAMPLE_RATE, quality="HQ")  # float32 in, float32 out
+        np.clip(y, -1.0, 1.0, out=y)
         words = timing.words_align(chunk.text, timing.spoken_words(phonemes), self.model_rate, self._phonemize_word)
         # The transform may move the length by a frame; the times follow the audio returned.
         return Spoken(y, timing.words_scale(words, (y.size / SAMPLE_RATE) / (at / self.model_rate)))

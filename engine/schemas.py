@@ -58,6 +58,7 @@ FIELD_REFUSALS = {
     "start_chunk": ("invalid_start_chunk", "'start_chunk' must be a whole number from 0"),
     "tenant": ("invalid_tenant", f"'tenant' must be a string of 1 to {MAX_TENANT_CHARS} characters"),
     "verify": ("invalid_verify", "'verify' must be true or false"),
+    "whole": ("invalid_whole", "'whole' must be true or false"),
     "script": (
         "invalid_script",
         '\'script\' must be a list of {"say", "start", "end", "rate", "ipa"} and {"pause", "at"} items',
@@ -106,6 +107,9 @@ class SynthesisRequest(BaseModel):
     start_chunk: StrictInt = Field(0, ge=0)
     tenant: Tenant | None = None
     verify: StrictBool | None = None  # absent or null: no check
+    # The caller delivers the take only whole (absent or null: as it is made): the text is chunked
+    # for fewer model calls instead of a quick first audio (engine/app.py synthesis_parts).
+    whole: StrictBool | None = None
     # Checked against the voice's backend once it is known (engine/app.py).
     language: Any = None
     # What to say instead of 'text' (whose characters its pieces point at): engine/README.md.

@@ -16,7 +16,9 @@ of cancellation).
 the first sentence, cut at its first clause (comma, semicolon, colon, dash) within
 ``FIRST_PHRASE_MAX_WORDS`` words or else after about ``FIRST_PHRASE_WORDS`` words, so that the
 first audio waits for a few words' synthesis, not a sentence's; the rest of the first sentence is
-the next chunk, then whole sentences again.
+the next chunk, then whole sentences again. A take that reaches its caller only whole (the
+request's ``whole``) has no first audio to hurry: it keeps its first sentence whole
+(``first_short=False``), so it makes as many model calls as Piper alone would.
 
 Japanese (``language="ja"``) writes no spaces: a sentence ends at 。!? with or without one, a
 clause at 、, and chunks are shorter, as a character says more there (a kanji is often two or three
@@ -145,11 +147,14 @@ def split_chunks(
     max_word: int = MAX_WORD_CHARS,
     first_max_chars: int = FIRST_CHUNK_CHARS,
     language: str = "en",
+    *,
+    first_short: bool = True,
 ) -> list[str]:
     """Clean ``text`` and split it into speakable chunks (may be empty).
 
-    The first chunk is held to ``first_max_chars`` (split at a clause or
-    between words) so that the first audio arrives quickly."""
+    With ``first_short`` the first chunk is held to ``first_max_chars`` (split at a clause or
+    between words) so that the first audio arrives quickly; without it (a take delivered only
+    whole) it is a sentence like the others, as each chunk is one more model call."""
     text = clean_text(text)
     if not text:
         return []
@@ -164,7 +169,7 @@ def split_chunks(
         sentence = sentence.strip()
         if sentence:
             chunks.extend(_split_sentence(sentence, max_chars, max_word, clause_end))
-    if chunks and len(chunks[0]) > first_max_chars:
+    if first_short and chunks and len(chunks[0]) > first_max_chars:
         chunks[0:1] = _split_sentence(chunks[0], first_max_chars, first_max_word, clause_end)
     return chunks
 

@@ -273,4 +273,4 @@ def normalize_loudness(x: np.ndarray, fs: int, target_dbfs: float = TARGET_ACTIV
     if peak * gain > PEAK_LIMIT:
         gain = PEAK_LIMIT / peak
     gain = min(gain, 30.0)
-    return (x * gain).astype(np.float32)
+    return (x * gain).astype(np.float32, copy=False)

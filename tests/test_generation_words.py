@@ -43,6 +43,25 @@ def test_a_generation_stores_each_word_when_it_is_said(user, builtin_voices, set
     assert cues[0].start.total_seconds() < 0.5 and seconds - 1.0 < cues[-1].end.total_seconds() <= seconds + 1e-3
 
 
+@pytest.mark.stack
+@pytest.mark.timeout(300)
+def test_a_take_delivered_whole_says_its_first_sentence_as_one_chunk(
+    user, builtin_voices, settings, engine_url, monkeypatch
+):
+    """tts_non_stream's and the legacy /tts's (Generation.delivery "whole"): no first audio to
+    hurry, so no first phrase; each sentence is a chunk, its words in it."""
+    settings.ENGINE_URLS = [engine_url]
+    monkeypatch.setattr("studio.job.run.HEARTBEAT_EVERY", 3600.0)
+    voice = builtin_voices["EN-MALE-1-NEUTRAL"]
+    generation = generation_create(user=user, text=TWO, voice_id=voice.id, delivery=Generation.Delivery.WHOLE)
+    generation_run(generation_id=generation.id)
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE, generation.error
+    first, second = TWO.replace(",", "").split(". ")
+    assert [w["text"] for w in generation.words if w["chunk"] == 1] == first.split()
+    assert [w["text"] for w in generation.words if w["chunk"] == 2] == second.rstrip(".").split()
+
+
 def _chunk_words(chunk: int, *spans: tuple[str, float, float]) -> Words:
     return Words(chunk, tuple(Word(t, a, b, 0, len(t)) for t, a, b in spans))
 

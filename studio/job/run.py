@@ -211,6 +211,9 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
                     verify=generation.verify,
                     # The script made when it was asked for (rows from before markup: their text).
                     script=generation.script or None,
+                    # Heard only once done: no quick first phrase (one model call less). From the row,
+                    # so a resumed job's engine numbers the chunks alike.
+                    whole=generation.delivery == Generation.Delivery.WHOLE,
                 )
                 with closing(events):  # type: ignore[type-var]  # a generator, typed as an Iterator
                     for event in events:

@@ -50,6 +50,8 @@ def refusal(body) -> tuple[str, str]:
         ({**HELLO, "tenant": 5}, "invalid_tenant", "'tenant' must be a string of 1 to 100 characters"),
         ({**HELLO, "verify": 1}, "invalid_verify", "'verify' must be true or false"),
         ({**HELLO, "verify": "yes"}, "invalid_verify", "'verify' must be true or false"),
+        ({**HELLO, "whole": 1}, "invalid_whole", "'whole' must be true or false"),
+        ({**HELLO, "whole": "yes"}, "invalid_whole", "'whole' must be true or false"),
         ({"text": " \n ", "voice": MALE}, "empty_text", "'text' is empty"),
         ({"text": "x" * 21, "voice": MALE}, "text_too_long", "'text' is longer than 20 characters"),
         # Several faults: the first, in the order the fields are checked.
@@ -68,9 +70,10 @@ def test_nan_is_not_a_number():
 
 def test_a_valid_body_keeps_its_values_and_ignores_unknown_fields():
     body = {**HELLO, "max_seconds": 2, "temperature": 0.5, "start_chunk": 1, "tenant": "a", "verify": True}
+    body = {**body, "whole": True}
     checked = synthesis_request_parse(json.dumps({**body, "language": "ja", "extra": 1}).encode(), max_text_chars=99)
     assert (checked.max_seconds, checked.temperature, checked.start_chunk) == (2.0, 0.5, 1)
-    assert (checked.tenant, checked.verify, checked.language) == ("a", True, "ja")
+    assert (checked.tenant, checked.verify, checked.language, checked.whole) == ("a", True, "ja", True)
 
 
 def test_a_profile_makes_the_voice_optional_and_ignored():

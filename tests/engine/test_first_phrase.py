@@ -2,7 +2,8 @@
 ``first_phrase_split``), and through a real engine with Joe (Piper), that a take whose first
 sentence is said as a phrase and then its rest is as intelligible as the sentence said whole
 (pocketsphinx), has no click and no long gap at the seam, and keeps its word timings; Kokoro keeps
-its first sentence whole (it says fragments less clearly: engine/kokoro_engine.py)."""
+its first sentence whole (it says fragments less clearly: engine/kokoro_engine.py), and so does a
+take delivered only whole (``whole``: no first audio to hurry)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from engine.client import Audio, Done, EngineClient, Words
 from engine.protocol import SAMPLE_RATE
-from engine.text import FIRST_PHRASE_MAX_WORDS, first_phrase_split, split_chunks
+from engine.text import FIRST_CHUNK_CHARS, FIRST_PHRASE_MAX_WORDS, first_phrase_split, split_chunks
 from tests.audio_checks import pcm_to_wav, transcribe, word_error_rate, word_segments
 
 MALE, KOKORO = "EN-MALE-1-NEUTRAL", "EN-FEMALE-1-NEUTRAL"
@@ -84,9 +85,11 @@ def test_the_split_is_the_same_every_time_and_never_longer_than_a_phrase():
 # --- through a real engine --------------------------------------------------------------------
 
 
-def _take(client: EngineClient, text: str, voice: str) -> tuple[np.ndarray, int, list[Words], Done]:
+def _take(
+    client: EngineClient, text: str, voice: str, *, whole: bool = False
+) -> tuple[np.ndarray, int, list[Words], Done]:
     """The take's samples, where its first chunk ends (the seam), its W frames and its end."""
-    events = list(client.synthesize(text, voice, temperature=0.1))
+    events = list(client.synthesize(text, voice, temperature=0.1, whole=whole))
     first = sum(
         len(e.pcm) for e in itertools.takewhile(lambda e: not isinstance(e, Words), events) if isinstance(e, Audio)
     )
@@ -187,3 +190,36 @@ def test_kokoro_keeps_its_first_sentence_whole(client):
         _, _, chunks, _ = _take(client, text, KOKORO)
         assert [c.chunk for c in chunks] == [1]
         assert [w.text for w in chunks[0].words] == text.replace(",", "").rstrip(".").split()
+
+
+# A first sentence longer than the first chunk a quick start allows (FIRST_CHUNK_CHARS), then another.
+LONG_FIRST = (
+    "Long texts are split into chunks at sentence boundaries, and very long sentences are split again "
+    "at commas or between words. Progress is reported before every chunk."
+)
+
+
+def test_a_take_delivered_whole_keeps_its_first_sentence_whole():
+    first = split_chunks(LONG_FIRST, first_short=False)[0]
+    assert len(first) > FIRST_CHUNK_CHARS and first.endswith("between words.")
+    assert split_chunks(LONG_FIRST)[0] != first, "a quick start cuts it"
+
+
+@pytest.mark.engine
+@pytest.mark.timeout(300)
+def test_a_whole_delivery_speaks_its_first_sentence_as_one_chunk(client):
+    """tts_non_stream and the legacy /tts (``whole``): the first chunk is the whole first sentence,
+    its words timed in order, and the same text always splits the same way (start_chunk)."""
+    for text in [SENTENCES[0], LONG_FIRST]:
+        sentences = [s for s in text.split(". ") if s]
+        _, _, chunks, done = _take(client, text, MALE, whole=True)
+        assert [c.chunk for c in chunks] == list(range(1, len(sentences) + 1))
+        said = [[w.text for w in c.words] for c in chunks]
+        assert said == [s.replace(",", "").rstrip(".").split() for s in sentences]
+        starts = [w.start for c in chunks for w in c.words]
+        assert all(a < b for a, b in itertools.pairwise(starts)) and chunks[-1].words[-1].end <= done.seconds + 1e-3
+        if len(said) == 1:
+            continue
+        # Resumed on another engine: the second chunk is the same sentence.
+        resumed = [e for e in client.synthesize(text, MALE, whole=True, start_chunk=1) if isinstance(e, Words)]
+        assert [(e.chunk, [w.text for w in e.words]) for e in resumed] == [(c, w) for c, w in enumerate(said, 1)][1:]
