@@ -129,7 +129,6 @@ class FairSlots:
         self._served: OrderedDict[str, int] = OrderedDict()  # tenant -> when last given a place
         self._turns: list[Turn] = []  # the places' turns, stopped ones too
         self._parked: list[Turn] = []  # stopped turns waiting for their place back
-        self.preemptions = 0
 
     @property
     def active(self) -> int:
@@ -180,7 +179,6 @@ class FairSlots:
         busy = [t for t in self._turns if self.held[t.tenant] + waiting[t.tenant] > 1 and not t.preempted]
         for turn in sorted(busy, key=lambda t: -self.held[t.tenant]):
             if turn.stop():
-                self.preemptions += 1
                 return turn
         return None
 
