@@ -405,7 +405,9 @@ class EngineService:
                         truncated = True
                         break
                     yield proto.generating(i, n, produced / rate)
-                    async with self.slots.slot(tenant):  # a verified chunk's checks and retake count in its turn
+                    # A verified chunk's checks and retake count in its turn; the request's first chunk
+                    # may pre-empt a flood's (engine/slots.py).
+                    async with self.slots.slot(tenant, first=i == start_chunk + 1):
                         take, words = await anyio.to_thread.run_sync(
                             self._take, synthesis, part.chunk, cancelled, part.run.rate
                         )

@@ -45,6 +45,7 @@ from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel, file_write_once
 from engine.protocol import SAMPLE_RATE
 from engine.settings import kokoro_cache_from_env
+from engine.slots import model_run
 from engine.text import ESPEAK_LOCK, split_chunks
 
 if TYPE_CHECKING:
@@ -487,7 +488,8 @@ class KokoroEngine(LazyModel[_Loaded]):
         for tokens in chunk.sentences:
             if cancelled is not None and cancelled.is_set():
                 return nothing
-            audio, frames = loaded.session.run(
+            audio, frames = model_run(  # stoppable: a newcomer may pre-empt the chunk (engine/slots.py)
+                loaded.session,
                 None,
                 {
                     "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),

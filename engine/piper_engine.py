@@ -39,6 +39,7 @@ from engine.languages import BACKEND_LANGUAGES
 from engine.lifecycle import LazyModel, file_write_once, release_freed_memory
 from engine.protocol import SAMPLE_RATE
 from engine.settings import model_cache_from_env
+from engine.slots import PreemptibleSession
 from engine.text import ESPEAK_LOCK, split_chunks
 from engine.timing import Spoken
 
@@ -203,7 +204,8 @@ class PiperEngine(LazyModel["PiperVoice"]):
         session = onnxruntime.InferenceSession(
             str(self.model_with_durations()), sess_options=opts, providers=["CPUExecutionProvider"]
         )
-        return PiperVoice(session=session, config=self.config)
+        # PiperVoice calls session.run itself: through engine/slots.py, so a chunk can be pre-empted.
+        return PiperVoice(session=PreemptibleSession(session), config=self.config)
 
     def model_with_durations(self) -> Path:
         """Joe's graph with its phoneme durations (``w_ceil``, frames per phoneme id) as a second
