@@ -48,8 +48,8 @@ def test_normalised_forms_are_heard_as_their_words(client, text, words, engine_a
     key_words = KEY_WORDS & set(words.split())
     assert key_words <= set(heard.split()), (spoken, heard)
     assert not engine_alone & set(heard.split()), (spoken, heard)
-    # What normalisation adds: read alone, the engine says something else.
+    # What normalisation adds: read alone, the engine says something else. (Not "the key words are
+    # missing": alone, the address's words are sometimes heard too, among the letters spelled.)
     alone = _heard(client, text)
     assert engine_alone <= set(alone.split()), (text, alone)
-    assert not key_words <= set(alone.split()), (text, alone)
     assert word_error_rate(words, alone) > WORD_ERROR, (text, alone)
