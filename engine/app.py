@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import logging
 import threading
@@ -386,6 +387,11 @@ class EngineService:
         truncated = False
         n = len(chunks)
         checks: list[proto.Verified] = []  # with verify: each chunk's check
+        # With verify, a chunk too short to be heard alone (engine/verify.py heard_alone) is sent
+        # at once and judged with the next: ``held`` is what that check hears first (or, for a short
+        # last chunk, the chunk before it), ``deferred`` the chunks whose checks wait for it.
+        held: vfy.Heard | None = None
+        deferred: list[int] = []
         locator = timing.RunLocator()  # chunk words -> offsets into the request's text
         for skipped in chunks[:start_chunk]:
             locator.skip(skipped.run, skipped.chunk.text)
@@ -405,11 +411,18 @@ class EngineService:
                         truncated = True
                         break
                     yield proto.generating(i, n, produced / rate)
+                    short = synthesis.verify and not vfy.heard_alone(part.chunk.text)
+                    defer = short and i < n
+                    before = held if deferred or short else None
                     # A verified chunk's checks and retake count in its turn; the request's first chunk
                     # may pre-empt a flood's (engine/slots.py).
                     async with self.slots.slot(tenant, first=i == start_chunk + 1):
                         take, words = await anyio.to_thread.run_sync(
-                            self._take, synthesis, part.chunk, cancelled, part.run.rate
+                            functools.partial(self._take, check=not defer, before=before),
+                            synthesis,
+                            part.chunk,
+                            cancelled,
+                            part.run.rate,
                         )
                     if cancelled.is_set():
                         return
@@ -425,10 +438,16 @@ class EngineService:
                     for off in range(0, len(pcm), step):
                         yield proto.audio(pcm[off : off + step])
                     produced += audio.size
-                    if synthesis.verify:
-                        c = take.check
-                        checks.append(proto.Verified(i, c.checked, c.word_error, take.respoken, c.passed))
-                        yield proto.encode_event(checks[-1])
+                    if defer:
+                        text = part.chunk.text
+                        held = held.then(text, take.audio) if deferred and held else vfy.Heard(text, take.audio)
+                        deferred.append(i)
+                    elif synthesis.verify:
+                        held = vfy.Heard(part.chunk.text, take.audio)
+                        for event in self._verified(deferred, i, take):
+                            checks.append(event)
+                            yield proto.encode_event(event)
+                        deferred = []
                     if words is None:
                         locator.skip(part.run, part.chunk.text)
                     else:
@@ -437,6 +456,14 @@ class EngineService:
                         yield proto.encode_event(proto.Words(i, tuple(timing.words_scale(placed, 1.0, offset))))
                     if truncated:
                         break
+                if deferred and held is not None:  # cut short after a short chunk: heard alone after all
+                    async with self.slots.slot(tenant):
+                        alone = await anyio.to_thread.run_sync(
+                            functools.partial(vfy.check, held.text, held.audio, rate, language=synthesis.language)
+                        )
+                    for event in self._verified(deferred, None, vfy.Take(held.audio, alone)):
+                        checks.append(event)
+                        yield proto.encode_event(event)
                 summary = proto.verification_summary(checks) if synthesis.verify else None
                 yield proto.done(produced / rate, truncated, summary)
         except Exception as exc:  # in-band error; the process keeps serving
@@ -444,12 +471,28 @@ class EngineService:
             yield proto.error("synthesis_failed", f"{type(exc).__name__}: {exc}")
 
     @staticmethod
+    def _verified(deferred: list[int], chunk: int | None, take: vfy.Take) -> list[proto.Verified]:
+        """The checks sent for ``chunk`` and the ``deferred`` chunks heard with it: its check is
+        theirs (only ``chunk`` was spoken again)."""
+        c = take.check
+        events = [proto.Verified(j, c.checked, c.word_error, False, c.passed) for j in deferred]
+        if chunk is not None:
+            events.append(proto.Verified(chunk, c.checked, c.word_error, take.respoken, c.passed))
+        return events
+
+    @staticmethod
     def _take(
-        synthesis: Synthesis, chunk, cancelled: threading.Event, rate: float = 1.0
+        synthesis: Synthesis,
+        chunk,
+        cancelled: threading.Event,
+        rate: float = 1.0,
+        *,
+        check: bool = True,
+        before: vfy.Heard | None = None,
     ) -> tuple[vfy.Take, list[proto.Word] | None]:
         """One chunk's audio (blocking) at ``rate`` times the request's speed: spoken once, or with
-        verify heard back and spoken again if its words do not match (engine/verify.py); and the
-        kept take's word timings."""
+        verify (and ``check``) heard back, after ``before`` if given, and spoken again if its words
+        do not match (engine/verify.py); and the kept take's word timings."""
         spoken: list[timing.Spoken] = []
         at_rate, stretch = _voice_at_rate(synthesis, rate)
 
@@ -461,13 +504,19 @@ class EngineService:
             spoken.append(timing.Spoken(audio, words))
             return audio
 
-        if not synthesis.verify:
+        if not (synthesis.verify and check):
             take = vfy.Take(speak(at_rate), vfy.Check(checked=False))
         else:
             # The text's language, not the voice's: an English voice reading Japanese is not checked.
             language = synthesis.language
             take = vfy.take_verified(
-                chunk.text, speak, at_rate, rate=proto.SAMPLE_RATE, language=language, cancelled=cancelled
+                chunk.text,
+                speak,
+                at_rate,
+                rate=proto.SAMPLE_RATE,
+                language=language,
+                cancelled=cancelled,
+                before=before,
             )
         return take, next((s.words for s in spoken if s.audio is take.audio), None)
 

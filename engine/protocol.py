@@ -16,7 +16,8 @@ Frame types:
 - ``A`` audio: raw PCM, signed 16-bit little-endian, 24,000 Hz, mono
   (always an even number of bytes)
 - ``E`` error, UTF-8 JSON ``{"code": str, "message": str}``; the stream ends
-- ``V`` verified (only with ``"verify": true``), UTF-8 JSON, after chunk ``i``'s audio:
+- ``V`` verified (only with ``"verify": true``), UTF-8 JSON, after chunk ``i``'s audio (a chunk
+  too short to be heard alone: after the next chunk's, with its check; engine/verify.py):
   ``{"chunk": i, "checked": bool, "word_error": float | null, "respoken": bool, "passed": bool | null}``
 - ``W`` words (from a backend that times them: Piper), UTF-8 JSON, after chunk ``i``'s audio (and
   its ``V``): ``{"chunk": i, "words": [{"text", "start", "end", "char_start", "char_end"}]}``, the

@@ -14,6 +14,8 @@ from accounts.services import token_create
 from billing.pricing import speech_cost
 from config.asgi import application
 from core.audio import BYTES_PER_SECOND
+from engine.client import Verified
+from studio.job.run import _verification
 from studio.models import Generation
 from studio.services import generation_create, session_create
 from tests.audio_checks import transcribe, wav_info, wav_to_array, word_error_rate
@@ -164,3 +166,14 @@ def test_the_sdk_asks_for_a_verified_take_and_reads_what_the_check_found(
     assert checked.sample_rate == 24000 and wav_info(checked.wav_bytes)[3] > 0.5
     assert plain.verification is None
     assert [g.verify for g in Generation.objects.order_by("created_at")] == [True, False]
+
+
+def test_a_short_chunk_left_unchecked_by_a_failover_is_recorded_unchecked():
+    """A short chunk's check comes with the next chunk's; when another engine spoke that next
+    chunk (a failover), the kept chunk has none and is recorded as not checked, not dropped."""
+    checks = {1: Verified(1, True, 0.1, False, True), 3: Verified(3, True, 0.0, False, True)}
+    recorded = _verification(checks, upto=3)
+    assert [c["chunk"] for c in recorded["chunks"]] == [1, 2, 3]
+    assert (recorded["status"], recorded["checked"], recorded["unchecked"]) == ("passed", 2, 1)
+    # While chunk 2 waits for chunk 3's check, only what has come is recorded.
+    assert [c["chunk"] for c in _verification({1: checks[1]}, upto=2)["chunks"]] == [1]

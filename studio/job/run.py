@@ -287,8 +287,11 @@ def _chunks_complete(
 
 
 def _verification(checks: dict[int, Verified], *, upto: int) -> dict:
-    """What the generation records of its check: the chunks kept so far (up to `upto`)."""
-    kept = [checks[i] for i in sorted(checks) if i <= upto]
+    """What the generation records of its check: the chunks kept so far (up to `upto`). A short
+    chunk's check comes with the next chunk's (engine/verify.py heard_alone); one whose next chunk
+    another engine spoke, after a failover, was never checked and is recorded so."""
+    last = max((i for i in checks if i <= upto), default=0)
+    kept = [checks.get(i) or Verified(i, checked=False) for i in range(1, last + 1)]
     return {**verification_summary(kept), "chunks": [asdict(check) for check in kept]}
 
 

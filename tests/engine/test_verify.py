@@ -115,6 +115,29 @@ def test_kokoros_retake_is_another_rendition_and_kept_when_better(kokoro):
     assert take.audio is takes[1], "the better take (the retake) is the one kept"
 
 
+def test_a_short_chunk_is_heard_after_the_chunk_before_it(piper):
+    """A chunk of a few words is judged with its neighbour's audio and text: the recogniser hears
+    both, a mismatch in either fails the check, and only the short chunk is spoken again."""
+    voice = piper.voices["EN-MALE-1-NEUTRAL"]
+    sentence = piper.prepare("We will meet at the station at noon and take the train to the city.")[0]
+    short = piper.prepare("Call me back.")[0]
+    assert not verify.heard_alone(short.text) and verify.heard_alone(sentence.text)
+    before = verify.Heard(sentence.text, piper.synthesize_chunk(sentence, voice))
+    spoken = []
+
+    def speak(v):
+        spoken.append(piper.synthesize_chunk(short, v))
+        return spoken[-1]
+
+    take = verify.take_verified(short.text, speak, voice, rate=SAMPLE_RATE, language="en", before=before)
+    assert take.check.passed and "station" in take.check.transcript and "back" in take.check.transcript
+    assert take.audio is spoken[0] and len(spoken) == 1, "the kept audio is the short chunk's alone"
+    wrong = verify.Heard(OTHER, before.audio)
+    spoken.clear()
+    take = verify.take_verified(short.text, speak, voice, rate=SAMPLE_RATE, language="en", before=wrong)
+    assert take.check.passed is False and take.respoken and len(spoken) == 2
+
+
 def test_the_match_rule_forgives_what_the_recogniser_cannot_know():
     # Out of its dictionary: "synthesised" (British spelling); spelled: "CPU".
     text = "Each sentence is synthesised by a small neural model running on the CPU."
@@ -155,9 +178,18 @@ def test_a_verified_take_reports_each_chunk_and_passes_for_normal_text(engine_ur
         "failed": [],
     }
     # Each chunk's check comes after its audio, before the next chunk starts (its words between).
+    # Joe's first phrase is too short to be heard alone: it is sent unchecked and judged with its
+    # rest, both checks after the rest's audio.
     kinds = [type(e).__name__ for e in events if type(e).__name__ != "Words"]
-    first_check = kinds.index("Verified")
-    assert "Audio" in kinds[:first_check] and kinds[first_check + 1] == "Progress"
+    checks_at = [k for k, kind in enumerate(kinds) if kind == "Verified"]
+    progress_at = [k for k, kind in enumerate(kinds) if kind == "Progress" and k > kinds.index("Audio")]
+    if voice == "EN-MALE-1-NEUTRAL":
+        assert not verify.heard_alone("We will meet") and verify.heard_alone(TEXT.split(". ")[1])
+        assert checks_at[0] > progress_at[0], "the phrase's audio went out before any check"
+        assert checks_at[1] == checks_at[0] + 1 and checks[0].word_error == checks[1].word_error
+        assert not checks[0].respoken
+    assert all(kinds[k + 1] in ("Progress", "Verified", "Done") for k in checks_at)
+    assert "Audio" in kinds[: checks_at[0]] and kinds[checks_at[-1] + 1] == "Done"
     pcm = b"".join(e.pcm for e in events if isinstance(e, Audio))
     assert done.seconds == pytest.approx(len(pcm) / 48000, abs=0.01)
 
