@@ -34,6 +34,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.proc import children
+
 ENGINE_TARGET_MB = 300.0
 PROCESS_TARGET_MB = 120.0  # the web and each worker process
 SETTLE_SECONDS = 1.0
@@ -71,15 +73,6 @@ def process_memory(pid: int) -> Memory:
             fields[name] = int(parts[0])
     uss = (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024
     return Memory(rss, fields.get("Pss", 0) / 1024, uss)
-
-
-def children(pid: int) -> list[int]:
-    """The direct children of a process (a Celery worker's prefork pool)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(p) for p in text)
-    return sorted(found)
 
 
 @dataclass
@@ -191,23 +184,11 @@ def stack_stages(web_url: str, token: str) -> list[tuple[str, Callable[[], None]
 
 def measure_stack() -> list[Row]:
     from bench.stack_setup import OwnStack
-    from harness.processes import running_process
 
-    class MeasuredStack(OwnStack):
-        """bench/stack.py's own stack, keeping each process's id."""
-
-        def __init__(self, **options) -> None:
-            super().__init__(**options)
-            self.pids: dict[str, int] = {}
-
-        def _run(self, name: str, command: list[str], **options) -> None:
-            started = self._exit.enter_context(running_process(name, command, **options))
-            self.logs[name], self.pids[name] = started.log_path, started.pid
-
-    own = MeasuredStack(database="sqlite")  # as `make run` starts it
+    own = OwnStack(database="sqlite")  # as `make run` starts it
     rows: list[Row] = []
     with own as stack:
-        pids = own.pids
+        pids = stack.pids
         assert stack.main is not None
         for stage, run in stack_stages(stack.web_url, stack.main.token):
             run()

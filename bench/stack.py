@@ -42,6 +42,7 @@ from pathlib import Path
 import httpx
 
 from bench.floor import FloorRun, PiperFloor
+from bench.proc import named_cpu_seconds, tree_cpu_seconds
 from bench.stack_setup import OwnStack, RunningStack, StackUnderTest, stack_arguments
 from billing.pricing import speech_seconds_max
 from engine.protocol import AUDIO, BYTES_PER_SECOND, DONE, ERROR, FrameDecoder
@@ -522,11 +523,31 @@ async def load_level(request: Callable[[], Awaitable[Run]], concurrency: int, co
     return runs, time.perf_counter() - t0
 
 
+# Row 3's CPU by process: the roles the bench started (their process trees) and the servers of
+# the machine (by process name; another user of them counts too).
+CPU_ROLES = ("engine", "web", "worker")
+CPU_SERVERS = {"PostgreSQL": "postgres", "Redis": "redis-server"}
+
+
+def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each role's process tree and each server."""
+    used = {role: tree_cpu_seconds(pids[role]) for role in CPU_ROLES if role in pids}
+    return used | {label: named_cpu_seconds(name) for label, name in CPU_SERVERS.items()}
+
+
+def cpu_cells(cpu: dict[str, float], audio: float) -> str:
+    """CPU ms per audio second of each process, the engine first: where the stack's share goes."""
+    per = {label: 1000 * seconds / audio for label, seconds in cpu.items()} if audio else {}
+    return " + ".join(f"{label} {ms:.0f}" for label, ms in per.items())
+
+
 async def item_concurrency(
-    caller: Caller, token: str, levels: list[int], per_level: int, seconds: float, rounds: int, table: Table
+    caller: Caller, stack: StackUnderTest, levels: list[int], per_level: int, seconds: float, rounds: int, table: Table
 ) -> dict:
     """At each level, engine and stack take turns (`rounds` each, alternating which goes first) so
-    that a change in the machine's load during the level hits both."""
+    that a change in the machine's load during the level hits both. With a stack the bench started,
+    each level also says how much CPU each process used per audio second, each way."""
+    token = stack.main.token
     requests = {
         "engine": lambda: caller.engine_synthesize(MEDIUM),
         "stack": lambda: caller.tts_stream(token, MEDIUM),
@@ -534,16 +555,23 @@ async def item_concurrency(
     results = {}
     for c in levels:
         count = math.ceil(max(per_level, 3 * c) / rounds)
-        level = {kind: {"runs": [], "wall": 0.0} for kind in requests}
+        level = {
+            kind: {"runs": [], "wall": 0.0, "cpu": dict.fromkeys(cpu_by_process(stack.pids), 0.0)} for kind in requests
+        }
         for r in range(rounds):
             for kind in ("engine", "stack") if r % 2 == 0 else ("stack", "engine"):
+                before = cpu_by_process(stack.pids)
                 runs, wall = await load_level(requests[kind], c, count, seconds / rounds)
+                after = cpu_by_process(stack.pids)
                 level[kind]["runs"] += runs
                 level[kind]["wall"] += wall
+                for label in level[kind]["cpu"]:
+                    level[kind]["cpu"][label] += after[label] - before[label]
                 await asyncio.sleep(0.3)
         for data in level.values():
             good = [r for r in data["runs"] if r.ok]
-            data["throughput"] = sum(r.audio for r in good) / data["wall"]
+            data["audio"] = sum(r.audio for r in good)
+            data["throughput"] = data["audio"] / data["wall"]
             data["ttfb"] = [r.ttfb for r in good]
             data["n"] = len(data["runs"])
             data["failed"] = failures(data.pop("runs"))
@@ -558,6 +586,17 @@ async def item_concurrency(
             f">= x{TARGET_THROUGHPUT_RATIO}",
             verdict(ratio >= TARGET_THROUGHPUT_RATIO),
         )
+        if stack.pids:
+            spent = {kind: sum(level[kind]["cpu"].values()) / level[kind]["audio"] for kind in level}
+            table.add(
+                "3",
+                f"c={c}: CPU ms per audio s, by process",
+                cpu_cells(e["cpu"], e["audio"]),
+                cpu_cells(s["cpu"], s["audio"]),
+                f"x{spent['stack'] / spent['engine']:.2f} in all",
+                "",
+                "",
+            )
         table.add(
             "3",
             f"c={c}: TTFB p50 / p95",
@@ -823,7 +862,7 @@ async def measure(stack: StackUnderTest, args: argparse.Namespace, table: Table)
             started(table, "3", "concurrency")
             results["concurrency"] = await item_concurrency(
                 caller,
-                token,
+                stack,
                 [1, 2, 4, 8, 16],
                 per_level=6 if quick else 16,
                 seconds=10 if quick else 40,

@@ -52,6 +52,7 @@ class StackUnderTest:
     django_error: str = ""
     worker_concurrency: int | None = None
     notes: list[str] = field(default_factory=list)
+    pids: dict[str, int] = field(default_factory=dict)  # each process the bench started, by role
     created: list[object] = field(default_factory=list)  # deleted at the end (--url)
 
 
@@ -86,6 +87,7 @@ class OwnStack:
         self.media = Path(tempfile.mkdtemp(prefix="outeai-bench-media-"))
         self._exit = ExitStack()
         self.logs: dict[str, Path] = {}
+        self.pids: dict[str, int] = {}
 
     def __enter__(self) -> StackUnderTest:
         try:
@@ -143,7 +145,9 @@ class OwnStack:
         )
         self._run("beat", beat_command(self.prefix), env=env, ready_log="beat: Starting")
         self._run("web", web_command(web_port), env=env, ready_url=f"{web_url}/api/v1/health")
-        stack = StackUnderTest(web_url=web_url, engine_url=engine_url, worker_concurrency=WORKER_CONCURRENCY)
+        stack = StackUnderTest(
+            web_url=web_url, engine_url=engine_url, worker_concurrency=WORKER_CONCURRENCY, pids=self.pids
+        )
         stack.main = account_create("main", self.run)
         stack.victim = account_create("victim", self.run)
         stack.flood = account_create("flood", self.run)
@@ -161,7 +165,7 @@ class OwnStack:
 
     def _run(self, name: str, command: list[str], **options) -> None:
         started = self._exit.enter_context(running_process(name, command, **options))
-        self.logs[name] = started.log_path
+        self.logs[name], self.pids[name] = started.log_path, started.pid
 
     def __exit__(self, *exc) -> None:
         self._exit.close()
