@@ -19,11 +19,12 @@ def children(pid: int) -> list[int]:
 
 
 def _stat(pid: int | str) -> tuple[str, float]:
-    """The process's name and the CPU seconds it has used (user and system)."""
+    """The process's name and the CPU seconds it and its children that ended have used (user and
+    system): a child's time moves into its parent's once it ends, so a tree's sum never falls."""
     text = Path(f"/proc/{pid}/stat").read_text()
     name = text[text.index("(") + 1 : text.rindex(")")]
     fields = text[text.rindex(")") + 2 :].split()  # from field 3, "state"
-    return name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return name, sum(int(f) for f in fields[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
 
 
 def tree_cpu_seconds(pid: int) -> float:
