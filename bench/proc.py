@@ -13,7 +13,10 @@ def children(pid: int) -> list[int]:
     """The direct children of a process (a Celery worker's prefork pool)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
+        try:
+            text = (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended while this read (the web's thread pool)
+            continue
         found.extend(int(p) for p in text)
     return sorted(found)
 
@@ -30,9 +33,10 @@ def _stat(pid: int | str) -> tuple[str, float]:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds used by a process and its live descendants (0 for one that is gone)."""
     try:
-        return _stat(pid)[1] + sum(tree_cpu_seconds(child) for child in children(pid))
+        own, kids = _stat(pid)[1], children(pid)
     except (OSError, ValueError):
         return 0.0
+    return own + sum(tree_cpu_seconds(child) for child in kids)
 
 
 def named_cpu_seconds(name: str) -> float:
