@@ -14,7 +14,11 @@ share of them a bar would fail, and, for contrast, two kinds of bad take: the tr
 against another sentence's text (wrong words), and the first half of the audio only (a take cut
 off).
 
-Without it, for Joe (EN-MALE-1-NEUTRAL) and EN-FEMALE-1-NEUTRAL it speaks LONG (bench/engine.py's
+--first-audio starts the engine service and times its first audio frame for Joe with verify off
+and on, interleaved with Piper in-process's first chunk (bench/floor.py) on the same two sentences,
+RUNS times each: what a verified request's listener waits before hearing anything.
+
+Without either, for Joe (EN-MALE-1-NEUTRAL) and EN-FEMALE-1-NEUTRAL it speaks LONG (bench/engine.py's
 long text) RUNS times with verify off and on, and prints the wall time of the whole take, the
 audio seconds, the transcription time per chunk, the retakes, and the ratio verify on / off.
 """
@@ -165,11 +169,61 @@ def cost(service: EngineService, runs: int) -> None:
         )
 
 
+FIRST_AUDIO_TEXT = (
+    "We will meet at the station at noon and take the train to the city. Please call me back when you have a moment."
+)
+
+
+def first_audio(runs: int) -> None:
+    from contextlib import closing
+
+    from bench.floor import PiperFloor
+    from engine.client import Audio, EngineClient
+    from harness.processes import engine_running
+
+    def engine_first(client: EngineClient, *, verify_on: bool) -> float:
+        t0 = time.perf_counter()
+        with closing(client.synthesize(FIRST_AUDIO_TEXT, "EN-MALE-1-NEUTRAL", verify=verify_on)) as events:
+            for event in events:
+                if isinstance(event, Audio):
+                    return time.perf_counter() - t0
+        raise RuntimeError("the engine sent no audio")
+
+    floor = PiperFloor()
+    labels = ("Piper in-process, first chunk", "engine, verify off", "engine, verify on")
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    with engine_running("bench-verify") as engine, EngineClient(engine.url, timeout=120) as client:
+        for k in range(runs + 2):  # the first two warm the model and the recogniser
+            takes = {
+                labels[0]: lambda: floor.synthesize(FIRST_AUDIO_TEXT).first_chunk,
+                labels[1]: lambda: engine_first(client, verify_on=False),
+                labels[2]: lambda: engine_first(client, verify_on=True),
+            }
+            for label in labels[k % 3 :] + labels[: k % 3]:  # each goes first in turn
+                seconds = takes[label]()
+                if k >= 2:
+                    times[label].append(seconds)
+    base = statistics.median(times[labels[0]])
+    print(f"first audio of {len(FIRST_AUDIO_TEXT)} characters (two sentences), Joe, {runs} interleaved runs\n")
+    print("| | p50 | min | max | over Piper's first chunk, p50 |")
+    print("| --- | --- | --- | --- | --- |")
+    for label, values in times.items():
+        p50 = statistics.median(values)
+        print(
+            f"| {label} | {p50 * 1000:.1f} ms | {min(values) * 1000:.1f} ms | {max(values) * 1000:.1f} ms | "
+            f"{(p50 - base) * 1000:+.1f} ms |"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--calibrate", action="store_true", help="the word error of good and bad takes")
+    p.add_argument("--first-audio", action="store_true", help="a verified take's first audio, against Piper's")
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
+    if args.first_audio:
+        first_audio(max(args.runs, 10))
+        return
     service = _service()
     if args.calibrate:
         calibrate(service)
