@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from django.conf import settings
+from redis.client import Pipeline
 
 from core.redis import redis_async_client, redis_client
 
@@ -46,19 +47,29 @@ class RelayWriter:
         self.key = _stream_key(generation_id)
         self.cancel_key = _cancel_key(generation_id)
 
-    def progress(self, data: dict) -> None:
-        redis_client().xadd(self.key, {"kind": "progress", "data": json.dumps(data)})
-
     def audio(self, pcm: bytes, *, chunks_done: int = 0, words: list[dict] | None = None) -> None:
         """Relays whole chunks' audio; `chunks_done` is how many chunks are whole with it, `words`
         those chunks' words (Generation.words' items), in the same entry: a reader has a chunk's
         words the moment it has the chunk's audio, and never one without the other."""
+        pipe = redis_client().pipeline(transaction=False)
+        self._audio_add(pipe, pcm, chunks_done=chunks_done, words=words)
+        pipe.execute()
+
+    def chunk(self, progress: dict, *, pcm: bytes = b"", chunks_done: int = 0, words: list[dict] | None = None) -> bool:
+        """A chunk's turn in one round trip: the audio it completes (as `audio`, if any), then the
+        job's progress, and whether a stop was asked for (returned)."""
+        pipe = redis_client().pipeline(transaction=False)
+        if pcm:
+            self._audio_add(pipe, pcm, chunks_done=chunks_done, words=words)
+        pipe.xadd(self.key, {"kind": "progress", "data": json.dumps(progress)})
+        pipe.exists(self.cancel_key)
+        return bool(pipe.execute()[-1])
+
+    def _audio_add(self, pipe: Pipeline, pcm: bytes, *, chunks_done: int, words: list[dict] | None) -> None:
         entry = {"kind": "audio", "pcm": pcm, "chunks_done": chunks_done, "words": json.dumps(words or [])}
-        pipe = redis_client().pipeline()
         pipe.xadd(self.key, entry)  # type: ignore[arg-type]  # redis-py's dict type is invariant
         # A job whose worker died leaves no end record; its stream goes in time all the same.
         pipe.expire(self.key, RESUME_TTL_SECONDS)
-        pipe.execute()
 
     def end(self, data: dict) -> None:
         pipe = redis_client().pipeline()
@@ -73,9 +84,6 @@ class RelayWriter:
         entries = [fields for _, fields in records if fields[b"kind"] == b"audio"]
         pcm = b"".join(fields[b"pcm"] for fields in entries)
         return pcm, int(entries[-1][b"chunks_done"]) if entries else 0
-
-    def cancel_requested(self) -> bool:
-        return bool(redis_client().exists(self.cancel_key))
 
 
 def relay_cancel_request(generation_id: uuid.UUID) -> None:

@@ -228,22 +228,38 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
                         elif isinstance(event, Words):
                             produced.words[event.chunk] = _words_json(event, offset=start)
                         elif isinstance(event, Done):
-                            _chunks_complete(generation, relay, produced, pending, generation.chunks)
+                            kept = _chunks_keep(generation, produced, pending, generation.chunks)
+                            if kept is not None:
+                                _progress_save(generation)  # stored before relayed, as below
+                                if kept.pcm:
+                                    relay.audio(kept.pcm, chunks_done=generation.chunks, words=kept.words)
                             return "done"
                         elif isinstance(event, Progress):
                             # A chunk's audio comes as a burst of frames just before the next
-                            # chunk's progress: the row is saved, and a stop looked for, once a chunk.
+                            # chunk's progress: once a chunk, the row is saved (one UPDATE), then the
+                            # audio and progress relayed and a stop looked for (one Redis round trip).
                             peaks_offset = len(produced.peaks.peaks)
-                            new_peaks: list[float] = []
+                            kept = None
                             if event.chunks and event.chunk is not None:
-                                new_peaks = _chunks_complete(generation, relay, produced, pending, event.chunk - 1)
+                                kept = _chunks_keep(generation, produced, pending, event.chunk - 1)
                                 generation.chunk, generation.chunks = event.chunk, event.chunks
                             generation.stage = event.stage
-                            relay.progress(_progress_data(generation))
-                            _progress_save(generation, new_peaks=new_peaks, peaks_offset=peaks_offset)
+                            # Stored before relayed: a job going on after its worker died finds the
+                            # check and the words of every chunk the relay has.
+                            shown = _progress_save(generation)
+                            stop = relay.chunk(
+                                _progress_data(generation),
+                                pcm=kept.pcm if kept else b"",
+                                chunks_done=produced.chunks_done,
+                                words=kept.words if kept else None,
+                            )
+                            if shown:
+                                generation_progress_broadcast(
+                                    generation, new_peaks=kept.peaks if kept else [], peaks_offset=peaks_offset
+                                )
                             if produced.lost.is_set():
                                 return "lost"
-                            if relay.cancel_requested():
+                            if stop:
                                 return "cancelled"
         except EngineError as error:
             if error.code != "synthesis_failed":
@@ -256,34 +272,37 @@ def _speak(generation: Generation, voice: Voice, relay: RelayWriter, produced: _
         tried.add(engine.url)
 
 
-def _chunks_complete(
-    generation: Generation, relay: RelayWriter, produced: _Produced, pending: bytearray, chunks_done: int
-) -> list[float]:
-    """The chunks before `chunks_done` are whole: their audio goes to the listeners and is kept.
-    Returns the waveform's new peaks (the caller saves the row and tells the page)."""
+@dataclass(frozen=True)
+class _Kept:
+    """Chunks just made whole: their audio (cut at the take's limit), words and waveform peaks."""
+
+    pcm: bytes
+    words: list[dict]
+    peaks: list[float]
+
+
+def _chunks_keep(generation: Generation, produced: _Produced, pending: bytearray, chunks_done: int) -> _Kept | None:
+    """The chunks before `chunks_done` are whole: their audio, checks and words are kept, on
+    `produced` and on the generation (its seconds, peaks, verification and words). Returns what
+    they add, for the caller to store and then relay, or None if no chunk became whole."""
     if chunks_done <= produced.chunks_done:
-        return []
+        return None
     kept_before, produced.chunks_done = produced.chunks_done, chunks_done
     if generation.verify:
-        # Stored before the audio is relayed: a job going on after its worker died finds the check
-        # of every chunk the relay has.
         generation.verification = _verification(produced.checks, upto=chunks_done)
-        Generation.objects.filter(id=generation.id).update(verification=generation.verification)
     new_words: list[dict] = []
-    if produced.words:  # as the checks: stored before the audio is relayed
+    if produced.words:
         generation.words = _words_kept(produced, upto=chunks_done)
-        Generation.objects.filter(id=generation.id).update(words=generation.words)
         new_words = [w for w in generation.words if w["chunk"] > kept_before]
     audio = bytes(pending[: max(0, produced.limit - len(produced.pcm))])
     pending.clear()
     if not audio:
-        return []
-    relay.audio(audio, chunks_done=chunks_done, words=new_words)  # the stream with timestamps reads them
+        return _Kept(b"", new_words, [])
     new_peaks = produced.peaks.feed(audio)
     produced.pcm.extend(audio)
     generation.seconds = pcm_seconds(len(produced.pcm))
     generation.peaks = produced.peaks.peaks
-    return new_peaks
+    return _Kept(audio, new_words, new_peaks)
 
 
 def _verification(checks: dict[int, Verified], *, upto: int) -> dict:
@@ -335,9 +354,14 @@ def _progress_data(generation: Generation) -> dict:
     }
 
 
-def _progress_save(generation: Generation, *, new_peaks: list[float], peaks_offset: int) -> None:
+# What a job's progress changes on its row, stored once a chunk.
+_PROGRESS_FIELDS = ("stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at", "verification", "words")
+
+
+def _progress_save(generation: Generation) -> bool:
+    """Stores the job's progress, with its chunks' checks and words, in one UPDATE. Returns whether
+    the generation is still shown: a deleted one is gone from the pages (and its row is left as it
+    is); its job runs on to its next chunk, where the stop asked for by the delete is found."""
     generation.heartbeat_at = timezone.now()
-    generation.save(update_fields=["stage", "chunk", "chunks", "seconds", "peaks", "heartbeat_at", "verification"])
-    if generation.session_id is None or Generation.objects.filter(id=generation.id, deleted_at__isnull=False).exists():
-        return  # a deleted one is gone from the pages; it only runs on to its next chunk
-    generation_progress_broadcast(generation, new_peaks=new_peaks, peaks_offset=peaks_offset)
+    values = {name: getattr(generation, name) for name in _PROGRESS_FIELDS}
+    return bool(Generation.objects.filter(id=generation.id, deleted_at__isnull=True).update(**values))
