@@ -538,7 +538,7 @@ def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
 def cpu_cells(cpu: dict[str, float], audio: float) -> str:
     """CPU ms per audio second of each process, the engine first: where the stack's share goes."""
     per = {label: 1000 * seconds / audio for label, seconds in cpu.items()} if audio else {}
-    return " + ".join(f"{label} {ms:.0f}" for label, ms in per.items())
+    return " + ".join(f"{label} {ms:.1f}" for label, ms in per.items())
 
 
 async def item_concurrency(

@@ -3,6 +3,8 @@ Piper engine, and a job going on after its worker died keeps the words it had.""
 
 import pytest
 import srt
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from engine.client import Word, Words
 from studio.captions import captions_render
@@ -60,6 +62,37 @@ def test_a_take_delivered_whole_says_its_first_sentence_as_one_chunk(
     first, second = TWO.replace(",", "").split(". ")
     assert [w["text"] for w in generation.words if w["chunk"] == 1] == first.split()
     assert [w["text"] for w in generation.words if w["chunk"] == 2] == second.rstrip(".").split()
+
+
+@pytest.mark.stack
+@pytest.mark.timeout(300)
+def test_a_chunk_costs_the_job_one_statement(user, builtin_voices, settings, engine_url, monkeypatch):
+    """A verified take with words: between its claim and its end, the job's only statements are
+    one UPDATE of its row per progress (a chunk's progress, checks, words and peaks together), not
+    one for each, nor a read to learn whether the row was deleted. The per-chunk cost adds up at
+    every level of row 3 in bench/stack.py (docs/performance.md)."""
+    settings.ENGINE_URLS = [engine_url]
+    monkeypatch.setattr("studio.job.run.HEARTBEAT_EVERY", 3600.0)
+    session = session_create(owner=user)
+    voice = builtin_voices["EN-MALE-1-NEUTRAL"]
+    generation = generation_create(user=user, session=session, text=TWO, voice_id=voice.id, verify=True)
+    with CaptureQueriesContext(connection) as queries:
+        generation_run(generation_id=generation.id)
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.DONE, generation.error
+    assert generation.verification["chunks"] and generation.words  # what the statements carried
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The claim (its UPDATE, then the row read with its voice), then the job, then the end's
+    # transaction (from its savepoint on).
+    end = next(i for i, sql in enumerate(statements) if sql.startswith("SAVEPOINT"))
+    during = statements[2:end]
+    assert all(sql.startswith('UPDATE "studio_generation" SET "stage"') for sql in during), during
+    # Each of the 3 chunks' progress, and the last chunk's audio kept at the end; before them, a
+    # cold engine's warming up.
+    generating = [sql for sql in during if """"stage" = 'generating'""" in sql]
+    assert len(generating) == generation.chunks + 1, during
+    warming = [sql for sql in during if """"stage" = 'warming_up'""" in sql]
+    assert len(warming) <= 1 and len(during) == len(generating) + len(warming), during
 
 
 def _chunk_words(chunk: int, *spans: tuple[str, float, float]) -> Words:
